@@ -5,3 +5,4 @@ export * from './methods.js';
 export * from './api.js';
 export { CnmkitError, ValidationError, UsageError } from '../errors.js';
 export * from './arbitrary.js';
+export * from './raw.js';
