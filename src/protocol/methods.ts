@@ -31,14 +31,14 @@ export interface MethodSpec<Req = unknown, Res = unknown> {
 
 const BOTH: readonly Profile[] = ['docker-20.10', 'moby'];
 
-function def<Req, Res>(
+function def<RS extends Schema<unknown> | null, Res>(
   iface: PluginApiName,
   method: string,
-  request: Schema<Req> | null,
+  request: RS,
   response: Schema<Res>,
   opts: { on404?: On404; profiles?: readonly Profile[] } = {},
-): MethodSpec<Req, Res> {
-  return {
+): MethodSpec<RS extends Schema<infer Req> ? Req : void, Res> & { readonly request: RS } {
+  const spec: MethodSpec<unknown, Res> = {
     iface,
     method,
     path: `/${iface}.${method}`,
@@ -49,6 +49,7 @@ function def<Req, Res>(
     on404: opts.on404 ?? 'error',
     profiles: opts.profiles ?? BOTH,
   };
+  return spec as MethodSpec<RS extends Schema<infer Req> ? Req : void, Res> & { readonly request: RS };
 }
 
 export const Methods = {
