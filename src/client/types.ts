@@ -34,6 +34,22 @@ export interface CallRecord {
   readonly attempts: number;
   readonly deviations: readonly Deviation[];
   readonly outcome: 'ok' | 'plugin-error' | 'not-implemented' | 'transport-error' | 'timeout' | 'decode-error';
+  /** The text dockerd would show when the call failed. */
+  readonly error?: string;
+  /** Reply headers (lower-case names) when a reply head was received. */
+  readonly replyHeaders?: Readonly<Record<string, string>>;
+  /** One entry per attempt when the client retried or the attempt failed in transport. */
+  readonly attemptLog?: readonly AttemptRecord[];
+}
+
+/** One HTTP attempt of a call. */
+export interface AttemptRecord {
+  /** ms since the call started (on the retry clock). */
+  readonly atMs: number;
+  /** Body bytes sent (0 for dockerd's empty-body resend). */
+  readonly bodyBytes: number;
+  /** Transport failure of this attempt, if any. */
+  readonly error?: { readonly kind: string; readonly phase: string; readonly message: string };
 }
 
 export type CallErrorKind = 'plugin-error' | 'not-implemented' | 'transport-error' | 'timeout' | 'decode-error';
