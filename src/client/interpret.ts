@@ -151,8 +151,9 @@ export function interpretReply(spec: MethodSpec, reply: RawReply): Interpretatio
   }
   const cased = decoded.notes.filter((n) => n.kind === 'key-case');
   if (cased.length > 0) deviations.push(dev('reply.key-case', 'should', `keys matched only case-insensitively: ${cased.map((n) => n.path).join(', ')}`));
-  const nulls = decoded.notes.filter((n) => n.kind === 'null-as-zero');
-  if (nulls.length > 0) deviations.push(dev('reply.null-field', 'compat', `null read as the zero value: ${nulls.map((n) => n.path || '(body)').join(', ')}`));
+  // A null body is reported once above, not again as a null field.
+  const nulls = decoded.notes.filter((n) => n.kind === 'null-as-zero' && n.path !== '');
+  if (nulls.length > 0) deviations.push(dev('reply.null-field', 'compat', `null read as the zero value: ${nulls.map((n) => n.path).join(', ')}`));
 
   const value = decoded.value;
   if (spec.iface === 'Plugin') {
