@@ -1,0 +1,167 @@
+/**
+ * bench/server: throughput of a plugin served by the SDK, side by side with the
+ * Go standard-library plugin and the raw ceiling, all driven by the same load
+ * generator in one run (/work/shared/bench-anchor/run.sh).
+ *
+ * The served plugin is a trivial in-memory IPAM (lowest free address of a /16
+ * bitmap, like the Go anchor), so the figures measure the serving path.
+ *
+ * Env: BENCH_SECONDS (default 5) per measurement; BENCH_ANCHOR overrides the
+ * run.sh path; BENCH_HTTP=node serves the same handler through node:http
+ * instead of the SDK's HTTP layer (for comparison).
+ */
+import { execFile } from 'node:child_process';
+import { existsSync } from 'node:fs';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { createServer as createHttpServer } from 'node:http';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import type { IpamApi } from '../../src/protocol/api.js';
+import { CONTENT_TYPE } from '../../src/protocol/constants.js';
+import { createPluginHandler, PluginError, servePlugin } from '../../src/sdk/index.js';
+
+const POOL_ID = 'LocalDefault/10.0.0.0/16';
+const ANCHOR = process.env['BENCH_ANCHOR'] ?? '/work/shared/bench-anchor/run.sh';
+
+/** Lowest free host of 10.0.0.0/16 (network and .1 reserved), as the Go anchor does. */
+export function memoryIpam(): IpamApi {
+  const words = new Uint32Array(2048);
+  words[0] = 3;
+  let hint = 0;
+  const alloc = (): number => {
+    for (let w = 0; w < words.length; w++) {
+      const i = (hint + w) % words.length;
+      const word = words[i]!;
+      if (word !== 0xffffffff) {
+        const bit = 31 - Math.clz32(~word & (word + 1));
+        words[i] = word | (1 << bit);
+        hint = i;
+        return i * 32 + bit;
+      }
+    }
+    return -1;
+  };
+  return {
+    getDefaultAddressSpaces: () => ({ LocalDefaultAddressSpace: 'LocalDefault', GlobalDefaultAddressSpace: 'GlobalDefault' }),
+    requestPool: () => ({ PoolID: POOL_ID, Pool: '10.0.0.0/16', Data: {} }),
+    releasePool: () => undefined,
+    requestAddress: (req) => {
+      if (req.PoolID !== POOL_ID) throw new PluginError(`unknown pool ${req.PoolID}`);
+      const o = alloc();
+      if (o < 0) throw new PluginError('No available addresses on this pool');
+      return { Address: `10.0.${o >> 8}.${o & 255}/16`, Data: {} };
+    },
+    releaseAddress: (req) => {
+      const slash = req.Address.indexOf('/');
+      const parts = (slash < 0 ? req.Address : req.Address.slice(0, slash)).split('.');
+      if (parts.length !== 4) throw new PluginError(`invalid address ${req.Address}`);
+      const o = (Number(parts[2]) << 8) | Number(parts[3]);
+      if (!(o >= 0 && o < 65536)) throw new PluginError(`invalid address ${req.Address}`);
+      const i = o >>> 5;
+      words[i] = words[i]! & ~(1 << (o & 31));
+      if (i < hint) hint = i;
+    },
+  };
+}
+
+interface Served {
+  close(): Promise<void>;
+}
+
+async function serveWithNodeHttp(socket: string): Promise<Served> {
+  const handler = createPluginHandler({ ipam: memoryIpam() });
+  const signals = { signal: new AbortController().signal };
+  const server = createHttpServer({ keepAliveTimeout: 600_000 }, (req, res) => {
+    const chunks: Buffer[] = [];
+    req.on('data', (c: Buffer) => chunks.push(c));
+    req.on('end', () => {
+      const body = chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks);
+      void Promise.resolve(handler.dispatch(req.method ?? 'GET', req.url ?? '/', body, signals)).then((r) => {
+        res.writeHead(r.status, { 'Content-Type': CONTENT_TYPE, 'Content-Length': Buffer.byteLength(r.body) });
+        res.end(r.body);
+      });
+    });
+  });
+  await new Promise<void>((resolve) => server.listen(socket, resolve));
+  return {
+    close: () =>
+      new Promise<void>((resolve) => {
+        server.close(() => resolve());
+        server.closeAllConnections();
+      }),
+  };
+}
+
+interface Row {
+  server: string;
+  clients: number;
+  rps: number;
+  p50: string;
+  p99: string;
+  errors: number;
+}
+
+/** Lines like `go-anchor  c=1  requests=.. errors=0 rps=9000 p50=.. p99=.. max=..`. */
+export function parseAnchorOutput(out: string): Row[] {
+  const rows: Row[] = [];
+  const re = /^(\S+)\s+c=(\d+)\s+requests=\d+ errors=(\d+) rps=(\d+) p50=(\S+) p99=(\S+)/gm;
+  for (let m = re.exec(out); m !== null; m = re.exec(out)) {
+    rows.push({ server: m[1]!, clients: Number(m[2]), errors: Number(m[3]), rps: Number(m[4]), p50: m[5]!, p99: m[6]! });
+  }
+  return rows;
+}
+
+function runAnchor(socket: string, secs: number): Promise<string> {
+  return new Promise((resolve, reject) => {
+    execFile(ANCHOR, [socket, POOL_ID, String(secs)], { timeout: (secs * 6 + 300) * 1000, maxBuffer: 1 << 20 }, (err, stdout, stderr) => {
+      if (err !== null) reject(new Error(`${ANCHOR} failed: ${err.message}\n${stderr}`));
+      else resolve(stdout);
+    });
+  });
+}
+
+export async function main(): Promise<void> {
+  if (!existsSync(ANCHOR)) {
+    console.log(`bench/server: skipped, ${ANCHOR} not found`);
+    return;
+  }
+  const secs = Number(process.env['BENCH_SECONDS'] ?? 5);
+  if (!(secs > 0)) throw new Error(`BENCH_SECONDS must be a positive number, got ${process.env['BENCH_SECONDS']}`);
+  const variant = process.env['BENCH_HTTP'] === 'node' ? 'node:http' : 'sdk';
+  const dir = await mkdtemp(join(tmpdir(), 'cnmkit-bench-'));
+  const socket = join(dir, 'candidate.sock');
+  const served: Served =
+    variant === 'sdk' ? await servePlugin({ ipam: memoryIpam(), listen: { socket } }) : await serveWithNodeHttp(socket);
+  let out: string;
+  try {
+    out = await runAnchor(socket, secs);
+  } finally {
+    await served.close();
+    await rm(dir, { recursive: true, force: true });
+  }
+  const rows = parseAnchorOutput(out);
+  if (rows.length === 0) throw new Error(`could not parse the anchor output:\n${out}`);
+  const rpsOf = (server: string, c: number): number | undefined => rows.find((r) => r.server === server && r.clients === c)?.rps;
+  console.log(`candidate: ${variant} (in-memory RequestAddress/ReleaseAddress), ${secs}s per measurement`);
+  const header = ['clients', 'server', 'req/s', 'p50', 'p99', 'errors', 'x go-anchor'];
+  const table = rows.map((r) => {
+    const go = rpsOf('go-anchor', r.clients);
+    return [String(r.clients), r.server, String(r.rps), r.p50, r.p99, String(r.errors), go ? (r.rps / go).toFixed(2) : '-'];
+  });
+  const widths = header.map((h, i) => Math.max(h.length, ...table.map((row) => row[i]!.length)));
+  const fmt = (cells: string[]): string => cells.map((c, i) => c.padEnd(widths[i]!)).join('  ');
+  console.log(fmt(header));
+  for (const row of table) console.log(fmt(row));
+  for (const c of [1, 16]) {
+    const go = rpsOf('go-anchor', c);
+    const cand = rpsOf('candidate', c);
+    const ceil = rpsOf('ceiling', c);
+    if (go && cand) {
+      const target = c === 1 ? 1.2 : 1.0;
+      console.log(
+        `c=${c}: candidate/go = ${(cand / go).toFixed(2)}x (target >= ${target.toFixed(1)}x: ${cand / go >= target ? 'met' : 'NOT met'})` +
+          (ceil ? `, ceiling/go = ${(ceil / go).toFixed(2)}x` : ''),
+      );
+    }
+  }
+}

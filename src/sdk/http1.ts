@@ -1,0 +1,514 @@
+/**
+ * A lean HTTP/1.1 server over node:net for the plugin protocol. Measured first
+ * (bench/server): node:http stays below the Go anchor at 16 clients; this
+ * layer does only what dockerd's calls need and answers from the same tick as
+ * the bytes arrived when the handler is synchronous.
+ *
+ * What it supports: keep-alive (HTTP/1.1 default, HTTP/1.0 with
+ * `Connection: keep-alive`), pipelined requests answered one after the other,
+ * Content-Length bodies, `Expect: 100-continue`, `Connection: close`.
+ * What it rejects with a JSON `{"Err"}` and then closes the connection:
+ * malformed request lines or headers (400), chunked bodies (411), bodies over
+ * the limit (413, judged from Content-Length before reading), heads over the
+ * limit (431), other HTTP versions (505), requests that stall (408).
+ *
+ * Slow or stalled clients cost only their own buffers: deadlines are checked by
+ * one sweep timer per server (no timer per request), never by blocking.
+ */
+import type { Server as NetServer, Socket } from 'node:net';
+import { CONTENT_TYPE } from '../protocol/constants.js';
+import { errBody, type PluginHandler, type SignalSource, type WireReply } from './handler.js';
+
+export interface Http1Limits {
+  /** Largest request head (request line + headers) in bytes (default 16 KiB); larger: 431. */
+  headerLimit?: number;
+  /** A started request head must be complete within this time (default 60 s); else 408. */
+  headersTimeoutMs?: number;
+  /** A request body must be complete within this time after its head (default 5 min); else 408. */
+  bodyTimeoutMs?: number;
+  /**
+   * Idle keep-alive connections are closed after this time (default 10 min). Long on
+   * purpose: dockerd pools connections and a close racing its reuse makes it retry
+   * with an empty body (protocol.md §1.5).
+   */
+  keepAliveTimeoutMs?: number;
+}
+
+const DEFAULTS = {
+  headerLimit: 16 * 1024,
+  headersTimeoutMs: 60_000,
+  bodyTimeoutMs: 300_000,
+  keepAliveTimeoutMs: 600_000,
+} as const;
+
+const enum Phase {
+  /** Between requests: waiting for the first byte of the next one. */
+  Idle,
+  /** Reading a request head. */
+  Head,
+  /** Head parsed, reading the body. */
+  Body,
+  /** Request dispatched, reply not yet written. */
+  Busy,
+  /** Final reply written (FIN sent); draining until the peer closes. */
+  Closing,
+}
+
+const CRLFCRLF = Buffer.from('\r\n\r\n', 'latin1');
+const LFLF = Buffer.from('\n\n', 'latin1');
+const TOKEN = /^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/;
+const TARGET = /^[\x21-\x7e]+$/;
+const DIGITS = /^[0-9]{1,15}$/;
+/** How long a closing connection may keep sending before it is destroyed. */
+const LINGER_MS = 5_000;
+const SWEEP_MS = 1_000;
+
+const REASONS: Record<number, string> = {
+  200: 'OK', 400: 'Bad Request', 403: 'Forbidden', 404: 'Not Found', 405: 'Method Not Allowed', 408: 'Request Timeout',
+  409: 'Conflict', 411: 'Length Required', 413: 'Payload Too Large', 417: 'Expectation Failed', 422: 'Unprocessable Entity',
+  429: 'Too Many Requests', 431: 'Request Header Fields Too Large', 500: 'Internal Server Error', 501: 'Not Implemented',
+  503: 'Service Unavailable', 505: 'HTTP Version Not Supported',
+};
+
+const statusLines = new Map<number, string>();
+function statusLine(status: number): string {
+  let line = statusLines.get(status);
+  if (line === undefined) {
+    line = `HTTP/1.1 ${status} ${REASONS[status] ?? (status < 500 ? 'Client Error' : 'Server Error')}\r\nContent-Type: ${CONTENT_TYPE}\r\n${
+      status === 405 ? 'Allow: POST\r\n' : ''
+    }`;
+    statusLines.set(status, line);
+  }
+  return line;
+}
+
+class HeadError {
+  constructor(
+    readonly status: number,
+    readonly message: string,
+  ) {}
+}
+
+/** The HTTP/1.1 layer: attach it to a net.Server or tls.Server. */
+export class Http1Server {
+  readonly handler: PluginHandler;
+  private readonly headerLimit: number;
+  private readonly headersTimeoutMs: number;
+  private readonly bodyTimeoutMs: number;
+  private readonly keepAliveTimeoutMs: number;
+  private readonly conns = new Set<Connection>();
+  private sweeper: NodeJS.Timeout | null = null;
+  private dateHeader = '';
+  /** Set once close() starts: replies carry `Connection: close`. */
+  closing = false;
+  private drained: (() => void) | null = null;
+
+  constructor(handler: PluginHandler, limits: Http1Limits = {}) {
+    this.handler = handler;
+    this.headerLimit = limits.headerLimit ?? DEFAULTS.headerLimit;
+    this.headersTimeoutMs = limits.headersTimeoutMs ?? DEFAULTS.headersTimeoutMs;
+    this.bodyTimeoutMs = limits.bodyTimeoutMs ?? DEFAULTS.bodyTimeoutMs;
+    this.keepAliveTimeoutMs = limits.keepAliveTimeoutMs ?? DEFAULTS.keepAliveTimeoutMs;
+    this.refreshDate();
+  }
+
+  /** Serve connections of `server` (for TLS pass the tls.Server; its secure connections are used). */
+  attach(server: NetServer, secure = false): void {
+    server.on(secure ? 'secureConnection' : 'connection', (socket: Socket) => this.accept(socket));
+    if (this.sweeper === null) {
+      this.sweeper = setInterval(() => this.sweep(), Math.min(SWEEP_MS, this.headersTimeoutMs)).unref();
+    }
+  }
+
+  /** Open connections (for tests and diagnostics). */
+  get connectionCount(): number {
+    return this.conns.size;
+  }
+
+  accept(socket: Socket): void {
+    if (this.closing) {
+      socket.destroy();
+      return;
+    }
+    const conn = new Connection(this, socket);
+    this.conns.add(conn);
+  }
+
+  /** Deadlines for a connection entering a phase. */
+  deadlineFor(phase: Phase): number {
+    const now = Date.now();
+    switch (phase) {
+      case Phase.Idle:
+        return now + this.keepAliveTimeoutMs;
+      case Phase.Head:
+        return now + this.headersTimeoutMs;
+      case Phase.Body:
+        return now + this.bodyTimeoutMs;
+      case Phase.Busy:
+        return 0;
+      case Phase.Closing:
+        return now + LINGER_MS;
+    }
+  }
+
+  get limitOfHead(): number {
+    return this.headerLimit;
+  }
+
+  get date(): string {
+    return this.dateHeader;
+  }
+
+  forget(conn: Connection): void {
+    this.conns.delete(conn);
+    if (this.conns.size === 0 && this.drained !== null) this.drained();
+  }
+
+  private refreshDate(): void {
+    this.dateHeader = new Date().toUTCString();
+  }
+
+  private sweep(): void {
+    this.refreshDate();
+    const now = Date.now();
+    for (const conn of this.conns) {
+      if (conn.deadline !== 0 && now >= conn.deadline) conn.expire();
+    }
+  }
+
+  /**
+   * Graceful stop of the connections (the caller closes the listener first):
+   * idle ones are closed now, requests in progress are answered (with
+   * `Connection: close`), and whatever is left after `graceMs` is destroyed
+   * and its calls' signals aborted.
+   */
+  async shutdown(graceMs: number): Promise<void> {
+    this.closing = true;
+    for (const conn of this.conns) conn.closeIfIdle();
+    if (this.conns.size > 0) {
+      await new Promise<void>((resolve) => {
+        const timer = setTimeout(() => {
+          for (const conn of this.conns) conn.destroy();
+          // destroy() emits 'close' asynchronously; resolve when they are gone.
+        }, graceMs);
+        timer.unref();
+        this.drained = () => {
+          clearTimeout(timer);
+          resolve();
+        };
+      });
+      this.drained = null;
+    }
+    if (this.sweeper !== null) {
+      clearInterval(this.sweeper);
+      this.sweeper = null;
+    }
+  }
+}
+
+class Connection implements SignalSource {
+  private readonly server: Http1Server;
+  private readonly socket: Socket;
+  private buf: Buffer | null = null;
+  /** Where to resume searching for the end of the head. */
+  private scanFrom = 0;
+  phase: Phase = Phase.Idle;
+  deadline: number;
+  // The request being read (valid from Phase.Body on).
+  private method = '';
+  private path = '';
+  private headEnd = 0;
+  private bodyLen = 0;
+  private keepAlive = true;
+  private http10 = false;
+  private expectContinue = false;
+  private peerEnded = false;
+  private writeBlocked = false;
+  private paused = false;
+  private controller: AbortController | null = null;
+  private closed = false;
+
+  constructor(server: Http1Server, socket: Socket) {
+    this.server = server;
+    this.socket = socket;
+    this.deadline = server.deadlineFor(Phase.Idle);
+    if (typeof socket.setNoDelay === 'function' && socket.remoteAddress !== undefined) socket.setNoDelay(true);
+    socket.on('data', (chunk: Buffer) => this.onData(chunk));
+    socket.on('end', () => this.onEnd());
+    socket.on('drain', () => this.onDrain());
+    socket.on('error', () => socket.destroy());
+    socket.on('close', () => this.onClose());
+  }
+
+  /** Aborted when the connection closes (lazily created: most handlers never look). */
+  get signal(): AbortSignal {
+    if (this.controller === null) {
+      this.controller = new AbortController();
+      if (this.closed) this.controller.abort(new Error('connection closed'));
+    }
+    return this.controller.signal;
+  }
+
+  private onData(chunk: Buffer): void {
+    if (this.phase === Phase.Closing) return; // draining after a final reply
+    if (this.buf === null) {
+      this.buf = chunk;
+    } else {
+      this.buf = Buffer.concat([this.buf, chunk]);
+    }
+    if (this.phase === Phase.Idle) {
+      this.phase = Phase.Head;
+      this.deadline = this.server.deadlineFor(Phase.Head);
+    }
+    if (this.phase === Phase.Busy || this.writeBlocked) {
+      // Pipelined bytes while a call runs: keep them, but stop reading when they pile up.
+      if (this.buf.length > this.server.limitOfHead + this.server.handler.bodyLimit && !this.paused) {
+        this.paused = true;
+        this.socket.pause();
+      }
+      return;
+    }
+    this.process();
+  }
+
+  /** Parse and dispatch as many complete requests as the buffer holds, one at a time. */
+  private process(): void {
+    while (this.buf !== null && !this.closed && this.phase !== Phase.Busy && this.phase !== Phase.Closing && !this.writeBlocked) {
+      const buf: Buffer = this.buf;
+      if (this.phase !== Phase.Body) {
+        const end = buf.indexOf(CRLFCRLF, this.scanFrom);
+        if (end < 0) {
+          if (buf.length > this.server.limitOfHead) {
+            this.fail(431, `request head exceeds ${this.server.limitOfHead} bytes`);
+          } else if (buf.indexOf(LFLF) >= 0) {
+            this.fail(400, 'malformed request: lines must end with CRLF');
+          } else {
+            this.scanFrom = Math.max(0, buf.length - 3);
+          }
+          return;
+        }
+        if (end + 4 > this.server.limitOfHead) {
+          this.fail(431, `request head exceeds ${this.server.limitOfHead} bytes`);
+          return;
+        }
+        const err = this.parseHead(buf.toString('latin1', 0, end));
+        if (err !== null) {
+          this.fail(err.status, err.message);
+          return;
+        }
+        this.headEnd = end + 4;
+        this.scanFrom = 0;
+        this.phase = Phase.Body;
+        this.deadline = this.server.deadlineFor(Phase.Body);
+        if (this.bodyLen > this.server.handler.bodyLimit) {
+          this.fail(413, `request body of ${this.bodyLen} bytes exceeds the limit of ${this.server.handler.bodyLimit}`);
+          return;
+        }
+      }
+      const need = this.headEnd + this.bodyLen;
+      if (buf.length < need) {
+        if (this.expectContinue) {
+          this.expectContinue = false;
+          this.socket.write('HTTP/1.1 100 Continue\r\n\r\n');
+        }
+        return;
+      }
+      const body = buf.subarray(this.headEnd, need);
+      this.buf = need < buf.length ? buf.subarray(need) : null;
+      this.phase = Phase.Busy;
+      this.deadline = 0;
+      const reply = this.server.handler.dispatch(this.method, this.path, body, this);
+      if (reply instanceof Promise) {
+        reply.then(
+          (r) => this.reply(r),
+          () => this.reply({ status: 500, body: errBody('internal error') }),
+        );
+        return;
+      }
+      this.reply(reply);
+    }
+  }
+
+  private parseHead(head: string): HeadError | null {
+    let lineEnd = head.indexOf('\r\n');
+    if (lineEnd < 0) lineEnd = head.length;
+    const sp1 = head.indexOf(' ');
+    const sp2 = sp1 < 0 ? -1 : head.indexOf(' ', sp1 + 1);
+    if (sp1 <= 0 || sp2 < 0 || sp2 >= lineEnd) return new HeadError(400, 'malformed request line');
+    const method = head.slice(0, sp1);
+    let target = head.slice(sp1 + 1, sp2);
+    const version = head.slice(sp2 + 1, lineEnd);
+    if (!TOKEN.test(method)) return new HeadError(400, 'malformed request line: bad method');
+    if (!TARGET.test(target)) return new HeadError(400, 'malformed request line: bad request target');
+    if (version === 'HTTP/1.1') this.http10 = false;
+    else if (version === 'HTTP/1.0') this.http10 = true;
+    else if (/^HTTP\/[0-9]\.[0-9]$/.test(version)) return new HeadError(505, `HTTP version ${version} is not supported; use HTTP/1.1`);
+    else return new HeadError(400, 'malformed request line: bad HTTP version');
+    if (target.charCodeAt(0) !== 47 /* / */) {
+      // absolute-form (`http://plugin/Path`) is allowed by RFC 9112; keep only the path.
+      const m = /^https?:\/\/[^/?#]*(\/[^#]*)?$/i.exec(target);
+      if (m === null) return new HeadError(400, 'malformed request line: request target must be a path');
+      target = m[1] ?? '/';
+    }
+    this.method = method;
+    this.path = target;
+    this.keepAlive = !this.http10;
+    this.expectContinue = false;
+    let contentLength = -1;
+    let chunked = false;
+    let pos = lineEnd + 2;
+    while (pos < head.length) {
+      let next = head.indexOf('\r\n', pos);
+      if (next < 0) next = head.length;
+      const colon = head.indexOf(':', pos);
+      if (colon < 0 || colon >= next || colon === pos) return new HeadError(400, 'malformed header line');
+      const nameLen = colon - pos;
+      // Only a handful of headers matter; compare lengths before lower-casing.
+      if (nameLen === 14 || nameLen === 17 || nameLen === 10 || nameLen === 6) {
+        const name = head.slice(pos, colon).toLowerCase();
+        const value = head.slice(colon + 1, next).trim();
+        if (name === 'content-length') {
+          if (!DIGITS.test(value)) return new HeadError(400, 'malformed Content-Length header');
+          const n = Number(value);
+          if (contentLength >= 0 && contentLength !== n) return new HeadError(400, 'conflicting Content-Length headers');
+          contentLength = n;
+        } else if (name === 'transfer-encoding') {
+          chunked = true;
+        } else if (name === 'connection') {
+          const v = value.toLowerCase();
+          if (v.includes('close')) this.keepAlive = false;
+          else if (this.http10 && v.includes('keep-alive')) this.keepAlive = true;
+        } else if (name === 'expect') {
+          if (value.toLowerCase() !== '100-continue') return new HeadError(417, `unsupported Expect: ${value}`);
+          this.expectContinue = !this.http10;
+        }
+      }
+      const first = head.charCodeAt(pos);
+      if (first === 32 || first === 9) return new HeadError(400, 'malformed header line: folded headers are not allowed');
+      if (!TOKEN.test(head.slice(pos, colon))) return new HeadError(400, 'malformed header name');
+      pos = next + 2;
+    }
+    if (chunked) {
+      if (contentLength >= 0) return new HeadError(400, 'both Transfer-Encoding and Content-Length given');
+      return new HeadError(411, 'chunked request bodies are not supported; send a Content-Length');
+    }
+    this.bodyLen = contentLength < 0 ? 0 : contentLength;
+    return null;
+  }
+
+  private reply(reply: WireReply): void {
+    if (this.closed) return;
+    const close = !this.keepAlive || this.peerEnded || this.server.closing;
+    const head = `${statusLine(reply.status)}Date: ${this.server.date}\r\nContent-Length: ${Buffer.byteLength(reply.body)}\r\n${
+      close ? 'Connection: close\r\n' : this.http10 ? 'Connection: keep-alive\r\n' : ''
+    }\r\n`;
+    const flushed = this.socket.write(head + reply.body);
+    if (close) {
+      this.finish();
+      return;
+    }
+    if (this.buf === null) {
+      this.phase = Phase.Idle;
+      this.deadline = this.server.deadlineFor(Phase.Idle);
+    } else {
+      this.phase = Phase.Head;
+      this.deadline = this.server.deadlineFor(Phase.Head);
+    }
+    if (!flushed) {
+      // The peer is not reading its replies: stop reading its requests until it does.
+      this.writeBlocked = true;
+      if (!this.paused) {
+        this.paused = true;
+        this.socket.pause();
+      }
+      return;
+    }
+    if (this.paused) {
+      this.paused = false;
+      this.socket.resume();
+    }
+    if (this.buf !== null) this.process();
+  }
+
+  /** Answer an unusable request and close: the rest of the stream cannot be framed. */
+  private fail(status: number, message: string): void {
+    const body = errBody(message);
+    this.socket.write(`${statusLine(status)}Date: ${this.server.date}\r\nContent-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n\r\n${body}`);
+    this.finish();
+  }
+
+  /** Send FIN and linger, reading and discarding, so the peer gets the reply rather than a reset. */
+  private finish(): void {
+    this.phase = Phase.Closing;
+    this.deadline = this.server.deadlineFor(Phase.Closing);
+    this.buf = null;
+    this.socket.end();
+    if (this.paused) {
+      this.paused = false;
+      this.socket.resume();
+    }
+  }
+
+  private onDrain(): void {
+    if (!this.writeBlocked) return;
+    this.writeBlocked = false;
+    if (this.paused && this.phase !== Phase.Busy) {
+      this.paused = false;
+      this.socket.resume();
+    }
+    if (this.phase !== Phase.Busy) this.process();
+  }
+
+  private onEnd(): void {
+    this.peerEnded = true;
+    if (this.phase === Phase.Idle || this.phase === Phase.Closing) {
+      this.socket.end();
+      return;
+    }
+    if (this.phase === Phase.Head || this.phase === Phase.Body) {
+      // A request cut short by the peer: nothing complete will follow.
+      if (this.phase === Phase.Body && this.buf !== null && this.buf.length >= this.headEnd + this.bodyLen) return;
+      this.fail(400, 'connection closed in the middle of a request');
+    }
+    // Busy: the reply goes out with Connection: close.
+  }
+
+  /** Called by the sweeper when the deadline of the current phase passed. */
+  expire(): void {
+    switch (this.phase) {
+      case Phase.Idle:
+        this.socket.end();
+        this.phase = Phase.Closing;
+        this.deadline = this.server.deadlineFor(Phase.Closing);
+        return;
+      case Phase.Head:
+      case Phase.Body:
+        this.fail(408, 'request not completed in time');
+        return;
+      case Phase.Closing:
+        this.socket.destroy();
+        return;
+      case Phase.Busy:
+        return;
+    }
+  }
+
+  closeIfIdle(): void {
+    if (this.phase === Phase.Idle) {
+      this.phase = Phase.Closing;
+      this.deadline = this.server.deadlineFor(Phase.Closing);
+      this.socket.end();
+    }
+  }
+
+  destroy(): void {
+    this.socket.destroy();
+  }
+
+  private onClose(): void {
+    this.closed = true;
+    this.buf = null;
+    if (this.controller !== null) this.controller.abort(new Error('connection closed'));
+    this.server.forget(this);
+  }
+}
