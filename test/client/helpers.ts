@@ -118,7 +118,7 @@ export function tableHandler(byPath: Record<string, [number, string] | ((req: Ra
   const seen: RawRequest[] = [];
   return {
     seen,
-    async handle(req) {
+    async handle(req): Promise<RawReply> {
       seen.push(req);
       const entry = byPath[req.path];
       if (entry === undefined) return { status: 404, headers: { 'content-type': 'text/plain' }, body: Buffer.from('404 page not found\n') };
