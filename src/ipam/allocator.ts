@@ -43,6 +43,7 @@ interface Master {
   readonly large: BigOrdinalSet | null;
   /** Serial cursor (20.10 bitseq `curr`): next ordinal after the last automatic allocation. */
   cursor: Ord;
+  readonly reserveFirst: boolean;
   readonly reserveLast: boolean;
   /** Ordinals handed out for gateway requests (inspection only). */
   readonly gateways: Set<Ord>;
@@ -238,7 +239,9 @@ export class Allocator {
 
   private createMaster(space: string, id: string, net: Net): void {
     const big = isBig(net);
-    const reserveLast = net.family === 4 && !(this.profile === 'moby' && net.prefix >= 31);
+    // moby 23+ reserves nothing in IPv4 /31 and /32 (RFC 3021).
+    const reserveNone = net.family === 4 && this.profile === 'moby' && net.prefix >= 31;
+    const reserveLast = net.family === 4 && !reserveNone;
     const master: Master = {
       id,
       net,
@@ -246,13 +249,14 @@ export class Allocator {
       small: big ? null : new SmallOrdinalSet(2 ** net.hostBits),
       large: big ? new BigOrdinalSet(1n << BigInt(net.hostBits)) : null,
       cursor: big ? 0n : 0,
+      reserveFirst: !reserveNone,
       reserveLast,
       gateways: new Set(),
       suffix: `/${net.prefix}`,
     };
     if (big) master.large!.add(0n);
     else {
-      master.small!.add(0);
+      if (!reserveNone) master.small!.add(0);
       if (reserveLast) master.small!.add(2 ** net.hostBits - 1);
     }
     this.masters.set(id, master);
@@ -375,7 +379,7 @@ export class Allocator {
 
   private isReserved(master: Master, ord: Ord): boolean {
     if (master.big) return ord === 0n;
-    return ord === 0 || (master.reserveLast && ord === master.small!.size - 1);
+    return (master.reserveFirst && ord === 0) || (master.reserveLast && ord === master.small!.size - 1);
   }
 
   private isFull(master: Master): boolean {
@@ -497,7 +501,7 @@ export class Allocator {
   private info(e: Entry): PoolInfo {
     const mst = this.masters.get(e.masterId)!;
     const size = mst.big ? mst.large!.size : BigInt(mst.small!.size);
-    const reservedOrds: Ord[] = mst.big ? [0n] : mst.reserveLast && mst.small!.size > 1 ? [0, mst.small!.size - 1] : [0];
+    const reservedOrds: Ord[] = mst.big ? [0n] : !mst.reserveFirst ? [] : mst.reserveLast && mst.small!.size > 1 ? [0, mst.small!.size - 1] : [0];
     const count = mst.big ? mst.large!.count : mst.small!.count;
     return {
       id: e.id,
