@@ -52,7 +52,7 @@ export async function activate(caller: PluginCaller, opts: ActivateOptions = {})
   if (opts.managed) {
     names = (opts.implements ?? []).map((t) => MANAGED_TYPES[t] ?? t);
   } else {
-    const manifest = await caller.call('Activate', undefined as never, callOpts);
+    const manifest = await caller.call('Activate', undefined, callOpts);
     names = manifest.Implements ?? [];
   }
   const errors: ActivationStepError[] = [];
@@ -65,7 +65,7 @@ export async function activate(caller: PluginCaller, opts: ActivateOptions = {})
   // Entries run in array order; dockerd does not deduplicate them.
   for (const name of names) {
     if (name === 'NetworkDriver') {
-      const r = await caller.tryCall('NetworkGetCapabilities', undefined as never, callOpts);
+      const r = await caller.tryCall('NetworkGetCapabilities', undefined, callOpts);
       if (!r.ok) {
         networkDriver = false;
         errors.push({ step: 'NetworkGetCapabilities', message: r.error.message, error: r.error });
@@ -81,11 +81,11 @@ export async function activate(caller: PluginCaller, opts: ActivateOptions = {})
         errors.push({ step: 'NetworkGetCapabilities', message: `invalid capability: expecting 'local' or 'global', got ${JSON.stringify(ConnectivityScope)}` });
       } else networkDriver = true;
     } else if (name === 'IpamDriver') {
-      const caps = await caller.tryCall('IpamGetCapabilities', undefined as never, callOpts);
+      const caps = await caller.tryCall('IpamGetCapabilities', undefined, callOpts);
       if (caps.ok) ipamCapabilities = caps.value;
       // Tolerated: the IPAM registers with no capabilities.
       else errors.push({ step: 'IpamGetCapabilities', message: caps.error.message, error: caps.error });
-      const spaces = await caller.tryCall('GetDefaultAddressSpaces', undefined as never, callOpts);
+      const spaces = await caller.tryCall('GetDefaultAddressSpaces', undefined, callOpts);
       if (spaces.ok) {
         addressSpaces = spaces.value;
         ipamDriver = true;
