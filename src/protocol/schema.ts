@@ -305,7 +305,8 @@ function goDecodeNode(node: Node, v: unknown, path: (string | number)[], notes: 
     case 'record': {
       if (!isPlainObject(v)) return bad('object');
       const out: Record<string, unknown> = {};
-      for (const k of Object.keys(v)) out[k] = goDecodeNode(node.values, v[k], [...path, k], notes);
+      // defineProperty: a map key "__proto__" must stay a key, not replace the prototype.
+      for (const k of Object.keys(v)) Object.defineProperty(out, k, { value: goDecodeNode(node.values, v[k], [...path, k], notes), enumerable: true, writable: true, configurable: true });
       return out;
     }
     case 'object': {
