@@ -1,0 +1,7 @@
+import type { Argv } from 'yargs';
+import { registerServe } from './serve.js';
+
+/** Each command module exports a function that adds itself to the parser. */
+export type RegisterCommand = (cli: Argv) => Argv;
+
+export const commands: RegisterCommand[] = [registerServe];
