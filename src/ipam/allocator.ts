@@ -59,6 +59,8 @@ interface Entry {
   readonly child: string;
   readonly masterId: string;
   refCount: number;
+  /** A master explicitly requested (holds its own reference); false for one created by a sub-pool. */
+  own: boolean;
   /** Ordinal range of a sub-pool (inclusive). */
   readonly range: { start: Ord; end: Ord } | null;
   auto: boolean;
@@ -220,7 +222,7 @@ export class Allocator {
   private insert(space: string, net: Net, sub: string, auto: boolean): void {
     const masterId = poolId(space, net.text, '');
     if (sub === '') {
-      this.entries.set(masterId, { id: masterId, space, net, child: '', masterId, refCount: 1, range: null, auto });
+      this.entries.set(masterId, { id: masterId, space, net, child: '', masterId, refCount: 1, own: true, range: null, auto });
       this.createMaster(space, masterId, net);
       return;
     }
@@ -228,11 +230,11 @@ export class Allocator {
     const big = isBig(net);
     const range = { start: ordinalIn(net, big, sn.base), end: ordinalIn(net, big, netEnd(sn)) };
     const id = poolId(space, net.text, sub);
-    this.entries.set(id, { id, space, net, child: sub, masterId, refCount: 1, range, auto: false });
+    this.entries.set(id, { id, space, net, child: sub, masterId, refCount: 1, own: true, range, auto: false });
     const parent = this.entries.get(masterId);
     if (parent !== undefined) parent.refCount++;
     else {
-      this.entries.set(masterId, { id: masterId, space, net, child: '', masterId, refCount: 1, range: null, auto: false });
+      this.entries.set(masterId, { id: masterId, space, net, child: '', masterId, refCount: 1, own: false, range: null, auto: false });
       this.createMaster(space, masterId, net);
     }
   }
@@ -273,20 +275,31 @@ export class Allocator {
     return {};
   }
 
-  /** 20.10 updatePoolDBOnRemoval: decrement up the tree, delete entries at 0, destroy a master's bitmap. */
+  /**
+   * 20.10 updatePoolDBOnRemoval: a sub-pool drops its reference on the master,
+   * a master its own; at 0 the entry goes and a master's bitmap with it.
+   * Deviation: releasing the ID of a master that holds no own reference (one
+   * created by a sub-pool) while sub-pools use it changes nothing; 20.10 would
+   * delete it under its sub-pools, leaving them dangling (a nil dereference).
+   */
   private removeEntry(id: string): void {
     const e = this.entries.get(id)!;
-    for (let c: Entry | undefined = e; c !== undefined; c = c.child === '' ? undefined : this.entries.get(c.masterId)) c.refCount--;
-    for (let c: Entry | undefined = e; c !== undefined; c = c.child === '' ? undefined : this.entries.get(c.masterId)) {
-      if (c.refCount !== 0) continue;
-      this.entries.delete(c.id);
-      if (c.child === '') {
-        const master = this.masters.get(c.id)!;
-        this.masters.delete(c.id);
-        this.indexOf(c.space, c.net.family).remove(master.net);
-        return;
-      }
+    let master: Entry | undefined;
+    if (e.child === '') {
+      if (!e.own) return;
+      e.own = false;
+      master = e;
+    } else {
+      this.entries.delete(id);
+      master = this.entries.get(e.masterId);
     }
+    if (master === undefined) return;
+    master.refCount--;
+    if (master.refCount !== 0) return;
+    this.entries.delete(master.id);
+    const bitmap = this.masters.get(master.id)!;
+    this.masters.delete(master.id);
+    this.indexOf(master.space, master.net.family).remove(bitmap.net);
   }
 
   /** Checks the ID shape and its address space; returns the space. */
@@ -445,8 +458,8 @@ export class Allocator {
   exportState(): StateSnapshot {
     const entries: StateSnapshot['entries'] = [];
     // Masters first so sub-pools find their parent on import.
-    for (const e of this.entries.values()) if (e.child === '') entries.push([e.space, e.net.text, '', e.refCount, e.auto ? 1 : 0]);
-    for (const e of this.entries.values()) if (e.child !== '') entries.push([e.space, e.net.text, e.child, e.refCount, 0]);
+    for (const e of this.entries.values()) if (e.child === '') entries.push([e.space, e.net.text, '', e.refCount, e.auto ? 1 : 0, e.own ? 1 : 0]);
+    for (const e of this.entries.values()) if (e.child !== '') entries.push([e.space, e.net.text, e.child, e.refCount, 0, 1]);
     const masters: StateSnapshot['masters'] = [];
     for (const mst of this.masters.values()) {
       const runs = mst.big ? mst.large!.runs() : mst.small!.runs();
@@ -463,7 +476,7 @@ export class Allocator {
   }
 
   importState(s: StateSnapshot): void {
-    for (const [space, pool, child, refCount, auto] of s.entries) {
+    for (const [space, pool, child, refCount, auto, own] of s.entries) {
       const net = parseCidr(pool);
       if (net === null) throw new Error(`bad pool ${pool}`);
       const id = poolId(space, net.text, child);
@@ -473,7 +486,9 @@ export class Allocator {
         // insert() bumped the parent; the snapshot carries the final counts.
         this.entries.get(poolId(space, net.text, ''))!.refCount--;
       } else this.insert(space, net, child, false);
-      this.entries.get(id)!.refCount = refCount;
+      const entry = this.entries.get(id)!;
+      entry.refCount = refCount;
+      entry.own = own === 1;
     }
     for (const ms of s.masters) {
       const master = this.masterFor(ms.id);
@@ -568,8 +583,8 @@ export interface StateSnapshot {
   v: 1;
   profile: IpamProfile;
   rr: Record<string, string>;
-  /** [space, master CIDR, sub-pool as given or '', refCount, auto]. */
-  entries: [string, string, string, number, 0 | 1][];
+  /** [space, master CIDR, sub-pool as given or '', refCount, auto, own reference]. */
+  entries: [string, string, string, number, 0 | 1, 0 | 1][];
   masters: { id: string; cursor: string; gateways: string[]; runs: [string, string][] }[];
 }
 

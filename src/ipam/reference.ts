@@ -57,6 +57,18 @@ export interface ReferenceIpam extends IpamApi {
   close(): Promise<void>;
 }
 
+/** Without a state directory every answer is synchronous. */
+export interface SyncReferenceIpam extends ReferenceIpam {
+  requestPool(req: m.RequestPoolRequest): m.RequestPoolResponse;
+  releasePool(req: m.PoolIdRequest): m.EmptyResponse;
+  requestAddress(req: m.RequestAddressRequest): m.RequestAddressResponse;
+  releaseAddress(req: m.ReleaseAddressRequest): m.EmptyResponse;
+}
+
+export type MemoryIpamOptions = Omit<IpamOptions, 'stateDir'> & { stateDir?: undefined };
+
+export function createIpam(options?: MemoryIpamOptions): SyncReferenceIpam;
+export function createIpam(options: IpamOptions): ReferenceIpam;
 export function createIpam(options: IpamOptions = {}): ReferenceIpam {
   return new Reference(options);
 }
