@@ -188,8 +188,8 @@ export function parsePluginAddr(addr: string, tls?: TlsSettings): SocketAddress 
   const port = hm[3] !== undefined ? Number(hm[3]) : scheme === 'https' ? 443 : 80;
   if (port < 1 || port > 65535) throw new UsageError(`invalid plugin address ${JSON.stringify(addr)}: bad port`);
   // TLS only for https; tcp:// always means plain HTTP (protocol.md §1.1).
-  if (scheme === 'https') return { kind: 'tls', host, port, tls: tls ?? {} };
-  return { kind: 'tcp', host, port };
+  if (scheme === 'https') return { kind: 'tls', host, port, tls: tls ?? {}, authority: hostport };
+  return { kind: 'tcp', host, port, authority: hostport };
 }
 
 /** Socket of a managed (v2) plugin as the daemon dials it (protocol.md §1.2). */

@@ -24,8 +24,9 @@ export interface TlsSettings {
 
 export type SocketAddress =
   | { readonly kind: 'unix'; readonly path: string }
-  | { readonly kind: 'tcp'; readonly host: string; readonly port: number }
-  | { readonly kind: 'tls'; readonly host: string; readonly port: number; readonly tls: TlsSettings };
+  /** `authority`: host[:port] as written in the plugin URL; Go sends it as the Host header (default `host:port`). */
+  | { readonly kind: 'tcp'; readonly host: string; readonly port: number; readonly authority?: string }
+  | { readonly kind: 'tls'; readonly host: string; readonly port: number; readonly tls: TlsSettings; readonly authority?: string };
 
 export interface SocketTransportOptions {
   /** Reply body cap in bytes (default 4 MiB). */
@@ -48,7 +49,7 @@ export function infoOf(addr: SocketAddress): TransportInfo {
   if (addr.kind === 'unix') {
     return { kind: 'unix', address: addr.path, compression: false, urlBase: `http://${encodeURIComponent(addr.path)}` };
   }
-  const hp = hostPort(addr.host, addr.port);
+  const hp = addr.authority ?? hostPort(addr.host, addr.port);
   return { kind: addr.kind, address: hp, compression: true, urlBase: `${addr.kind === 'tls' ? 'https' : 'http'}://${hp}` };
 }
 
@@ -65,15 +66,15 @@ const TLS_CODES = new Set([
 /** Map a socket error to a transport error with a Go-like text. */
 function fromSocketError(err: NodeJS.ErrnoException, addr: SocketAddress, phase: TransportPhase, sent: boolean, partial?: ReturnType<ReplyParser['partial']>): TransportError {
   const code = err.code ?? '';
-  const net = addr.kind === 'unix' ? `unix ${addr.path}` : `tcp ${hostPort(addr.host, addr.port)}`;
+  const where = addr.kind === 'unix' ? `unix ${addr.path}` : `tcp ${hostPort(addr.host, addr.port)}`;
   let kind: TransportErrorKind = 'dial';
   let text = err.message;
-  if (code === 'ECONNREFUSED') [kind, text] = ['refused', `dial ${net}: connect: connection refused`];
-  else if (code === 'ENOENT') [kind, text] = ['no-socket', `dial ${net}: connect: no such file or directory`];
-  else if (code === 'ECONNRESET') [kind, text] = ['reset', `read ${net}: read: connection reset by peer`];
-  else if (code === 'EPIPE') [kind, text] = ['reset', `write ${net}: write: broken pipe`];
+  if (code === 'ECONNREFUSED') [kind, text] = ['refused', `dial ${where}: connect: connection refused`];
+  else if (code === 'ENOENT') [kind, text] = ['no-socket', `dial ${where}: connect: no such file or directory`];
+  else if (code === 'ECONNRESET') [kind, text] = ['reset', `read ${where}: read: connection reset by peer`];
+  else if (code === 'EPIPE') [kind, text] = ['reset', `write ${where}: write: broken pipe`];
   else if (TLS_CODES.has(code) || code.startsWith('ERR_SSL') || code.startsWith('ERR_TLS')) [kind, text] = ['tls', `tls: failed to verify certificate: ${err.message}`];
-  else if (phase === 'connect') text = `dial ${net}: ${err.message}`;
+  else if (phase === 'connect') text = `dial ${where}: ${err.message}`;
   if (kind === 'dial' && phase !== 'connect') kind = 'reset';
   return new TransportError(kind, kind === 'refused' || kind === 'no-socket' ? 'connect' : phase, sent, text, partial, err);
 }

@@ -153,9 +153,9 @@ describe('discovery order', () => {
 describe('addresses', () => {
   it('parses plugin URLs like pkg/plugins', () => {
     expect(parsePluginAddr('unix:///run/x.sock')).toEqual({ kind: 'unix', path: '/run/x.sock' });
-    expect(parsePluginAddr('tcp://127.0.0.1:99', { caFile: '/ca' })).toEqual({ kind: 'tcp', host: '127.0.0.1', port: 99 });
-    expect(parsePluginAddr('http://[::1]:8080/')).toEqual({ kind: 'tcp', host: '::1', port: 8080 });
-    expect(parsePluginAddr('https://localhost')).toEqual({ kind: 'tls', host: 'localhost', port: 443, tls: {} });
+    expect(parsePluginAddr('tcp://127.0.0.1:99', { caFile: '/ca' })).toEqual({ kind: 'tcp', host: '127.0.0.1', port: 99, authority: '127.0.0.1:99' });
+    expect(parsePluginAddr('http://[::1]:8080/')).toEqual({ kind: 'tcp', host: '::1', port: 8080, authority: '[::1]:8080' });
+    expect(parsePluginAddr('https://localhost')).toEqual({ kind: 'tls', host: 'localhost', port: 443, tls: {}, authority: 'localhost' });
     expect(() => parsePluginAddr('udp://1.2.3.4:5')).toThrow(UsageError);
     expect(() => parsePluginAddr('tcp://h:99999')).toThrow(UsageError);
   });

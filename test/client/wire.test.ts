@@ -2,8 +2,8 @@
 import path from 'node:path';
 import zlib from 'node:zlib';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { connect, type PluginClient } from '../../src/client/index.js';
-import { jsonBehaviour, reply, startServer, tempDir, type TestServer } from './helpers.js';
+import { connect, SocketTransport, type PluginClient } from '../../src/client/index.js';
+import { jsonBehaviour, reply, startServer, tempDir, waitFor, type TestServer } from './helpers.js';
 
 let tmp: Awaited<ReturnType<typeof tempDir>>;
 let server: TestServer | undefined;
@@ -107,6 +107,18 @@ describe('other profiles and transports', () => {
     expect(out.ok).toBe(false);
     expect(out.record.outcome).toBe('decode-error');
     expect(out.record.deviations.map((d) => d.id)).toContain('reply.unrequested-gzip');
+  });
+
+  it('concurrent calls open extra connections; idle ones are pooled and closed with the client', async () => {
+    server = await startServer({ unix: path.join(tmp.dir, 'c.sock') }, (req, sock) => setTimeout(() => reply(sock, 200, '{}'), 20));
+    client = await connect({ socket: server.path! }, { maxIdle: 2 });
+    const outs = await Promise.all(Array.from({ length: 5 }, (_, i) => client!.tryCall('Leave', { NetworkID: 'n', EndpointID: String(i) })));
+    expect(outs.every((o) => o.ok)).toBe(true);
+    expect(server.accepted()).toBe(5);
+    expect((client.transport as SocketTransport).openConnections).toBe(2);
+    await client.close();
+    expect((client.transport as SocketTransport).openConnections).toBe(0);
+    await waitFor(() => server!.open() === 0);
   });
 
   it('sendRaw sends arbitrary bytes with dockerd headers (for malformed-request suites)', async () => {
