@@ -115,8 +115,8 @@ export class SocketTransport implements Transport {
   async close(): Promise<void> {
     this.closed = true;
     for (const s of this.idle.splice(0)) s.destroy();
-    for (const s of this.active) s.destroy();
-    this.active.clear();
+    // Exchanges in flight see their socket close and fail with `aborted`.
+    for (const s of [...this.active]) s.destroy();
   }
 
   private loadTls(): Promise<TlsMaterial> {
@@ -298,7 +298,8 @@ export class SocketTransport implements Transport {
       };
       const onClose = (): void => {
         if (done) return;
-        onEnd();
+        if (this.closed) failWith(new TransportError('aborted', currentPhase(), sent, 'transport is closed', parser.partial()));
+        else onEnd();
       };
       const write = (): void => {
         if (done) return;

@@ -167,6 +167,17 @@ describe('hostile servers', () => {
     await expectNoLeak();
   });
 
+  it('closing the client aborts calls in flight', async () => {
+    server = await startServer({ unix: path.join(tmp.dir, 'x.sock') }, () => {});
+    client = await connect({ socket: server.path! }, { timeoutMs: 0 });
+    const pending = client.tryCall('Leave', EP);
+    await waitFor(() => server!.requests.length === 1);
+    await client.close();
+    const out = await pending;
+    expect(out.ok ? '' : (out.error.cause as TransportError).kind).toBe('aborted');
+    await expectNoLeak();
+  });
+
   it('a missing socket is a fast transport error (no-socket)', async () => {
     client = await connect({ socket: path.join(tmp.dir, 'absent.sock') });
     const out = await client.tryCall('Leave', EP);
