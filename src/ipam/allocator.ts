@@ -504,8 +504,9 @@ export class Allocator {
 
   // --- inspection --------------------------------------------------------------
 
+  /** All pool entries, sorted by ID. */
   pools(): PoolInfo[] {
-    return [...this.entries.values()].map((e) => this.info(e));
+    return [...this.entries.values()].sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0)).map((e) => this.info(e));
   }
 
   pool(id: string): PoolInfo | undefined {

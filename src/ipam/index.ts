@@ -1,5 +1,5 @@
 /** The reference IPAM: Docker 20.10's default IPAM semantics, fast and durable. */
-export { createIpam, type IpamOptions, type MemoryIpamOptions, type ReferenceIpam, type SyncReferenceIpam } from './reference.js';
+export { createIpam, type IpamOptions, type MemoryIpamOptions, type ReferenceIpam, type SyncReferenceIpam, type JournalStats } from './reference.js';
 export type { PoolInfo, AddressRun, IpamStats } from './allocator.js';
 export type { RecoveryReport } from './journal.js';
 export { IpamError, IpamStateError, AddressPoolsError, type DockerErrorClass, type IpamErrorCode, type IpamProfile } from './errors.js';

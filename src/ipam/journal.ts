@@ -108,6 +108,10 @@ export class Journal {
   readonly recovery: RecoveryReport;
   /** Completed compactions (for tests and reports). */
   compactions = 0;
+  /** Completed write+fdatasync rounds (group commits). */
+  flushes = 0;
+  /** Records appended since open. */
+  appended = 0;
 
   private constructor(
     readonly dir: string,
@@ -209,6 +213,7 @@ export class Journal {
   append(payload: string): void {
     if (this.failed !== null) throw this.failed;
     this.buf.push(encodeFrame(payload));
+    this.appended++;
     if (this.batch === null) this.batch = deferred();
     if (!this.running) {
       this.running = true;
@@ -242,6 +247,7 @@ export class Journal {
           await writeAll(this.fd, data);
           await new Promise<void>((res, rej) => fdatasync(this.fd, (e) => (e ? rej(e) : res())));
           this.bytes += data.length;
+          this.flushes++;
         }
         d.resolve();
       } catch (e) {

@@ -31,6 +31,15 @@ export interface IpamOptions {
   customAddressSpaces?: boolean;
 }
 
+export interface JournalStats {
+  generation: number;
+  /** Records appended since open. */
+  records: number;
+  /** write+fdatasync rounds: fewer than records when calls share a group commit. */
+  flushes: number;
+  compactions: number;
+}
+
 export interface ReferenceIpam extends IpamApi {
   readonly profile: IpamProfile;
   getCapabilities(): m.IpamCapabilitiesResponse;
@@ -49,6 +58,8 @@ export interface ReferenceIpam extends IpamApi {
   stats(): IpamStats;
   /** What recovery found (null without stateDir). */
   readonly recovery: RecoveryReport | null;
+  /** Journal counters (null without stateDir). */
+  journalStats(): JournalStats | null;
   /** Resolves when every change so far is on disk (immediately without stateDir). */
   flush(): Promise<void>;
   /** Writes a snapshot now and starts a new journal (no-op without stateDir). */
@@ -166,6 +177,11 @@ class Reference implements ReferenceIpam {
 
   stats(): IpamStats {
     return this.alloc.stats();
+  }
+
+  journalStats(): JournalStats | null {
+    const j = this.journal;
+    return j === null ? null : { generation: j.generation, records: j.appended, flushes: j.flushes, compactions: j.compactions };
   }
 
   flush(): Promise<void> {
