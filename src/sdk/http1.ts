@@ -470,7 +470,14 @@ class Connection implements SignalSource {
       if (this.phase === Phase.Body && this.buf !== null && this.buf.length >= this.headEnd + this.bodyLen) return;
       this.fail(400, 'connection closed in the middle of a request');
     }
-    // Busy: the reply goes out with Connection: close.
+    // Busy: like Go's net/http, a peer that stopped sending is taken as gone and the
+    // call's signal is aborted; the reply (if any) still goes out with Connection: close.
+    if (this.phase === Phase.Busy) this.abort('client closed the connection');
+  }
+
+  private abort(why: string): void {
+    if (this.controller === null) this.controller = new AbortController();
+    if (!this.controller.signal.aborted) this.controller.abort(new Error(why));
   }
 
   /** Called by the sweeper when the deadline of the current phase passed. */
@@ -508,7 +515,7 @@ class Connection implements SignalSource {
   private onClose(): void {
     this.closed = true;
     this.buf = null;
-    if (this.controller !== null) this.controller.abort(new Error('connection closed'));
+    if (this.controller !== null && !this.controller.signal.aborted) this.controller.abort(new Error('connection closed'));
     this.server.forget(this);
   }
 }

@@ -62,7 +62,13 @@ export function parseReplies(buf: Buffer): { replies: WireReply[]; rest: Buffer 
  * Send `chunks` (each written separately, with a turn of the event loop between
  * them) and collect replies until `want` arrived, the server closed, or `timeoutMs`.
  */
-export function exchange(target: Target, chunks: (string | Buffer)[], want = 1, timeoutMs = 3000): Promise<ExchangeResult> {
+export function exchange(
+  target: Target,
+  chunks: (string | Buffer)[],
+  want = 1,
+  timeoutMs = 3000,
+  opts: { end?: boolean } = {},
+): Promise<ExchangeResult> {
   return new Promise((resolve, reject) => {
     const sock = dial(target);
     let buf = Buffer.alloc(0);
@@ -100,6 +106,7 @@ export function exchange(target: Target, chunks: (string | Buffer)[], want = 1, 
         sock.write(c);
         await new Promise((r) => setImmediate(r));
       }
+      if (opts.end === true && !done && !sock.destroyed) sock.end();
     });
   });
 }
