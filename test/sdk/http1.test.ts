@@ -56,7 +56,7 @@ describe('HTTP/1.1 layer', () => {
   it('reuses one keep-alive connection for many sequential requests', async () => {
     const s = dial(sock);
     await once(s, 'connect');
-    let buf = Buffer.alloc(0);
+    let buf: Buffer = Buffer.alloc(0);
     const replies: WireReply[] = [];
     let wake: (() => void) | null = null;
     s.on('data', (d: Buffer) => {
@@ -93,7 +93,7 @@ describe('HTTP/1.1 layer', () => {
     s.pause();
     s.write(Array.from({ length: n }, () => post('/IpamDriver.ReleasePool', '{"PoolID":"p"}')).join(''));
     await new Promise((r) => setTimeout(r, 150));
-    let buf = Buffer.alloc(0);
+    let buf: Buffer = Buffer.alloc(0);
     let count = 0;
     await new Promise<void>((resolve) => {
       s.on('data', (d: Buffer) => {

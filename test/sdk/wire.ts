@@ -71,7 +71,7 @@ export function exchange(
 ): Promise<ExchangeResult> {
   return new Promise((resolve, reject) => {
     const sock = dial(target);
-    let buf = Buffer.alloc(0);
+    let buf: Buffer = Buffer.alloc(0);
     const replies: WireReply[] = [];
     let done = false;
     const finish = (closed: boolean): void => {
