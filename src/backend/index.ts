@@ -1,0 +1,2 @@
+/** Backends: the contract (`Backend`) and the in-memory model. */
+export * from './backend.js';
