@@ -1,0 +1,114 @@
+/**
+ * Plain-data run configuration (csi-sanity's TestConfig). `defaultConfig()`
+ * fills every default; the CLI binds its flags onto this object.
+ */
+import { UsageError } from '../src/errors.js';
+import type { Profile } from '../src/protocol/constants.js';
+import { parseCidr } from './cidr.js';
+import type { Capability, Level } from './types.js';
+import { LEVELS } from './types.js';
+
+export interface ConformanceConfig {
+  /** `--driver-opt K=V`: added to every CreateNetwork as `com.docker.network.generic`. */
+  driverOpts: Record<string, string>;
+  /** `--ipam-opt K=V`: the Options of every RequestPool. */
+  ipamOpts: Record<string, string>;
+  /** `--subnet CIDR`: pools to use instead of the private test ranges. */
+  subnets: string[];
+  /** `--suite`: suite ids to run (empty = all given). */
+  suites: string[];
+  /** Check ids (or id prefixes ending in `*`) to run; empty = all. */
+  checks: string[];
+  /** `--level`: lowest level that fails the run. */
+  level: Level;
+  profile: Profile;
+  /** `--seed`: base seed of every property check. */
+  seed: number;
+  /** `--runs`: fast-check runs per model-based check. */
+  runs: number;
+  /** Longest generated command sequence. */
+  maxCommands: number;
+  /** `--timeout` in ms: per plugin call. */
+  timeoutMs: number;
+  /** Time budget per check in ms (a check over budget fails and the run moves on). */
+  checkBudgetMs: number;
+  /** A reply slower than this fails `protocol.timely-replies`. */
+  slowCallMs: number;
+  /** Connections used by concurrency checks. */
+  concurrency: number;
+  /** Requests per concurrency storm. */
+  stormSize: number;
+  /** `--bail`: stop after the first failing check. */
+  bail: boolean;
+  /** Where replay files of failures go; null = do not write them. */
+  replayDir: string | null;
+  /** Force capabilities instead of probing (e.g. ['ipam'] for a plugin without Activate). */
+  capabilities: Capability[] | null;
+  /** Private ranges carved into test pools when `subnets` is empty. */
+  defaultV4Base: string;
+  defaultV6Base: string;
+  /** Replay of one failure: the check seed and fast-check path recorded in a replay file. */
+  replay: { readonly seed: number; readonly path?: string } | null;
+}
+
+export type ResolvedConfig = Readonly<ConformanceConfig>;
+
+export function defaultConfig(overrides: Partial<ConformanceConfig> = {}): ConformanceConfig {
+  const config: ConformanceConfig = {
+    driverOpts: {},
+    ipamOpts: {},
+    subnets: [],
+    suites: [],
+    checks: [],
+    level: 'should',
+    profile: 'docker-20.10',
+    seed: 42,
+    runs: 100,
+    maxCommands: 30,
+    timeoutMs: 5_000,
+    checkBudgetMs: 60_000,
+    slowCallMs: 1_000,
+    concurrency: 8,
+    stormSize: 200,
+    bail: false,
+    replayDir: './cnmkit-replays',
+    capabilities: null,
+    defaultV4Base: '10.199.0.0/16',
+    defaultV6Base: 'fd00:c0::/48',
+    replay: null,
+    ...overrides,
+  };
+  validateConfig(config);
+  return config;
+}
+
+/** Throws UsageError (exit code 2) for values no run can use. */
+export function validateConfig(c: ConformanceConfig): void {
+  if (!LEVELS.includes(c.level)) throw new UsageError(`--level must be one of ${LEVELS.join(', ')}, got ${String(c.level)}`);
+  if (c.profile !== 'docker-20.10' && c.profile !== 'moby') throw new UsageError(`--profile must be docker-20.10 or moby, got ${String(c.profile)}`);
+  for (const [name, v, min] of [
+    ['runs', c.runs, 1],
+    ['timeout', c.timeoutMs, 1],
+    ['maxCommands', c.maxCommands, 1],
+    ['concurrency', c.concurrency, 1],
+    ['stormSize', c.stormSize, 1],
+    ['checkBudgetMs', c.checkBudgetMs, 1],
+  ] as const) {
+    if (!Number.isInteger(v) || v < min) throw new UsageError(`${name} must be an integer >= ${min}, got ${String(v)}`);
+  }
+  if (!Number.isInteger(c.seed)) throw new UsageError(`--seed must be an integer, got ${String(c.seed)}`);
+  for (const s of [...c.subnets, c.defaultV4Base, c.defaultV6Base]) {
+    if (!parseCidr(s)) throw new UsageError(`--subnet: not a CIDR: ${s}`);
+  }
+}
+
+/** Parse repeatable `K=V` flags. */
+export function parseKeyValues(items: readonly string[], flag: string): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const item of items) {
+    const eq = item.indexOf('=');
+    if (eq <= 0) throw new UsageError(`${flag} expects K=V, got ${JSON.stringify(item)}`);
+    out[item.slice(0, eq)] = item.slice(eq + 1);
+  }
+  return out;
+}

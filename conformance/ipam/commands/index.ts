@@ -1,0 +1,41 @@
+/** The command list of the IPAM model (fast-check `fc.commands`). */
+import fc from 'fast-check';
+import type { AsyncCommand } from 'fast-check';
+import type { IpamModel } from '../model.js';
+import type { IpamSystem } from '../system.js';
+import { FillPoolCommand } from './fill-pool.js';
+import { ReleaseAddressCommand } from './release-address.js';
+import { ReleasePoolCommand } from './release-pool.js';
+import { RequestAddressCommand } from './request-address.js';
+import { RequestOverlappingPoolCommand } from './request-overlapping-pool.js';
+import { RequestPoolCommand } from './request-pool.js';
+import { RequestPreferredAddressCommand } from './request-preferred-address.js';
+
+export type IpamCommand = AsyncCommand<IpamModel, IpamSystem>;
+
+export interface CommandSpace {
+  /** Arena slots a pool can be requested for. */
+  readonly slots: number;
+  /** Largest pool size in addresses (preferred/release offsets range over it). */
+  readonly poolSize: number;
+  readonly maxCommands: number;
+  readonly replayPath?: string;
+}
+
+export function ipamCommands(space: CommandSpace): fc.Arbitrary<Iterable<IpamCommand>> {
+  const slot = fc.nat(space.slots - 1);
+  const pool = fc.nat(7);
+  const offset = fc.nat(Math.max(0, space.poolSize - 1));
+  return fc.commands<IpamModel, IpamSystem, false>(
+    [
+      fc.tuple(slot, fc.boolean()).map(([s, sub]) => new RequestPoolCommand(s, sub)),
+      fc.tuple(pool, fc.constantFrom('inner' as const, 'outer' as const)).map(([p, shape]) => new RequestOverlappingPoolCommand(p, shape)),
+      pool.map((p) => new ReleasePoolCommand(p)),
+      fc.tuple(pool, fc.boolean()).map(([p, gw]) => new RequestAddressCommand(p, gw)),
+      fc.tuple(pool, offset).map(([p, o]) => new RequestPreferredAddressCommand(p, o)),
+      fc.tuple(pool, fc.nat(63), fc.constantFrom('held' as const, 'any' as const)).map(([p, i, mode]) => new ReleaseAddressCommand(p, i, mode)),
+      pool.map((p) => new FillPoolCommand(p)),
+    ],
+    { maxCommands: space.maxCommands, size: 'max', ...(space.replayPath !== undefined ? { replayPath: space.replayPath } : {}) },
+  );
+}

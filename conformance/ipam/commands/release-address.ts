@@ -1,0 +1,53 @@
+/** ReleaseAddress of an allocated address (or of any address of the pool: releasing a free one is allowed). */
+import type { AsyncCommand } from 'fast-check';
+import { formatIp, sizeOf } from '../../cidr.js';
+import { IpamIds } from '../ids.js';
+import type { IpamModel } from '../model.js';
+import type { IpamSystem } from '../system.js';
+
+export class ReleaseAddressCommand implements AsyncCommand<IpamModel, IpamSystem> {
+  constructor(
+    readonly poolIndex: number,
+    /** Index into the allocated addresses (held) or offset in the pool (any). */
+    readonly pick: number,
+    readonly mode: 'held' | 'any',
+  ) {}
+
+  check(m: Readonly<IpamModel>): boolean {
+    if (m.pools.length === 0) return false;
+    return this.mode === 'any' || m.pools[this.poolIndex % m.pools.length]!.held.size > 0;
+  }
+
+  async run(m: IpamModel, r: IpamSystem): Promise<void> {
+    const pool = m.pools[this.poolIndex % m.pools.length]!;
+    let addr: bigint;
+    if (this.mode === 'held') {
+      const held = [...pool.held].sort((a, b) => (a < b ? -1 : 1));
+      addr = held[this.pick % held.length]!;
+    } else {
+      addr = pool.cidr.base + (BigInt(this.pick) % sizeOf(pool.cidr));
+    }
+    const text = formatIp(pool.cidr.family, addr);
+    r.steps.push(`${this.toString()} -> ${text}`);
+    const wasHeld = pool.held.has(addr);
+    const out = await r.call('ReleaseAddress', { PoolID: pool.poolId, Address: text });
+    if (!wasHeld) return;
+    pool.held.delete(addr);
+    r.resources.forgetAddress(pool.poolId, text);
+    if (addr === pool.dataGateway) {
+      // A Data gateway may stay reserved by the plugin: its state is unknown from now on.
+      pool.unknown.add(addr);
+      return;
+    }
+    if (!out.ok) {
+      r.violate(IpamIds.releasedAddress, `ReleaseAddress ${text} (allocated) failed: ${out.error.message}`);
+      pool.unknown.add(addr);
+      return;
+    }
+    pool.released.add(addr);
+  }
+
+  toString(): string {
+    return `ReleaseAddress(pool ${this.poolIndex}, ${this.mode} ${this.pick})`;
+  }
+}

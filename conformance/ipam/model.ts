@@ -1,0 +1,68 @@
+/**
+ * The spec-level model of an IPAM plugin: per live pool, the set of addresses
+ * handed out. It deliberately knows nothing about allocation order or pool-ID
+ * format (any variant dockerd accepts passes); it only knows what must never
+ * happen (ipam-semantics.md §1–2, protocol.md §2.3).
+ */
+import { type Cidr, formatCidr, isReserved, lastOf, sizeOf, usableCount } from '../cidr.js';
+
+export interface ModelPool {
+  /** Opaque PoolID as the plugin returned it. */
+  readonly poolId: string;
+  readonly cidr: Cidr;
+  /** `--ip-range`: automatic picks must come from here. */
+  readonly sub: Cidr | null;
+  /** Key of the arena slot the pool was requested for. */
+  readonly slot: number;
+  /** Addresses the plugin handed out and we did not release. */
+  readonly held: Set<bigint>;
+  /** Addresses whose state we cannot know (e.g. a released pool-Data gateway). */
+  readonly unknown: Set<bigint>;
+  /** Addresses released by us while the pool lived: must be grantable again. */
+  readonly released: Set<bigint>;
+  /** Gateway given in RequestPool `Data`. */
+  readonly dataGateway: bigint | null;
+}
+
+export interface IpamModel {
+  readonly pools: ModelPool[];
+  /** Slots whose pool was released in this run: requesting them again must work. */
+  readonly releasedSlots: Set<number>;
+}
+
+export function newModel(): IpamModel {
+  return { pools: [], releasedSlots: new Set() };
+}
+
+export function poolAt(m: Readonly<IpamModel>, index: number): ModelPool | undefined {
+  return m.pools.length === 0 ? undefined : m.pools[index % m.pools.length];
+}
+
+export function slotHeld(m: Readonly<IpamModel>, slot: number): boolean {
+  return m.pools.some((p) => p.slot === slot);
+}
+
+/** Range automatic requests draw from: the sub-pool if any, else the pool. */
+export function autoRange(p: ModelPool): Cidr {
+  return p.sub ?? p.cidr;
+}
+
+/** Addresses an automatic request may still get, or null when that cannot be known. */
+export function freeForAuto(p: ModelPool): bigint | null {
+  if (p.unknown.size > 0) return null;
+  const range = autoRange(p);
+  if (sizeOf(range) > 4096n) return null;
+  // Inside a sub-pool only the master's reserved addresses are excluded (ipam-semantics.md §1.5).
+  let free = 0n;
+  for (let a = range.base; a <= lastOf(range); a++) if (!isReserved(p.cidr, a) && !p.held.has(a)) free++;
+  return free;
+}
+
+/** Usable addresses of the automatic range (for messages). */
+export function autoUsable(p: ModelPool): bigint {
+  return p.sub ? sizeOf(p.sub) : usableCount(p.cidr);
+}
+
+export function describePool(p: ModelPool): string {
+  return `${formatCidr(p.cidr)}${p.sub ? ` (sub-pool ${formatCidr(p.sub)})` : ''} [${p.poolId}]`;
+}

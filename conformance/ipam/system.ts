@@ -1,0 +1,110 @@
+/**
+ * The "real" side of the model run: the plugin behind a PluginCaller, plus
+ * what one execution needs (its arena of pools, the calls it made, the
+ * focused check). Commands report every broken invariant through `violate`;
+ * only the focused check's invariant stops the run, the others are tolerated
+ * so that each check fails for its own reason only.
+ */
+import type { CallOutcome, PluginCaller } from '../../src/client/types.js';
+import type { MethodKey, RequestOf, ResponseOf } from '../../src/protocol/methods.js';
+import { type Cidr, type Family, contains, formatCidr, formatIp, isReserved, parseCidrWithAddress } from '../cidr.js';
+import { summarizeRecord } from '../counterexample.js';
+import { Violation } from '../errors.js';
+import type { Arena } from '../pools.js';
+import { Resources } from '../resources.js';
+import type { CallSummary, CheckContext } from '../types.js';
+import { IpamIds, type IpamModelId } from './ids.js';
+import { type ModelPool, describePool } from './model.js';
+
+export class IpamSystem {
+  readonly calls: CallSummary[] = [];
+  readonly steps: string[] = [];
+  readonly slots: readonly Cidr[];
+  readonly resources: Resources;
+
+  constructor(
+    readonly ctx: CheckContext,
+    readonly arena: Arena,
+    readonly focus: string,
+    readonly caller: PluginCaller = ctx.caller,
+  ) {
+    this.slots = [...arena.v4, ...(ctx.capabilities.has('ipv6') ? arena.v6 : [])];
+    this.resources = new Resources(ctx.check.id, ctx.config.timeoutMs);
+  }
+
+  slot(index: number): { cidr: Cidr; key: number } {
+    const key = index % this.slots.length;
+    return { cidr: this.slots[key]!, key };
+  }
+
+  /** One plugin call with the per-call timeout; transport failures stop the run. */
+  async call<K extends MethodKey>(key: K, req: RequestOf<K>): Promise<CallOutcome<ResponseOf<K>>> {
+    if (this.ctx.signal.aborted) throw new Error('check budget spent');
+    const out = await this.caller.tryCall(key, req, { timeoutMs: this.ctx.config.timeoutMs });
+    this.calls.push(summarizeRecord(out.record));
+    if (!out.ok && (out.error.kind === 'timeout' || out.error.kind === 'transport-error' || out.error.kind === 'decode-error')) {
+      throw new Violation(`${out.record.path}: ${out.error.message}`, this.focus);
+    }
+    return out;
+  }
+
+  /** Report a broken invariant; stops the run only when it is the focused one. */
+  violate(id: IpamModelId, message: string): void {
+    if (id === this.focus) throw new Violation(message, id);
+  }
+
+  poolRequest(cidr: Cidr, sub: Cidr | null): RequestOf<'RequestPool'> {
+    return {
+      AddressSpace: this.ctx.addressSpaces.local,
+      Pool: formatCidr(cidr),
+      SubPool: sub ? formatCidr(sub) : '',
+      Options: { ...this.ctx.config.ipamOpts },
+      V6: cidr.family === 6,
+    };
+  }
+
+  /**
+   * Check an address the plugin handed out. Returns its value when it can be
+   * tracked (parsable, same family), else null.
+   */
+  checkAddress(pool: ModelPool, text: string, how: 'auto' | 'gateway' | 'preferred'): bigint | null {
+    const parsed = parseCidrWithAddress(text);
+    if (!parsed) {
+      this.violate(IpamIds.cidrReply, `RequestAddress on ${describePool(pool)} returned ${JSON.stringify(text)}, not a CIDR (dockerd fails with "invalid CIDR address")`);
+      return null;
+    }
+    const family: Family = parsed.cidr.family;
+    const addr = parsed.addr;
+    const shown = formatIp(family, addr);
+    if (!contains(pool.cidr, family, addr)) {
+      this.violate(IpamIds.inPool, `RequestAddress (${how}) on ${describePool(pool)} returned ${text}, outside the pool`);
+      return null;
+    }
+    if (parsed.cidr.prefix !== pool.cidr.prefix) {
+      this.violate(IpamIds.prefixLength, `RequestAddress returned ${text}; the prefix length should be the pool's /${pool.cidr.prefix} (the container gets this netmask)`);
+    }
+    if (isReserved(pool.cidr, addr)) {
+      if (family === 4) this.violate(IpamIds.noNetworkBroadcast, `RequestAddress (${how}) handed out ${shown}, the ${addr === pool.cidr.base ? 'network' : 'broadcast'} address of ${formatCidr(pool.cidr)}`);
+      else this.violate(IpamIds.v6Anycast, `RequestAddress (${how}) handed out ${shown}, the subnet-router anycast address of ${formatCidr(pool.cidr)}`);
+    }
+    if (how === 'auto' && pool.sub && !contains(pool.sub, family, addr)) {
+      this.violate(IpamIds.inSubPool, `automatic RequestAddress on ${describePool(pool)} returned ${shown}, outside the sub-pool`);
+    }
+    if (pool.held.has(addr)) {
+      this.violate(IpamIds.noDuplicate, `RequestAddress (${how}) handed out ${shown} of ${describePool(pool)} a second time while it is still allocated`);
+    }
+    return addr;
+  }
+
+  /** Record an address as handed out (model + cleanup). */
+  hold(pool: ModelPool, addr: bigint): void {
+    pool.held.add(addr);
+    pool.released.delete(addr);
+    pool.unknown.delete(addr);
+    this.resources.trackAddress(this.caller, pool.poolId, formatIp(pool.cidr.family, addr));
+  }
+
+  async cleanup(): Promise<void> {
+    await this.resources.cleanup();
+  }
+}

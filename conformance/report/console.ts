@@ -1,0 +1,64 @@
+/** Human report: per-suite tables, failures with their counterexample, leaks, and the summary. */
+import type { RunEvent, RunReport } from '../types.js';
+import { levelFails } from '../types.js';
+import { counterexampleText } from './text.js';
+
+export interface ConsoleOptions {
+  readonly color?: boolean;
+}
+
+const paint = (on: boolean, code: number, s: string): string => (on ? `\u001b[${code}m${s}\u001b[0m` : s);
+
+export function consoleReport(report: RunReport, opts: ConsoleOptions = {}): string {
+  const color = opts.color ?? false;
+  const out: string[] = [];
+  out.push(`cnmkit check ${report.target}  (level ${report.level}, profile ${report.profile}, seed ${report.seed}, capabilities: ${report.capabilities.join(', ') || 'none'})`);
+  const suites = [...new Set(report.checks.map((c) => c.suite))];
+  for (const suite of suites) {
+    const checks = report.checks.filter((c) => c.suite === suite);
+    out.push('', paint(color, 1, `Suite ${suite}`));
+    const w = Math.max(...checks.map((c) => c.id.length));
+    for (const c of checks) {
+      const fails = c.status === 'failed' && levelFails(c.level, report.level);
+      const status =
+        c.status === 'passed' ? paint(color, 32, 'PASS') : c.status === 'skipped' ? paint(color, 33, 'SKIP') : fails ? paint(color, 31, 'FAIL') : paint(color, 36, 'DIFF');
+      const tail = c.status === 'skipped' ? `  (${c.message})` : c.notes.length > 0 && c.status === 'passed' ? `  note: ${c.notes[0]}` : '';
+      out.push(`  ${status}  ${c.id.padEnd(w)}  ${c.level.padEnd(6)} ${String(c.durationMs).padStart(6)} ms  ${c.title}${tail}`);
+    }
+  }
+  const failed = report.checks.filter((c) => c.status === 'failed');
+  if (failed.length > 0) {
+    out.push('', paint(color, 1, 'Failures'));
+    for (const c of failed) {
+      out.push('', `${levelFails(c.level, report.level) ? paint(color, 31, '✗') : paint(color, 36, '~')} ${c.id} [${c.level}] ${c.title}`);
+      out.push(`  ${c.message}`);
+      out.push(`  rule: ${c.reason}`);
+      const ce = counterexampleText(c);
+      if (ce) out.push(ce);
+    }
+  }
+  if (report.leaks.length > 0) {
+    out.push('', paint(color, 1, 'Leaks (still held after cleanup)'));
+    for (const l of report.leaks) out.push(`  ${l.kind} ${l.id}  (from ${l.check}): ${l.detail}`);
+  }
+  const s = report.summary;
+  out.push('');
+  out.push(
+    `${s.failing > 0 ? paint(color, 31, 'NOT CONFORMANT') : paint(color, 32, 'CONFORMANT')} at level ${report.level}: ${s.passed} passed, ${s.failed} failed (${s.failing} failing), ${s.skipped} skipped; ${s.calls} plugin calls in ${s.seconds} s (${s.callsPerSecond} calls/s)`,
+  );
+  return `${out.join('\n')}\n`;
+}
+
+/** Streaming progress for a TTY or log: one line per finished check. */
+export function consoleProgress(write: (text: string) => void, opts: ConsoleOptions = {}): (event: RunEvent) => void {
+  const color = opts.color ?? false;
+  return (e) => {
+    if (e.type === 'run-started') write(`checking ${e.target}: ${e.total} checks (capabilities: ${e.capabilities.join(', ') || 'none'})\n`);
+    else if (e.type === 'suite-started') write(`${paint(color, 1, e.suite.id)}\n`);
+    else if (e.type === 'check-finished') {
+      const r = e.result;
+      const mark = r.status === 'passed' ? paint(color, 32, '✓') : r.status === 'skipped' ? paint(color, 33, '-') : paint(color, 31, '✗');
+      write(`  [${e.index + 1}/${e.total}] ${mark} ${r.id} (${r.durationMs} ms, ${r.calls} calls)\n`);
+    }
+  };
+}

@@ -1,0 +1,34 @@
+import type { RunReport } from '../types.js';
+
+/** The machine-readable report: `summary` plus one entry per check. */
+export function jsonReport(report: RunReport): string {
+  return `${JSON.stringify(
+    {
+      target: report.target,
+      level: report.level,
+      seed: report.seed,
+      profile: report.profile,
+      capabilities: report.capabilities,
+      startedAt: report.startedAt,
+      summary: report.summary,
+      checks: report.checks.map((c) => ({
+        id: c.id,
+        suite: c.suite,
+        title: c.title,
+        level: c.level,
+        status: c.status,
+        message: c.message,
+        reason: c.reason,
+        notes: c.notes,
+        counterexample: c.counterexample ?? null,
+        seed: c.seed,
+        replayPath: c.replayPath ?? null,
+        calls: c.calls,
+        durationMs: c.durationMs,
+      })),
+      leaks: report.leaks,
+    },
+    null,
+    2,
+  )}\n`;
+}

@@ -1,0 +1,40 @@
+import type { RunReport } from '../types.js';
+import { counterexampleText } from './text.js';
+
+function esc(s: string): string {
+  return s.replace(/[<>&"']/g, (c) => ({ '<': '&lt;', '>': '&gt;', '&': '&amp;', '"': '&quot;', "'": '&apos;' })[c]!).replace(/[\u0000-\u0008\u000b\u000c\u000e-\u001f]/g, '');
+}
+
+/** JUnit XML: one testsuite per suite; failures below --level are reported as skipped with a note. */
+export function junitReport(report: RunReport): string {
+  const suites = new Map<string, RunReport['checks'][number][]>();
+  for (const c of report.checks) {
+    const list = suites.get(c.suite) ?? [];
+    list.push(c);
+    suites.set(c.suite, list);
+  }
+  const order = ['must', 'should', 'compat'];
+  const failing = (level: string): boolean => order.indexOf(level) <= order.indexOf(report.level);
+  const out: string[] = ['<?xml version="1.0" encoding="UTF-8"?>'];
+  out.push(`<testsuites name="cnmkit check" tests="${report.checks.length}" failures="${report.summary.failing}" time="${report.summary.seconds}">`);
+  for (const [suite, checks] of suites) {
+    const failures = checks.filter((c) => c.status === 'failed' && failing(c.level)).length;
+    const skipped = checks.filter((c) => c.status === 'skipped' || (c.status === 'failed' && !failing(c.level))).length;
+    const time = checks.reduce((t, c) => t + c.durationMs, 0) / 1000;
+    out.push(`  <testsuite name="${esc(suite)}" tests="${checks.length}" failures="${failures}" skipped="${skipped}" time="${time.toFixed(3)}">`);
+    for (const c of checks) {
+      out.push(`    <testcase classname="${esc(`cnmkit.${suite}`)}" name="${esc(`${c.id} [${c.level}] ${c.title}`)}" time="${(c.durationMs / 1000).toFixed(3)}">`);
+      if (c.status === 'failed' && failing(c.level)) {
+        out.push(`      <failure message="${esc(c.message)}" type="${c.level}">${esc(`${c.message}\nreason: ${c.reason}\n${counterexampleText(c)}`)}</failure>`);
+      } else if (c.status === 'failed') {
+        out.push(`      <skipped message="${esc(`${c.level} difference (not failing at --level ${report.level}): ${c.message}`)}"/>`);
+      } else if (c.status === 'skipped') {
+        out.push(`      <skipped message="${esc(c.message)}"/>`);
+      }
+      out.push('    </testcase>');
+    }
+    out.push('  </testsuite>');
+  }
+  out.push('</testsuites>');
+  return `${out.join('\n')}\n`;
+}
