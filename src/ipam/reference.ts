@@ -35,7 +35,7 @@ export interface JournalStats {
   generation: number;
   /** Records appended since open. */
   records: number;
-  /** write+fdatasync rounds: fewer than records when calls share a group commit. */
+  /** Synchronous journal writes: fewer than records when calls share a group commit. */
   flushes: number;
   compactions: number;
 }
