@@ -25,7 +25,7 @@ export function curlReproducer(calls: readonly CallSummary[], curlPrefix: readon
   return calls
     .map((c) => {
       const args = ['curl', '-sS', '-w', shellQuote('\\n%{http_code}\\n'), ...pre.map(shellQuote), '-X', 'POST', '-H', shellQuote(`Accept: ${ACCEPT_HEADER}`), '-H', shellQuote('Content-Type:')];
-      args.push('--data-binary', shellQuote(c.request));
+      args.push('--data-binary', shellQuote(c.request.replace(/\n$/, '')));
       args.push(shellQuote(`${base}${c.path}`));
       return args.join(' ');
     })

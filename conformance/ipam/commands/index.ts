@@ -10,6 +10,7 @@ import { RequestAddressCommand } from './request-address.js';
 import { RequestOverlappingPoolCommand } from './request-overlapping-pool.js';
 import { RequestPoolCommand } from './request-pool.js';
 import { RequestPreferredAddressCommand } from './request-preferred-address.js';
+import { RequestReleasedAddressCommand } from './request-released-address.js';
 
 export type IpamCommand = AsyncCommand<IpamModel, IpamSystem>;
 
@@ -35,6 +36,7 @@ export function ipamCommands(space: CommandSpace): fc.Arbitrary<Iterable<IpamCom
       fc.tuple(pool, offset).map(([p, o]) => new RequestPreferredAddressCommand(p, o)),
       fc.tuple(pool, fc.nat(63), fc.constantFrom('held' as const, 'any' as const)).map(([p, i, mode]) => new ReleaseAddressCommand(p, i, mode)),
       pool.map((p) => new FillPoolCommand(p)),
+      fc.tuple(pool, fc.nat(63)).map(([p, i]) => new RequestReleasedAddressCommand(p, i)),
     ],
     { maxCommands: space.maxCommands, size: 'max', ...(space.replayPath !== undefined ? { replayPath: space.replayPath } : {}) },
   );

@@ -1,0 +1,70 @@
+/**
+ * Each deliberately broken IPAM plugin (one realistic flaw in an otherwise
+ * correct, independently written plugin) is caught by the right check, with a
+ * shrunk counterexample, a seed and a replay file.
+ */
+import { existsSync } from 'node:fs';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { IpamIds } from '../../conformance/ipam/ids.js';
+import { type Flaw, startMiniIpam } from './plugins/mini-ipam.js';
+import { quickConfig, result, runOn, tempDir, type TempDir } from './support.js';
+
+let dir: TempDir;
+beforeAll(async () => {
+  dir = await tempDir();
+});
+afterAll(async () => {
+  await dir.remove();
+});
+
+const cases: { flaw: Flaw; check: string; maxSteps?: number }[] = [
+  { flaw: 'accept-overlap', check: IpamIds.overlap, maxSteps: 2 },
+  { flaw: 'cursor-wrap-duplicate', check: IpamIds.noDuplicate, maxSteps: 3 },
+  { flaw: 'network-broadcast', check: IpamIds.noNetworkBroadcast, maxSteps: 2 },
+  { flaw: 'ignore-preferred', check: IpamIds.preferred, maxSteps: 3 },
+  { flaw: 'release-noop', check: IpamIds.releasedAddress, maxSteps: 4 },
+  { flaw: 'pool-never-freed', check: IpamIds.releasedPool, maxSteps: 3 },
+  { flaw: 'bare-ip', check: IpamIds.cidrReply, maxSteps: 2 },
+  { flaw: 'ignore-subpool', check: IpamIds.inSubPool, maxSteps: 2 },
+  { flaw: 'full-returns-duplicate', check: IpamIds.exhaustionError, maxSteps: 2 },
+  { flaw: 'race', check: 'ipam.concurrent-no-duplicate' },
+];
+
+describe('broken IPAM plugins are caught by the right check', () => {
+  for (const c of cases) {
+    it(`${c.flaw} -> ${c.check}`, async () => {
+      const plugin = await startMiniIpam(dir.socket(c.flaw), [c.flaw]);
+      try {
+        const report = await runOn(plugin.socketPath, quickConfig(dir, { suites: ['ipam'], checks: [c.check] }));
+        const r = result(report, c.check);
+        expect(r.status, r.message).toBe('failed');
+        expect(report.summary.failing).toBe(1);
+        const ce = r.counterexample!;
+        expect(ce.calls.length).toBeGreaterThan(0);
+        expect(ce.reproducer).toContain('curl');
+        expect(ce.reproducer).toContain('--unix-socket');
+        if (c.maxSteps !== undefined) {
+          // Shrunk: the command list is minimal, not the random 30-step run.
+          expect(ce.steps.length).toBeGreaterThan(0);
+          expect(ce.steps.length).toBeLessThanOrEqual(c.maxSteps);
+          expect(ce.path).toBeTruthy();
+        }
+        expect(r.replayPath && existsSync(r.replayPath)).toBe(true);
+      } finally {
+        await plugin.close();
+      }
+    });
+  }
+
+  it('the correct independent plugin passes every ipam check at the default level', async () => {
+    const plugin = await startMiniIpam(dir.socket('correct'));
+    try {
+      const report = await runOn(plugin.socketPath, quickConfig(dir, { suites: ['ipam'] }));
+      const failing = report.checks.filter((c) => c.status === 'failed' && c.level !== 'compat');
+      expect(failing.map((f) => `${f.id}: ${f.message}`)).toEqual([]);
+      expect(report.summary.passed).toBeGreaterThan(20);
+    } finally {
+      await plugin.close();
+    }
+  });
+});
