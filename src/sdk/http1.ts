@@ -99,6 +99,7 @@ export class Http1Server {
   private readonly conns = new Set<Connection>();
   private sweeper: NodeJS.Timeout | null = null;
   private dateHeader = '';
+  private now = Date.now();
   /** Set once close() starts: replies carry `Connection: close`. */
   closing = false;
   private drained: (() => void) | null = null;
@@ -136,7 +137,8 @@ export class Http1Server {
 
   /** Deadlines for a connection entering a phase. */
   deadlineFor(phase: Phase): number {
-    const now = Date.now();
+    // Coarse clock, refreshed by the sweeper: deadlines only need sweep precision.
+    const now = this.now;
     switch (phase) {
       case Phase.Idle:
         return now + this.keepAliveTimeoutMs;
@@ -165,12 +167,13 @@ export class Http1Server {
   }
 
   private refreshDate(): void {
-    this.dateHeader = new Date().toUTCString();
+    this.now = Date.now();
+    this.dateHeader = new Date(this.now).toUTCString();
   }
 
   private sweep(): void {
     this.refreshDate();
-    const now = Date.now();
+    const now = this.now;
     for (const conn of this.conns) {
       if (conn.deadline !== 0 && now >= conn.deadline) conn.expire();
     }
@@ -276,6 +279,11 @@ class Connection implements SignalSource {
     while (this.buf !== null && !this.closed && this.phase !== Phase.Busy && this.phase !== Phase.Closing && !this.writeBlocked) {
       const buf: Buffer = this.buf;
       if (this.phase !== Phase.Body) {
+        if (this.scanFrom === 0 && buf[0] === 13 && buf[1] === 10) {
+          // RFC 9112 §2.2: ignore empty lines before a request line.
+          this.buf = buf.length > 2 ? buf.subarray(2) : null;
+          continue;
+        }
         const end = buf.indexOf(CRLFCRLF, this.scanFrom);
         if (end < 0) {
           if (buf.length > this.server.limitOfHead) {

@@ -36,6 +36,11 @@ export interface TlsFiles {
    * with an `https://` URL (the daemon then skips verification, protocol.md §1.1).
    */
   ca?: string;
+  /** Require and verify a client certificate issued by this CA (mutual TLS). */
+  clientCa?: string;
+  /** Client certificate and key the daemon should present, written to the .json (`CertFile`, `KeyFile`). */
+  daemonCert?: string;
+  daemonKey?: string;
 }
 
 export interface TcpListen {
@@ -185,8 +190,12 @@ async function serveTcp(http: Http1Server, listen: TcpListen, grace: number): Pr
   if (listen.name !== undefined) checkName(listen.name);
   let server: NetServer;
   if (listen.tls !== undefined) {
-    const [cert, key] = await Promise.all([readFile(listen.tls.cert), readFile(listen.tls.key)]);
-    server = createTlsServer({ cert, key, allowHalfOpen: true });
+    const t = listen.tls;
+    if ((t.daemonCert === undefined) !== (t.daemonKey === undefined)) throw new SdkOptionsError('tls.daemonCert and tls.daemonKey go together');
+    const [cert, key, clientCa] = await Promise.all([readFile(t.cert), readFile(t.key), t.clientCa === undefined ? undefined : readFile(t.clientCa)]);
+    server = createTlsServer(
+      clientCa === undefined ? { cert, key, allowHalfOpen: true } : { cert, key, ca: clientCa, requestCert: true, rejectUnauthorized: true, allowHalfOpen: true },
+    );
   } else {
     server = createServer({ allowHalfOpen: true, noDelay: true });
   }
@@ -201,9 +210,17 @@ async function serveTcp(http: Http1Server, listen: TcpListen, grace: number): Pr
     const dir = listen.specDir ?? PLUGIN_SPEC_DIRS[0];
     try {
       await mkdir(dir, { recursive: true, mode: 0o755 });
-      if (listen.tls?.ca !== undefined) {
+      const t = listen.tls;
+      if (t !== undefined && (t.ca !== undefined || t.daemonCert !== undefined)) {
         specFile = join(dir, `${listen.name}.json`);
-        const spec = { Name: listen.name, Addr: url, TLSConfig: { InsecureSkipVerify: false, CAFile: listen.tls.ca } };
+        // Without CAFile the daemon forces InsecureSkipVerify (protocol.md §1.1).
+        const tlsConfig: Record<string, unknown> = { InsecureSkipVerify: t.ca === undefined };
+        if (t.ca !== undefined) tlsConfig['CAFile'] = t.ca;
+        if (t.daemonCert !== undefined) {
+          tlsConfig['CertFile'] = t.daemonCert;
+          tlsConfig['KeyFile'] = t.daemonKey;
+        }
+        const spec = { Name: listen.name, Addr: url, TLSConfig: tlsConfig };
         await writeFile(specFile, `${JSON.stringify(spec, null, 2)}\n`, { mode: 0o644 });
       } else {
         specFile = join(dir, `${listen.name}.spec`);

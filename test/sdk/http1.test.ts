@@ -144,6 +144,11 @@ describe('HTTP/1.1 layer', () => {
     });
   }
 
+  it('ignores empty lines before a request line', async () => {
+    const r = await exchange(sock, ['\r\n', `\r\n${post('/IpamDriver.ReleasePool', '{"PoolID":"p"}')}\r\n`, post('/IpamDriver.ReleasePool', '{"PoolID":"p"}')], 2);
+    expect(r.replies.map((x) => x.status)).toEqual([200, 200]);
+  });
+
   it('names the field in a 400 over the wire', async () => {
     const r = await exchange(sock, [post('/IpamDriver.RequestAddress', '{"PoolID":"p","Options":[]}')]);
     expect(r.replies[0]!.json).toEqual({ Err: 'field Options: expected object or null, got array' });

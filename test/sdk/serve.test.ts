@@ -167,9 +167,9 @@ describe('TLS', async () => {
     return { cert, key };
   }
 
-  function tlsActivate(port: number, ca: Buffer): Promise<unknown> {
+  function tlsActivate(port: number, ca: Buffer, client?: { cert: Buffer; key: Buffer }): Promise<unknown> {
     return new Promise((resolve, reject) => {
-      const s = tlsConnect({ host: '127.0.0.1', port, ca, servername: 'localhost' }, () => s.write(activate));
+      const s = tlsConnect({ host: '127.0.0.1', port, ca, servername: 'localhost', ...client }, () => s.write(activate));
       let buf: Buffer = Buffer.alloc(0);
       s.on('data', (d: Buffer) => {
         buf = Buffer.concat([buf, d]);
@@ -180,6 +180,7 @@ describe('TLS', async () => {
         }
       });
       s.on('error', reject);
+      s.on('close', () => reject(new Error('closed without a reply')));
     });
   }
 
@@ -200,5 +201,19 @@ describe('TLS', async () => {
     expect(await tlsActivate(srv.port, await readFile(cert))).toEqual({ Implements: ['IpamDriver'] });
     await srv.close();
     expect(existsSync(join(tmp.dir, 'tlsca.json'))).toBe(false);
+  });
+
+  it.skipIf(!openssl)('requires a client certificate with clientCa and lists the daemon cert in the .json', async () => {
+    const { cert, key } = await selfSigned();
+    const srv = await servePlugin({
+      ipam: testIpam(),
+      listen: { tcp: 'tcp://127.0.0.1:0', name: 'mtls', specDir: tmp.dir, tls: { cert, key, ca: cert, clientCa: cert, daemonCert: cert, daemonKey: key } },
+    });
+    const spec = JSON.parse(await readFile(join(tmp.dir, 'mtls.json'), 'utf8')) as { TLSConfig: unknown };
+    expect(spec.TLSConfig).toEqual({ InsecureSkipVerify: false, CAFile: cert, CertFile: cert, KeyFile: key });
+    const pem = await readFile(cert);
+    await expect(tlsActivate(srv.port, pem)).rejects.toBeInstanceOf(Error);
+    expect(await tlsActivate(srv.port, pem, { cert: pem, key: await readFile(key) })).toEqual({ Implements: ['IpamDriver'] });
+    await srv.close();
   });
 });
