@@ -410,7 +410,8 @@ class Connection implements SignalSource {
     const head = `${statusLine(reply.status)}Date: ${this.server.date}\r\nContent-Length: ${Buffer.byteLength(reply.body)}\r\n${
       close ? 'Connection: close\r\n' : this.http10 ? 'Connection: keep-alive\r\n' : ''
     }\r\n`;
-    const flushed = this.socket.write(head + reply.body);
+    // A reply to HEAD carries the headers of the body but never the body itself.
+    const flushed = this.socket.write(this.method === 'HEAD' ? head : head + reply.body);
     if (close) {
       this.finish();
       return;

@@ -66,6 +66,8 @@ export interface ServePluginOptions extends Http1Limits {
   validateResponses?: boolean;
   /** How long close() waits for in-flight calls before destroying connections (default 10 s). */
   closeGraceMs?: number;
+  /** Listener errors after start-up (e.g. EMFILE on accept); ignored by default, serving goes on. */
+  onError?: (err: Error) => void;
 }
 
 export interface PluginServer {
@@ -99,13 +101,14 @@ export async function servePlugin(options: ServePluginOptions): Promise<PluginSe
   const http = new Http1Server(handler, options);
   const listen = options.listen;
   const grace = options.closeGraceMs ?? 10_000;
-  if ('tcp' in listen) return serveTcp(http, listen, grace);
-  if ('socket' in listen) return serveUnix(http, listen.socket, listen.gid, grace);
+  const onError = options.onError ?? ((): void => undefined);
+  if ('tcp' in listen) return serveTcp(http, listen, grace, onError);
+  if ('socket' in listen) return serveUnix(http, listen.socket, listen.gid, grace, onError);
   if ('name' in listen) {
     checkName(listen.name);
     const dir = listen.socketDir ?? PLUGIN_SOCKET_DIR;
     await mkdir(dir, { recursive: true, mode: 0o755 });
-    return serveUnix(http, join(dir, `${listen.name}.sock`), listen.gid, grace);
+    return serveUnix(http, join(dir, `${listen.name}.sock`), listen.gid, grace, onError);
   }
   throw new SdkOptionsError('listen needs { socket }, { name } or { tcp }');
 }
@@ -145,12 +148,14 @@ async function prepareSocketPath(path: string): Promise<void> {
   });
 }
 
-function listenOn(server: NetServer, target: { path: string } | { host: string; port: number }): Promise<void> {
+function listenOn(server: NetServer, target: { path: string } | { host: string; port: number }, onError: (err: Error) => void): Promise<void> {
   return new Promise((resolve, reject) => {
-    const onError = (e: Error): void => reject(e);
-    server.once('error', onError);
+    const failed = (e: Error): void => reject(e);
+    server.once('error', failed);
     server.listen({ ...target, backlog: 1024 }, () => {
-      server.off('error', onError);
+      server.off('error', failed);
+      // An unhandled 'error' on a listening server would kill the process.
+      server.on('error', onError);
       resolve();
     });
   });
@@ -160,12 +165,18 @@ function closeListener(server: NetServer): Promise<void> {
   return new Promise((resolve) => server.close(() => resolve()));
 }
 
-async function serveUnix(http: Http1Server, path: string, gid: number | undefined, grace: number): Promise<PluginServer> {
+async function serveUnix(
+  http: Http1Server,
+  path: string,
+  gid: number | undefined,
+  grace: number,
+  onError: (err: Error) => void,
+): Promise<PluginServer> {
   await prepareSocketPath(path);
   const server = createServer({ allowHalfOpen: true, noDelay: true });
   http.attach(server);
   try {
-    await listenOn(server, { path });
+    await listenOn(server, { path }, onError);
   } catch (e) {
     if ((e as NodeJS.ErrnoException).code === 'EADDRINUSE') throw new SocketInUseError(path);
     throw e;
@@ -181,7 +192,7 @@ async function serveUnix(http: Http1Server, path: string, gid: number | undefine
   return makeHandle(http, server, path, undefined, 0, grace, path);
 }
 
-async function serveTcp(http: Http1Server, listen: TcpListen, grace: number): Promise<PluginServer> {
+async function serveTcp(http: Http1Server, listen: TcpListen, grace: number, onError: (err: Error) => void): Promise<PluginServer> {
   const m = /^tcp:\/\/(\[[0-9a-fA-F:.]+\]|[^:/\s]*)(?::([0-9]{1,5}))?\/?$/.exec(listen.tcp);
   if (m === null) throw new SdkOptionsError(`listen.tcp must look like tcp://127.0.0.1:9000, got ${JSON.stringify(listen.tcp)}`);
   const host = (m[1] === undefined || m[1] === '' ? '127.0.0.1' : m[1]).replace(/^\[|\]$/g, '');
@@ -200,7 +211,7 @@ async function serveTcp(http: Http1Server, listen: TcpListen, grace: number): Pr
     server = createServer({ allowHalfOpen: true, noDelay: true });
   }
   http.attach(server, listen.tls !== undefined);
-  await listenOn(server, { host, port });
+  await listenOn(server, { host, port }, onError);
   const addr = server.address();
   if (addr === null || typeof addr === 'string') throw new SdkOptionsError('TCP listener has no address');
   const hostPart = addr.family === 'IPv6' ? `[${addr.address}]` : addr.address;

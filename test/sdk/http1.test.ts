@@ -144,6 +144,20 @@ describe('HTTP/1.1 layer', () => {
     });
   }
 
+  it('answers HEAD with 405 headers and no body, keeping the connection usable', async () => {
+    const s = dial(sock);
+    await once(s, 'connect');
+    s.write('HEAD /IpamDriver.ReleasePool HTTP/1.1\r\n\r\n');
+    const [first] = (await once(s, 'data')) as [Buffer];
+    const text = first.toString('latin1');
+    expect(text.startsWith('HTTP/1.1 405 ')).toBe(true);
+    expect(text.endsWith('\r\n\r\n')).toBe(true);
+    s.write(post('/IpamDriver.ReleasePool', '{"PoolID":"p"}'));
+    const [second] = (await once(s, 'data')) as [Buffer];
+    expect(parseReplies(second).replies[0]!.status).toBe(200);
+    s.destroy();
+  });
+
   it('ignores empty lines before a request line', async () => {
     const r = await exchange(sock, ['\r\n', `\r\n${post('/IpamDriver.ReleasePool', '{"PoolID":"p"}')}\r\n`, post('/IpamDriver.ReleasePool', '{"PoolID":"p"}')], 2);
     expect(r.replies.map((x) => x.status)).toEqual([200, 200]);
