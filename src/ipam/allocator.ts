@@ -9,7 +9,7 @@
  */
 import { Options, LOCAL_DEFAULT, GLOBAL_DEFAULT } from '../protocol/constants.js';
 import type * as m from '../protocol/messages.js';
-import { formatIPv4, formatIPv6, netContains, netEnd, parseCidr, parseIp, type Net } from './address.js';
+import { formatIPv4, formatIPv6, netContains, netEnd, parseCidr, parseIp, type Ip, type Net } from './address.js';
 import { IpamErrors, type IpamProfile } from './errors.js';
 import { MasterIndex } from './master-index.js';
 import { BigOrdinalSet, SmallOrdinalSet } from './ordinal-set.js';
@@ -132,7 +132,8 @@ export class Allocator {
   }
 
   private spaceExists(space: string): boolean {
-    return space === LOCAL_DEFAULT || space === GLOBAL_DEFAULT || (this.custom && space !== '');
+    // A '/' in a space name would make its pool IDs unparsable (3 or 5 parts).
+    return space === LOCAL_DEFAULT || space === GLOBAL_DEFAULT || (this.custom && space !== '' && !space.includes('/'));
   }
 
   private indexOf(space: string, family: 4 | 6): MasterIndex {
@@ -332,7 +333,7 @@ export class Allocator {
     const opts = req.Options;
     const gateway = opts != null && opts[Options.RequestAddressType] === Options.Gateway;
     if (pref !== '') {
-      const ip = parseIp(pref);
+      const ip = parseAddressFor(master.net, pref);
       if (ip === null) throw E.invalidAddress(pref);
       if (!netContains(master.net, ip)) throw E.outOfRange();
       // 20.10 checks "pool full" before the preferred address (D06); moby 28 does not.
@@ -377,7 +378,7 @@ export class Allocator {
     const E = this.errors;
     const text = req.Address ?? '';
     if (text === '') throw E.invalidAddress('');
-    const ip = parseIp(text);
+    const ip = parseAddressFor(master.net, text);
     if (ip === null) throw E.invalidAddress(text);
     if (!netContains(master.net, ip)) throw E.outOfRange();
     const ord = ordinalOf(master, ip.value);
@@ -563,7 +564,7 @@ export class Allocator {
   /** Whether an address is held in a pool's master (reserved addresses count as held). */
   isAllocated(id: string, address: string): boolean {
     const { master } = this.lookup(id);
-    const ip = parseIp(address);
+    const ip = parseAddressFor(master.net, address);
     if (ip === null || !netContains(master.net, ip)) return false;
     const ord = ordinalOf(master, ip.value);
     return master.big ? master.large!.has(ord as bigint) : master.small!.has(ord as number);
@@ -597,6 +598,17 @@ export function poolId(space: string, subnet: string, child: string): string {
 /** Ordinal sets switch to bigint above 2^52 addresses. */
 function isBig(net: Net): boolean {
   return net.hostBits > 52;
+}
+
+const V4_MAPPED = 0xffffn << 32n;
+
+/** Parses an address; an IPv4-mapped IPv6 text counts as IPv4 for an IPv4 pool (Go's 16-byte net.IP). */
+function parseAddressFor(net: Net, text: string): Ip | null {
+  const ip = parseIp(text);
+  if (ip !== null && net.family === 4 && ip.family === 6 && (ip.value as bigint) >> 32n === 0xffffn) {
+    return { family: 4, value: Number((ip.value as bigint) - V4_MAPPED) };
+  }
+  return ip;
 }
 
 /** Host part of an address of `net` (bigint for big sets, exact number otherwise). */
