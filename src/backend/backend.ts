@@ -138,7 +138,7 @@ export interface Backend {
 
   /** `ip link set NAME up`. Idempotent. */
   setLinkUp(ns: NamespaceKey, name: string): Promise<void>;
-  /** `ip link set NAME down`: static routes through it and (by default sysctls) its IPv6 addresses go. Idempotent. */
+  /** `ip link set NAME down`: every route through it and (default sysctls) its IPv6 addresses go. Idempotent. */
   setLinkDown(ns: NamespaceKey, name: string): Promise<void>;
   /** `ip link set NAME mtu M`: EINVAL outside 68..65535. */
   setMtu(ns: NamespaceKey, name: string, mtu: number): Promise<void>;
@@ -146,8 +146,10 @@ export interface Backend {
   setMac(ns: NamespaceKey, name: string, mac: string): Promise<void>;
   /**
    * `ip link set NAME master BRIDGE` / `nomaster` (null). EOPNOTSUPP when the
-   * master is not a bridge, ELOOP for a bridge into a bridge, EBUSY when already
-   * a port of another bridge, EINVAL for itself or `lo`. Same master again: no-op.
+   * master is not a bridge, ELOOP for a bridge into a bridge, EINVAL for `lo`.
+   * Same master again: no-op; a port of another bridge moves over (as
+   * `ip link set master` does). A bridge whose MTU was never set explicitly
+   * follows the smallest MTU of its ports.
    */
   setMaster(ns: NamespaceKey, name: string, master: string | null): Promise<void>;
   /**
@@ -160,17 +162,28 @@ export interface Backend {
   /** `ip link set NAME name NEW`: EBUSY while up, EEXIST when taken. */
   renameLink(ns: NamespaceKey, name: string, newName: string): Promise<void>;
 
-  /** `ip addr add CIDR dev LINK`: EEXIST when already on that link, EINVAL when malformed. */
+  /**
+   * `ip addr add CIDR dev LINK` (a bare IP means /32 or /128): EEXIST when already
+   * on that link (IPv4: same IP and prefix; IPv6: same IP), EINVAL when malformed or
+   * IPv6 on a link with MTU < 1280. On an up link it adds the connected route.
+   */
   addAddress(ns: NamespaceKey, link: string, cidr: string): Promise<void>;
-  /** `ip addr del CIDR dev LINK`: EADDRNOTAVAIL when not there. Its connected route goes too. */
+  /**
+   * `ip addr del CIDR dev LINK` (prefix length must match): EADDRNOTAVAIL when not
+   * there. Its connected route goes; deleting an IPv4 primary takes the secondaries
+   * of its subnet along (promote_secondaries=0); the last address of a family takes
+   * the family's routes through the link.
+   */
   deleteAddress(ns: NamespaceKey, link: string, cidr: string): Promise<void>;
   /**
    * `ip route add`: EEXIST when a route with the same family, destination and
-   * metric exists; ENETUNREACH when the gateway has no connected route (through
-   * `dev` when given); ENETDOWN when `dev` is down; ENODEV for an unknown dev.
+   * metric exists; when no on-link route (through `dev` when given) covers the
+   * gateway: ENETUNREACH for IPv4, EHOSTUNREACH for IPv6 ("Nexthop has invalid
+   * gateway"); ENETDOWN when the link is down; ENODEV without gateway and dev or
+   * for an unknown dev; EINVAL for host bits in the destination or mixed families.
    */
   addRoute(ns: NamespaceKey, route: RouteSpec): Promise<void>;
-  /** `ip route del`: fields given must match; ESRCH when nothing matches. */
+  /** `ip route del`: fields given must match (metric 0 or absent matches any); ESRCH when nothing matches. Connected routes can be deleted too. */
   deleteRoute(ns: NamespaceKey, route: RouteSpec): Promise<void>;
 
   /** ENODEV when missing. */
@@ -205,6 +218,8 @@ export type Errno =
   | 'EADDRNOTAVAIL'
   | 'ENETDOWN'
   | 'ENETUNREACH'
+  | 'EHOSTUNREACH'
+  | 'ENFILE'
   | 'ENOSPC';
 
 /** strerror(3) texts, as iproute2 prints them after `RTNETLINK answers: `. */
@@ -223,6 +238,8 @@ export const ERRNO_TEXT: Readonly<Record<Errno, string>> = {
   EADDRNOTAVAIL: 'Cannot assign requested address',
   ENETDOWN: 'Network is down',
   ENETUNREACH: 'Network is unreachable',
+  EHOSTUNREACH: 'No route to host',
+  ENFILE: 'Too many open files in system',
   ENOSPC: 'No space left on device',
 };
 

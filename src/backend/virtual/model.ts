@@ -1,0 +1,53 @@
+/**
+ * Mutable state of the virtual backend: namespaces holding links, links holding
+ * addresses, a main routing table per namespace. Links point at each other by
+ * object (master, veth peer) so renames and moves cannot leave stale names.
+ */
+import type { Family, LinkKind, NamespaceKey } from '../backend.js';
+import type { Ip, Net } from '../../ipam/address.js';
+
+export interface VAddress {
+  readonly family: Family;
+  readonly ip: Ip;
+  readonly prefix: number;
+  /** Network of the address (host bits cleared). */
+  readonly net: Net;
+  /** `10.0.0.2/24`: canonical IP, prefix as given. */
+  readonly cidr: string;
+}
+
+export interface VLink {
+  ns: VNamespace;
+  name: string;
+  index: number;
+  readonly kind: LinkKind;
+  mac: string;
+  mtu: number;
+  up: boolean;
+  master: VLink | null;
+  peer: VLink | null;
+  /** Bridges: MTU set through setMtu (BROPT_MTU_SET_BY_USER), so ports no longer drive it. */
+  mtuSetByUser: boolean;
+  /** In insertion order (the kernel lists them so; the first of a subnet is the IPv4 primary). */
+  addresses: VAddress[];
+}
+
+export interface VRoute {
+  readonly family: Family;
+  readonly destination: Net;
+  readonly gateway: Ip | null;
+  readonly dev: VLink;
+  readonly metric: number;
+  readonly protocol: 'kernel' | 'static';
+  readonly onlink: boolean;
+  /** Connected routes: the address that made them. */
+  readonly source: Ip | null;
+}
+
+export interface VNamespace {
+  readonly key: NamespaceKey;
+  readonly links: Map<string, VLink>;
+  /** Next ifindex to try (the kernel's per-netns counter). */
+  nextIndex: number;
+  routes: VRoute[];
+}
