@@ -1,0 +1,208 @@
+/**
+ * `cnmkit check`: run the conformance suites against a plugin and report.
+ * Binds flags onto the conformance config (csi-sanity's main.go shape).
+ * Exit: 0 conformant at --level, 1 violations, 2 usage error or unreachable.
+ */
+import { mkdir, writeFile } from 'node:fs/promises';
+import { dirname } from 'node:path';
+import type { Argv } from 'yargs';
+import {
+  consoleProgress,
+  consoleReport,
+  defaultConfig,
+  exitCodeFor,
+  jsonReport,
+  junitReport,
+  parseKeyValues,
+  runSuites,
+  tapReport,
+  type ConformanceConfig,
+  type RunReport,
+  type TargetSpec,
+} from '../../conformance/index.js';
+import { UsageError } from '../errors.js';
+import { PROFILES, type Profile } from '../protocol/constants.js';
+import { EXIT_USAGE } from './errors.js';
+import { startImagePlugin, type ImagePlugin } from './image-target.js';
+import { startReferenceTarget, type ReferenceTarget } from './reference-target.js';
+
+const REPORTERS = ['console', 'json', 'junit', 'tap'] as const;
+type ReporterName = (typeof REPORTERS)[number];
+
+export interface CheckArgs {
+  socket?: string;
+  url?: string;
+  plugin?: string;
+  image?: string;
+  'image-socket'?: string;
+  reference?: boolean;
+  suite?: string[];
+  check?: string[];
+  level: string;
+  profile: Profile;
+  seed?: number;
+  runs?: number;
+  timeout?: number;
+  reporter?: string[];
+  output?: string[];
+  bail?: boolean;
+  'driver-opt'?: string[];
+  'ipam-opt'?: string[];
+  subnet?: string[];
+  'replay-dir'?: string;
+  color?: boolean;
+}
+
+export function registerCheck(cli: Argv): Argv {
+  return cli.command(
+    'check',
+    'Check a plugin against the remote protocol contract (exit 0 conformant, 1 violations, 2 usage/unreachable)',
+    (y) => checkOptions(y),
+    async (argv) => {
+      process.exitCode = await check(argv as unknown as CheckArgs);
+    },
+  );
+}
+
+export function checkOptions(y: Argv): Argv {
+  return y
+    .option('socket', { type: 'string', group: 'Target:', describe: 'plugin unix socket' })
+    .option('url', { type: 'string', group: 'Target:', describe: 'plugin URL (tcp://HOST:PORT, unix:///PATH)' })
+    .option('plugin', { type: 'string', group: 'Target:', describe: 'plugin name, found as dockerd finds it (/run/docker/plugins, spec dirs)' })
+    .option('image', { type: 'string', group: 'Target:', describe: 'plugin container image (started with testcontainers, socket dir shared)' })
+    .option('image-socket', { type: 'string', group: 'Target:', describe: 'socket file name the image creates (default: first *.sock)' })
+    .option('reference', { type: 'boolean', group: 'Target:', describe: 'the embedded reference plugin on the virtual backend' })
+    .option('suite', { type: 'string', array: true, describe: 'suites to run (protocol, ipam, driver, lifecycle; default all)' })
+    .option('check', { type: 'string', array: true, describe: 'only these check ids (a trailing * matches a prefix)' })
+    .option('level', { choices: ['must', 'should', 'compat'], default: 'should', describe: 'lowest level that fails the run' })
+    .option('profile', { choices: PROFILES, default: 'docker-20.10' as Profile, describe: 'daemon behaviour to check against' })
+    .option('seed', { type: 'number', describe: 'base seed of the property checks (default 42)' })
+    .option('runs', { type: 'number', describe: 'runs per model-based check (default 100)' })
+    .option('timeout', { type: 'number', describe: 'per-call timeout in seconds (default 5)' })
+    .option('reporter', { type: 'string', array: true, describe: 'console|json|junit|tap; repeatable, NAME:FILE or paired with --output' })
+    .option('output', { type: 'string', array: true, describe: 'file for the reporter at the same position' })
+    .option('bail', { type: 'boolean', describe: 'stop after the first failing check' })
+    .option('driver-opt', { type: 'string', array: true, describe: 'K=V added to every CreateNetwork (like docker network create -o)' })
+    .option('ipam-opt', { type: 'string', array: true, describe: 'K=V sent with every RequestPool (like --ipam-opt)' })
+    .option('subnet', { type: 'string', array: true, describe: 'pools the checks use (repeatable; default private test ranges)' })
+    .option('replay-dir', { type: 'string', describe: 'where replay files of failures go (default ./cnmkit-replays)' })
+    .option('color', { type: 'boolean', describe: 'colour the console report (default: when stdout is a TTY)' });
+}
+
+interface ReporterPlan {
+  readonly name: ReporterName;
+  /** null = stdout. */
+  readonly file: string | null;
+}
+
+export function planReporters(reporters: readonly string[] | undefined, outputs: readonly string[] | undefined): ReporterPlan[] {
+  const names = reporters === undefined || reporters.length === 0 ? ['console'] : reporters;
+  const outs = outputs ?? [];
+  if (outs.length > names.length) throw new UsageError(`--output given ${outs.length} times for ${names.length} reporter(s)`);
+  return names.map((spec, i) => {
+    const colon = spec.indexOf(':');
+    const name = colon >= 0 ? spec.slice(0, colon) : spec;
+    const file = colon >= 0 ? spec.slice(colon + 1) : outs[i] ?? null;
+    if (!(REPORTERS as readonly string[]).includes(name)) throw new UsageError(`--reporter must be one of ${REPORTERS.join(', ')}, got "${name}"`);
+    if (file === '') throw new UsageError(`--reporter ${spec}: empty file name`);
+    return { name: name as ReporterName, file };
+  });
+}
+
+export function targetCount(a: CheckArgs): number {
+  return [a.socket, a.url, a.plugin, a.image, a.reference ? true : undefined].filter((x) => x !== undefined).length;
+}
+
+export function configFromArgs(a: CheckArgs): ConformanceConfig {
+  const over: Partial<ConformanceConfig> = {
+    level: a.level as ConformanceConfig['level'],
+    profile: a.profile,
+    suites: a.suite ?? [],
+    checks: a.check ?? [],
+    driverOpts: parseKeyValues(a['driver-opt'] ?? [], '--driver-opt'),
+    ipamOpts: parseKeyValues(a['ipam-opt'] ?? [], '--ipam-opt'),
+    subnets: a.subnet ?? [],
+    bail: a.bail ?? false,
+  };
+  if (a.seed !== undefined) over.seed = integerFlag('--seed', a.seed, -(2 ** 31), 2 ** 31 - 1);
+  if (a.runs !== undefined) over.runs = integerFlag('--runs', a.runs, 1, 1_000_000);
+  if (a.timeout !== undefined) {
+    if (!Number.isFinite(a.timeout) || a.timeout <= 0) throw new UsageError(`--timeout must be a positive number of seconds, got ${a.timeout}`);
+    over.timeoutMs = Math.ceil(a.timeout * 1000);
+  }
+  if (a['replay-dir'] !== undefined) over.replayDir = a['replay-dir'];
+  return defaultConfig(over);
+}
+
+function integerFlag(flag: string, v: number, min: number, max: number): number {
+  if (!Number.isInteger(v) || v < min || v > max) throw new UsageError(`${flag} must be an integer from ${min} to ${max}, got ${v}`);
+  return v;
+}
+
+function render(name: ReporterName, report: RunReport, color: boolean): string {
+  switch (name) {
+    case 'console':
+      return consoleReport(report, { color });
+    case 'json':
+      return jsonReport(report);
+    case 'junit':
+      return junitReport(report);
+    case 'tap':
+      return tapReport(report);
+  }
+}
+
+async function check(a: CheckArgs): Promise<number> {
+  const n = targetCount(a);
+  if (n === 0) throw new UsageError('no target: give one of --socket, --url, --plugin, --image or --reference');
+  if (n > 1) throw new UsageError('give only one target (--socket, --url, --plugin, --image or --reference)');
+  const config = configFromArgs(a);
+  const reporters = planReporters(a.reporter, a.output);
+  const stdoutTaken = reporters.some((r) => r.file === null && r.name !== 'console');
+  const progressStream = stdoutTaken ? process.stderr : process.stdout;
+  const color = a.color ?? (progressStream.isTTY === true);
+
+  let image: ImagePlugin | null = null;
+  let reference: ReferenceTarget | null = null;
+  let spec: TargetSpec;
+  if (a.socket !== undefined) spec = { socket: a.socket };
+  else if (a.url !== undefined) spec = { url: a.url };
+  else if (a.plugin !== undefined) spec = { plugin: a.plugin };
+  else if (a.image !== undefined) {
+    image = await startImagePlugin(a.image, { socketName: a['image-socket'] });
+    spec = { socket: image.socket };
+  } else {
+    reference = await startReferenceTarget({ profile: a.profile });
+    spec = { socket: reference.socket };
+  }
+
+  let report: RunReport;
+  try {
+    report = await runSuites(spec, config, { onEvent: consoleProgress((t) => progressStream.write(t), { color }) });
+  } finally {
+    if (image !== null) {
+      const logs = image.logs();
+      await image.stop();
+      if (logs.trim() !== '') process.stderr.write(`--- plugin container log (last lines) ---\n${logs.trim().split('\n').slice(-20).join('\n')}\n`);
+    }
+    await reference?.close();
+  }
+
+  for (const r of reporters) {
+    const text = render(r.name, report, r.file === null ? color : false);
+    if (r.file === null) {
+      if (r.name === 'console') progressStream.write(`\n${text}`);
+      else process.stdout.write(text.endsWith('\n') ? text : `${text}\n`);
+    } else {
+      await mkdir(dirname(r.file), { recursive: true });
+      await writeFile(r.file, text.endsWith('\n') ? text : `${text}\n`);
+    }
+  }
+  if (!reporters.some((r) => r.name === 'console' && r.file === null)) {
+    const s = report.summary;
+    process.stderr.write(`cnmkit check: ${s.passed} passed, ${s.failed} failed, ${s.skipped} skipped (${s.calls} calls in ${s.seconds} s)\n`);
+  }
+  return exitCodeFor(report, config.level) === 0 ? 0 : 1;
+}
+
+export { EXIT_USAGE };
