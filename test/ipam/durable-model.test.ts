@@ -106,16 +106,34 @@ const cmds = [
 describe('durable vs in-memory IPAM', () => {
   it('agree on every answer across restarts and compactions', async () => {
     await fc.assert(
-      fc.asyncProperty(fc.commands(cmds, { maxCommands: 40 }), async (commands) => {
+      fc.asyncProperty(fc.commands(cmds, { maxCommands: 60 }), async (commands) => {
         const dir = join(root, `s${seq++}`);
-        const real: Real = { dir, ipam: createIpam({ stateDir: dir, compactBytes: 1024 }) };
+        const real: Real = { dir, ipam: createIpam({ stateDir: dir, compactBytes: 4096 }) };
         try {
           await fc.asyncModelRun(() => ({ model: { mem: createIpam() }, real }), commands);
         } finally {
           await real.ipam.close();
         }
       }),
-      { numRuns: 40 },
+      {
+        numRuns: 100,
+        examples: [
+          // Serial cursor must survive a restart replayed from the journal alone.
+          [
+            [
+              new CallCmd('pool', (i) => i.requestPool({ AddressSpace: 'LocalDefault', Pool: '10.0.0.0/24' })),
+              ...[1, 2, 3].map(() => new CallCmd('addr', (i) => i.requestAddress({ PoolID: IDS[1] }))),
+              new CallCmd('release .1', (i) => i.releaseAddress({ PoolID: IDS[1], Address: '10.0.0.1' })),
+              new RestartCmd(false),
+              new CallCmd('serial', (i) => i.requestAddress({ PoolID: IDS[1], Options: { 'com.docker.network.ipam.serial': 'true' } })),
+              new CallCmd('auto pool', (i) => i.requestPool({ AddressSpace: 'LocalDefault', Pool: '' })),
+              new RestartCmd(false),
+              new CallCmd('auto pool', (i) => i.releasePool({ PoolID: 'LocalDefault/172.17.0.0/16' })),
+              new CallCmd('auto pool', (i) => i.requestPool({ AddressSpace: 'LocalDefault', Pool: '' })),
+            ],
+          ],
+        ],
+      },
     );
   });
 
