@@ -6,7 +6,8 @@
  * The served plugin is a trivial in-memory IPAM (lowest free address of a /16
  * bitmap, like the Go anchor), so the figures measure the serving path.
  *
- * Env: BENCH_SECONDS (default 5) per measurement; BENCH_ANCHOR overrides the
+ * Env: BENCH_SECONDS (default 5) per measurement; BENCH_ROUNDS (default 3) runs of
+ * run.sh, summarised by the median ratio; BENCH_ANCHOR overrides the
  * run.sh path; BENCH_HTTP=node serves the same handler through node:http
  * instead of the SDK's HTTP layer (for comparison).
  */
@@ -120,29 +121,8 @@ function runAnchor(socket: string, secs: number): Promise<string> {
   });
 }
 
-export async function main(): Promise<void> {
-  if (!existsSync(ANCHOR)) {
-    console.log(`bench/server: skipped, ${ANCHOR} not found`);
-    return;
-  }
-  const secs = Number(process.env['BENCH_SECONDS'] ?? 5);
-  if (!(secs > 0)) throw new Error(`BENCH_SECONDS must be a positive number, got ${process.env['BENCH_SECONDS']}`);
-  const variant = process.env['BENCH_HTTP'] === 'node' ? 'node:http' : 'sdk';
-  const dir = await mkdtemp(join(tmpdir(), 'cnmkit-bench-'));
-  const socket = join(dir, 'candidate.sock');
-  const served: Served =
-    variant === 'sdk' ? await servePlugin({ ipam: memoryIpam(), listen: { socket } }) : await serveWithNodeHttp(socket);
-  let out: string;
-  try {
-    out = await runAnchor(socket, secs);
-  } finally {
-    await served.close();
-    await rm(dir, { recursive: true, force: true });
-  }
-  const rows = parseAnchorOutput(out);
-  if (rows.length === 0) throw new Error(`could not parse the anchor output:\n${out}`);
+function printTable(rows: Row[]): void {
   const rpsOf = (server: string, c: number): number | undefined => rows.find((r) => r.server === server && r.clients === c)?.rps;
-  console.log(`candidate: ${variant} (in-memory RequestAddress/ReleaseAddress), ${secs}s per measurement`);
   const header = ['clients', 'server', 'req/s', 'p50', 'p99', 'errors', 'x go-anchor'];
   const table = rows.map((r) => {
     const go = rpsOf('go-anchor', r.clients);
@@ -152,16 +132,66 @@ export async function main(): Promise<void> {
   const fmt = (cells: string[]): string => cells.map((c, i) => c.padEnd(widths[i]!)).join('  ');
   console.log(fmt(header));
   for (const row of table) console.log(fmt(row));
-  for (const c of [1, 16]) {
-    const go = rpsOf('go-anchor', c);
-    const cand = rpsOf('candidate', c);
-    const ceil = rpsOf('ceiling', c);
-    if (go && cand) {
-      const target = c === 1 ? 1.2 : 1.0;
-      console.log(
-        `c=${c}: candidate/go = ${(cand / go).toFixed(2)}x (target >= ${target.toFixed(1)}x: ${cand / go >= target ? 'met' : 'NOT met'})` +
-          (ceil ? `, ceiling/go = ${(ceil / go).toFixed(2)}x` : ''),
-      );
+}
+
+function ratio(rows: Row[], server: string, c: number): number | undefined {
+  const go = rows.find((r) => r.server === 'go-anchor' && r.clients === c)?.rps;
+  const x = rows.find((r) => r.server === server && r.clients === c)?.rps;
+  return go && x ? x / go : undefined;
+}
+
+function median(xs: number[]): number {
+  const s = [...xs].sort((a, b) => a - b);
+  const mid = s.length >> 1;
+  return s.length % 2 === 1 ? s[mid]! : (s[mid - 1]! + s[mid]!) / 2;
+}
+
+export async function main(): Promise<void> {
+  if (!existsSync(ANCHOR)) {
+    console.log(`bench/server: skipped, ${ANCHOR} not found`);
+    return;
+  }
+  const secs = Number(process.env['BENCH_SECONDS'] ?? 5);
+  if (!(secs > 0)) throw new Error(`BENCH_SECONDS must be a positive number, got ${process.env['BENCH_SECONDS']}`);
+  const rounds = Number(process.env['BENCH_ROUNDS'] ?? 3);
+  if (!(Number.isInteger(rounds) && rounds > 0)) throw new Error(`BENCH_ROUNDS must be a positive integer, got ${process.env['BENCH_ROUNDS']}`);
+  const variant = process.env['BENCH_HTTP'] === 'node' ? 'node:http' : 'sdk';
+  console.log(`candidate: ${variant} (in-memory RequestAddress/ReleaseAddress), ${secs}s per measurement, ${rounds} round(s) of run.sh`);
+  const ratios = new Map<string, number[]>();
+  for (let round = 1; round <= rounds; round++) {
+    const dir = await mkdtemp(join(tmpdir(), 'cnmkit-bench-'));
+    const socket = join(dir, 'candidate.sock');
+    const served: Served =
+      variant === 'sdk' ? await servePlugin({ ipam: memoryIpam(), listen: { socket } }) : await serveWithNodeHttp(socket);
+    let out: string;
+    try {
+      out = await runAnchor(socket, secs);
+    } finally {
+      await served.close();
+      await rm(dir, { recursive: true, force: true });
     }
+    const rows = parseAnchorOutput(out);
+    if (rows.length === 0) throw new Error(`could not parse the anchor output:\n${out}`);
+    console.log(`\nround ${round}/${rounds} (ratios are within this run)`);
+    printTable(rows);
+    for (const server of ['candidate', 'ceiling']) {
+      for (const c of [1, 16]) {
+        const r = ratio(rows, server, c);
+        if (r !== undefined) ratios.set(`${server}@${c}`, [...(ratios.get(`${server}@${c}`) ?? []), r]);
+      }
+    }
+  }
+  console.log('\nsummary (median over rounds; machines are noisy, compare ratios, not req/s)');
+  for (const c of [1, 16]) {
+    const cand = ratios.get(`candidate@${c}`) ?? [];
+    const ceil = ratios.get(`ceiling@${c}`) ?? [];
+    if (cand.length === 0) continue;
+    const target = c === 1 ? 1.2 : 1.0;
+    const m = median(cand);
+    console.log(
+      `c=${String(c).padEnd(2)} candidate/go = ${m.toFixed(2)}x [${cand.map((x) => x.toFixed(2)).join(' ')}]` +
+        ` target >= ${target.toFixed(1)}x: ${m >= target ? 'met' : 'NOT met'}` +
+        (ceil.length > 0 ? `; ceiling/go = ${median(ceil).toFixed(2)}x` : ''),
+    );
   }
 }
