@@ -48,7 +48,7 @@ export interface ConformanceConfig {
   defaultV4Base: string;
   defaultV6Base: string;
   /** Replay of one failure: the check seed and fast-check path recorded in a replay file. */
-  replay: { readonly seed: number; readonly path?: string } | null;
+  replay: { readonly seed: number; readonly path?: string; readonly commandsReplayPath?: string } | null;
 }
 
 export type ResolvedConfig = Readonly<ConformanceConfig>;

@@ -22,6 +22,8 @@ export interface ReplayFile {
   readonly seed: number;
   /** fast-check counterexample path for model-based checks. */
   readonly path?: string;
+  /** fast-check commands replayPath (model-based checks). */
+  readonly commandsReplayPath?: string;
   readonly steps: readonly string[];
   readonly calls: readonly CallSummary[];
   readonly config: {
@@ -48,6 +50,7 @@ export function replayFileOf(result: CheckResult, config: ResolvedConfig): Repla
     message: result.message,
     seed: ce?.seed ?? result.seed,
     ...(ce?.path !== undefined ? { path: ce.path } : {}),
+    ...(ce?.commandsReplayPath !== undefined ? { commandsReplayPath: ce.commandsReplayPath } : {}),
     steps: ce?.steps ?? [],
     calls: ce?.calls ?? [],
     config: {

@@ -40,7 +40,7 @@ export async function replay(
       level: 'compat',
       suites: [f.suite],
       checks: [f.check],
-      replay: { seed: f.seed, ...(f.path !== undefined ? { path: f.path } : {}) },
+      replay: { seed: f.seed, ...(f.path !== undefined ? { path: f.path } : {}), ...(f.commandsReplayPath !== undefined ? { commandsReplayPath: f.commandsReplayPath } : {}) },
     },
     options,
   );

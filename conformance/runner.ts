@@ -251,6 +251,7 @@ async function runOneCheck(suite: Suite, check: Check, env: RunEnv): Promise<{ r
         calls,
         ...(given?.seed !== undefined ? { seed: given.seed } : {}),
         ...(given?.path !== undefined ? { path: given.path } : {}),
+        ...(given?.commandsReplayPath !== undefined ? { commandsReplayPath: given.commandsReplayPath } : {}),
         ...(curlReproducer(calls, env.raw.curlPrefix) !== undefined ? { reproducer: curlReproducer(calls, env.raw.curlPrefix)! } : {}),
       };
       if (!(e instanceof Violation) && !(e instanceof BudgetExceeded)) message = `check stopped by an unexpected error: ${message}`;

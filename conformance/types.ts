@@ -93,6 +93,8 @@ export interface Counterexample {
   readonly seed?: number;
   /** fast-check counterexample path (with seed, replays exactly the shrunk case). */
   readonly path?: string;
+  /** fast-check `fc.commands` replayPath (which generated commands ran), needed with `path`. */
+  readonly commandsReplayPath?: string;
   /** Ready shell lines (curl --unix-socket ...). */
   readonly reproducer?: string;
 }

@@ -40,7 +40,12 @@ async function runModel(ctx: CheckContext, focus: string): Promise<void> {
   let last: { calls: CallSummary[]; steps: string[] } | null = null;
   const replay = ctx.config.replay;
   const property = fc.asyncProperty(
-    ipamCommands({ slots: slots.length, poolSize, maxCommands: ctx.config.maxCommands }),
+    ipamCommands({
+      slots: slots.length,
+      poolSize,
+      maxCommands: ctx.config.maxCommands,
+      ...(replay?.commandsReplayPath !== undefined ? { replayPath: replay.commandsReplayPath } : {}),
+    }),
     async (cmds) => {
       const sys = new IpamSystem(ctx, ctx.pools.next(), focus);
       try {
@@ -62,10 +67,13 @@ async function runModel(ctx: CheckContext, focus: string): Promise<void> {
   const err = details.errorInstance;
   const message = err instanceof Violation ? err.message : `model run failed: ${err instanceof Error ? err.message : String(err)}`;
   const failure = last as { calls: CallSummary[]; steps: string[] } | null;
+  // fc.commands prints `/*replayPath="..."*/`: with seed and path it replays the shrunk run exactly.
+  const commandsReplayPath = /replayPath="([^"]*)"/.exec(String(details.counterexample?.[0] ?? ''))?.[1];
   ctx.fail(message, {
     steps: failure?.steps ?? [],
     calls: failure?.calls ?? [],
     seed: details.seed,
     ...(details.counterexamplePath !== null ? { path: details.counterexamplePath } : {}),
+    ...(commandsReplayPath !== undefined ? { commandsReplayPath } : {}),
   });
 }

@@ -84,7 +84,7 @@ export async function startMiniIpam(socketPath: string, flaws: readonly Flaw[] =
       let poolText = str(b['Pool'], 'Pool');
       const subText = str(b['SubPool'], 'SubPool');
       if (b['V6'] !== undefined && typeof b['V6'] !== 'boolean') throw new PluginFailure('V6 must be a boolean');
-      if (!space) throw new PluginFailure('AddressSpace is required');
+      if (!space && !flaw.has('empty-body-allocates')) throw new PluginFailure('AddressSpace is required'); // FLAW: lenient defaults
       if (!poolText) {
         if (subText) throw new PluginFailure('SubPool requires Pool');
         if (b['V6'] === true) throw new PluginFailure('no automatic IPv6 pools');

@@ -1,0 +1,68 @@
+/** Deliberately broken plugins at the wire level are caught by the right protocol check. */
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { type Flaw, startMiniIpam } from './plugins/mini-ipam.js';
+import { type DriverFlaw, startMiniDriver } from './plugins/mini-driver.js';
+import { failedIds, quickConfig, result, runOn, tempDir, type TempDir } from './support.js';
+
+let dir: TempDir;
+beforeAll(async () => {
+  dir = await tempDir();
+});
+afterAll(async () => {
+  await dir.remove();
+});
+
+const ipamCases: { flaw: Flaw; check: string; extra?: Record<string, unknown> }[] = [
+  { flaw: 'err-field-200', check: 'protocol.ipam-error-field' },
+  { flaw: 'crash-on-bad-json', check: 'protocol.survives-bad-input' },
+  { flaw: 'slow', check: 'protocol.timely-replies', extra: { slowCallMs: 500, timeoutMs: 3000, capabilities: ['ipam'] } },
+  { flaw: 'needs-content-type', check: 'protocol.dockerd-framing' },
+  { flaw: 'empty-body-allocates', check: 'protocol.empty-body' },
+  { flaw: 'unknown-method-500', check: 'protocol.unknown-method-404' },
+];
+
+describe('broken plugins are caught by the right protocol check', () => {
+  for (const c of ipamCases) {
+    it(`${c.flaw} -> ${c.check}`, async () => {
+      const plugin = await startMiniIpam(dir.socket(c.flaw), [c.flaw]);
+      try {
+        const report = await runOn(plugin.socketPath, quickConfig(dir, { suites: ['protocol'], checks: [c.check], ...c.extra }));
+        const r = result(report, c.check);
+        expect(r.status, r.message).toBe('failed');
+        expect(r.counterexample!.calls.length).toBeGreaterThan(0);
+      } finally {
+        await plugin.close();
+      }
+    });
+  }
+
+  const driverCases: { flaw: DriverFlaw; check: string }[] = [
+    { flaw: 'bad-scope', check: 'protocol.network-capabilities' },
+    { flaw: 'error-field-200', check: 'protocol.driver-error-field' },
+  ];
+  for (const c of driverCases) {
+    it(`driver ${c.flaw} -> ${c.check}`, async () => {
+      const plugin = await startMiniDriver(dir.socket(`drv-${c.flaw}`), [c.flaw]);
+      try {
+        const report = await runOn(plugin.socketPath, quickConfig(dir, { suites: ['protocol'], checks: [c.check] }));
+        expect(result(report, c.check).status).toBe('failed');
+      } finally {
+        await plugin.close();
+      }
+    });
+  }
+
+  it('the correct independent plugins pass the whole protocol suite at the default level', async () => {
+    const ipam = await startMiniIpam(dir.socket('ok-ipam'));
+    const driver = await startMiniDriver(dir.socket('ok-driver'));
+    try {
+      for (const socket of [ipam.socketPath, driver.socketPath]) {
+        const report = await runOn(socket, quickConfig(dir, { suites: ['protocol'], level: 'should' }));
+        expect(failedIds(report).filter((id) => id !== 'protocol.error-status-compat')).toEqual([]);
+      }
+    } finally {
+      await ipam.close();
+      await driver.close();
+    }
+  });
+});

@@ -1,0 +1,40 @@
+/** The reference IPAM served by the SDK passes every check at every level (and how fast the run is). */
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { runSuites } from '../../conformance/runner.js';
+import { exitCodeFor } from '../../conformance/report/exit-code.js';
+import { createIpam } from '../../src/ipam/index.js';
+import { createPluginHandler, servePlugin } from '../../src/sdk/index.js';
+import { quickConfig, tempDir, type TempDir } from './support.js';
+
+let dir: TempDir;
+beforeAll(async () => {
+  dir = await tempDir();
+});
+afterAll(async () => {
+  await dir.remove();
+});
+
+describe('reference IPAM', () => {
+  it('passes protocol + ipam at level compat over a unix socket', async () => {
+    const server = await servePlugin({ ipam: createIpam(), listen: { socket: dir.socket('ref') } });
+    try {
+      const report = await runSuites({ socket: dir.socket('ref') }, quickConfig(dir, { level: 'compat', runs: 50 }));
+      const failed = report.checks.filter((c) => c.status === 'failed');
+      expect(failed.map((f) => `${f.id}: ${f.message}`)).toEqual([]);
+      expect(exitCodeFor(report, 'compat')).toBe(0);
+      expect(report.summary.passed).toBeGreaterThanOrEqual(40);
+      expect(report.leaks).toEqual([]);
+      const skipped = report.checks.filter((c) => c.status === 'skipped').map((c) => c.id);
+      expect(skipped.every((id) => id.includes('network') || id.includes('driver'))).toBe(true);
+      console.log(`reference: ${report.summary.calls} calls in ${report.summary.seconds} s = ${report.summary.callsPerSecond} calls/s`);
+    } finally {
+      await server.close();
+    }
+  });
+
+  it('passes in-process through the SDK handler too', async () => {
+    const handler = createPluginHandler({ ipam: createIpam() });
+    const report = await runSuites({ handler, label: 'reference (in-process)' }, quickConfig(dir, { level: 'compat', runs: 20 }));
+    expect(report.checks.filter((c) => c.status === 'failed').map((c) => `${c.id}: ${c.message}`)).toEqual([]);
+  });
+});
