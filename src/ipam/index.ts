@@ -5,3 +5,19 @@ export type { RecoveryReport } from './journal.js';
 export { IpamError, IpamStateError, AddressPoolsError, type DockerErrorClass, type IpamErrorCode, type IpamProfile } from './errors.js';
 export { parseAddressPoolFlag, DOCKER_LOCAL_POOLS, DOCKER_GLOBAL_POOLS, type AddressPoolSpec } from './predefined.js';
 export { parseCidr, parseIp, formatIPv4, formatIPv6, type Net, type Ip } from './address.js';
+export {
+  loadScenarioFiles,
+  validateScenarioFile,
+  runScenario,
+  matchesPartial,
+  ipamFixturesDir,
+  ScenarioFormatError,
+  SCENARIO_CALLS,
+  type Scenario,
+  type ScenarioFile,
+  type ScenarioStep,
+  type ScenarioCall,
+  type ScenarioOptions,
+  type ScenarioTarget,
+  type StepFailure,
+} from './scenarios.js';

@@ -8,8 +8,9 @@
  *   { name, docIds?, options?, steps: [ { call, args?, repeat?, expect } ] } ] }
  * expect: { result: <partial object> } | { error: { text, class?, code? } } | { ok: true }
  */
-import { readFileSync, readdirSync } from 'node:fs';
-import { join } from 'node:path';
+import { existsSync, readFileSync, readdirSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { CnmkitError } from '../errors.js';
 import type { IpamOptions } from './reference.js';
 
@@ -124,8 +125,18 @@ export function validateScenarioFile(file: string, data: unknown): ScenarioFile 
   return data as unknown as ScenarioFile;
 }
 
+/** The package's `fixtures/ipam` (works from `src/` under tsx and from `dist/src/`). */
+export function ipamFixturesDir(): string {
+  const here = dirname(fileURLToPath(import.meta.url));
+  for (const up of ['../..', '../../..']) {
+    const d = join(here, up, 'fixtures/ipam');
+    if (existsSync(d)) return d;
+  }
+  throw new ScenarioFormatError('fixtures/ipam', 'lookup', `not found above ${here}`);
+}
+
 /** Reads and validates every `*.json` in a directory, sorted by name. */
-export function loadScenarioFiles(dir: string): { file: string; data: ScenarioFile }[] {
+export function loadScenarioFiles(dir: string = ipamFixturesDir()): { file: string; data: ScenarioFile }[] {
   return readdirSync(dir)
     .filter((n) => n.endsWith('.json'))
     .sort()

@@ -6,12 +6,16 @@ import { describe, expect, it } from 'vitest';
 import { join, dirname } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { createIpam } from '../../src/ipam/index.js';
-import { loadScenarioFiles, runScenario, validateScenarioFile, ScenarioFormatError } from '../../src/ipam/scenarios.js';
+import { ipamFixturesDir, loadScenarioFiles, runScenario, validateScenarioFile, ScenarioFormatError } from '../../src/ipam/scenarios.js';
 
 const dir = join(dirname(fileURLToPath(import.meta.url)), '../../fixtures/ipam');
 const files = loadScenarioFiles(dir);
 
 describe('fixtures/ipam scenarios', () => {
+  it('finds the fixtures from the module too', () => {
+    expect(loadScenarioFiles().map((f) => f.file)).toEqual(files.map((f) => f.file));
+    expect(ipamFixturesDir()).toBe(dir.replace(/\/test\/ipam\/\.\.\/\.\./, ''));
+  });
   it('has one file per topic', () => {
     expect(files.map((f) => f.file)).toEqual([
       'addresses.json',
