@@ -1,0 +1,621 @@
+/**
+ * The reference network driver: a bridge driver over the `Backend` contract.
+ *
+ * - CreateNetwork: a bridge (`cnm-` + 11 id chars) holding the IPAM gateways, up.
+ * - CreateEndpoint: a veth pair; the host end (`cnm-h…`) joins the bridge and
+ *   goes up, the container end (`cnm-c…`) stays down in the host namespace for
+ *   the daemon to move. Supplied Interface fields are never echoed; a MAC is
+ *   returned only when none was given.
+ * - Join: SrcName + DstPrefix (`eth`), the gateway(s) of the endpoint's subnets
+ *   (bare IPs; none on internal networks), optional static routes.
+ * - Leave / DeleteEndpoint / DeleteNetwork undo all of it.
+ *
+ * Chosen behaviours (both are accepted by dockerd, documented here):
+ * - DeleteEndpoint / DeleteNetwork / RevokeExternalConnectivity of unknown ids
+ *   succeed (idempotent: retries and the daemon's stale-sandbox cleanup).
+ * - Join / Leave / ProgramExternalConnectivity of unknown ids fail with
+ *   E_DRIVER_NOT_FOUND (a start must not continue with an endpoint we do not know).
+ * - DeleteNetwork with endpoints left fails with E_DRIVER_BUSY.
+ * - A repeated CreateNetwork / CreateEndpoint / Join with the same request
+ *   succeeds with the same answer (lost-reply retries); a different one fails
+ *   with E_DRIVER_CONFLICT.
+ * - MACs: Docker 20.10's rule `02:42:` + the IPv4 bytes when the endpoint has an
+ *   IPv4 address and that MAC is not in use by another endpoint of this driver;
+ *   otherwise a random locally administered unicast MAC, unique in the driver.
+ * - EndpointOperInfo always answers `{"Value":{}}` (protocol.md §1.6).
+ * - GwAllocCheck exists only in the `moby` profile (GetCapabilities then says
+ *   GwAllocChecker: true) and never skips a gateway: the bridge needs them.
+ * - DiscoverNew/DiscoverDelete record nodes (type 1) and ignore other types.
+ *
+ * Calls are serialised (one at a time), so concurrent requests from the daemon
+ * never interleave their backend operations. Every failing call undoes its own
+ * backend changes and leaves the driver state as it was.
+ */
+import { randomBytes as cryptoRandomBytes } from 'node:crypto';
+import {
+  HOST_NAMESPACE,
+  isBackendError,
+  type Backend,
+  type NamespaceKey,
+} from '../backend/backend.js';
+import { formatMac, isValidLinkMac, parseMac, randomLinkMac } from '../backend/mac.js';
+import { netContains, parseCidr, parseIp, type Ip } from '../ipam/address.js';
+import type { CallContext, NetworkDriverApi } from '../protocol/api.js';
+import type { Profile } from '../protocol/constants.js';
+import type * as m from '../protocol/messages.js';
+import { DriverError } from './errors.js';
+import { bridgeName, vethNames } from './names.js';
+import { genericOptions, parseNetworkConfig, type PoolConfig } from './options.js';
+import { DRIVER_STATE_VERSION, checkState, type DriverState, type DriverStateStore, type EndpointRecord, type NetworkRecord, type NodeRecord } from './state.js';
+
+export interface ReferenceDriverOptions {
+  readonly backend: Backend;
+  /** Daemon profile spoken (default `docker-20.10`). */
+  readonly profile?: Profile;
+  /** GetCapabilities Scope (default `local`). */
+  readonly scope?: m.Scope;
+  /** GetCapabilities ConnectivityScope (default: same as scope). */
+  readonly connectivityScope?: m.Scope;
+  /** Saved after every change (see `openReferenceDriver` to load it first). */
+  readonly store?: DriverStateStore;
+  /** Namespace bridges and host veth ends live in (default `HOST_NAMESPACE`). */
+  readonly namespace?: NamespaceKey;
+  /** Source of random bytes for MACs (default node:crypto); inject for determinism. */
+  readonly randomBytes?: (size: number) => Uint8Array;
+}
+
+/** The driver plus what an integrator needs around it (state, inspection). */
+export interface ReferenceDriver extends NetworkDriverApi {
+  readonly profile: Profile;
+  readonly backend: Backend;
+  /** Deep copy of the whole state (JSON-able). */
+  exportState(): DriverState;
+  /** Replaces the in-memory state (no backend changes; call `reconcile` after). Throws E_DRIVER_STATE when malformed. */
+  importState(state: DriverState): void;
+  /**
+   * Makes the backend match the state: recreates missing bridges (with gateways,
+   * up) and missing veth pairs of endpoints not joined to a sandbox. Returns what
+   * it did, one line per action.
+   */
+  reconcile(): Promise<string[]>;
+  getNetwork(id: string): NetworkRecord | undefined;
+  networkIds(): string[];
+  /** Nodes announced by DiscoverNew. */
+  nodes(): NodeRecord[];
+}
+
+const EMPTY: m.EmptyResponse = {};
+
+/** Builds the driver. With a store, prefer `openReferenceDriver`, which loads it first. */
+export function createReferenceDriver(options: ReferenceDriverOptions): ReferenceDriver {
+  return new ReferenceNetworkDriver(options);
+}
+
+/** Builds the driver, loads the store's state (if any) and reconciles the backend with it. */
+export async function openReferenceDriver(options: ReferenceDriverOptions): Promise<ReferenceDriver> {
+  const driver = new ReferenceNetworkDriver(options);
+  if (options.store !== undefined) {
+    const state = await options.store.load();
+    if (state !== undefined) {
+      driver.importState(state);
+      await driver.reconcile();
+    }
+  }
+  return driver;
+}
+
+class ReferenceNetworkDriver implements ReferenceDriver {
+  readonly profile: Profile;
+  readonly backend: Backend;
+  readonly gwAllocCheck?: (req: m.GwAllocCheckRequest, ctx?: CallContext) => Promise<m.GwAllocCheckResponse>;
+  private readonly scope: m.Scope;
+  private readonly connectivityScope: m.Scope;
+  private readonly store: DriverStateStore | undefined;
+  private readonly ns: NamespaceKey;
+  private readonly random: (size: number) => Uint8Array;
+  private networks = new Map<string, NetworkRecord>();
+  private discovered = new Map<string, NodeRecord>();
+  private queue: Promise<unknown> = Promise.resolve();
+
+  constructor(o: ReferenceDriverOptions) {
+    if (o === null || typeof o !== 'object' || o.backend === undefined) throw new DriverError('E_DRIVER_REQUEST', 'createReferenceDriver needs a backend');
+    this.backend = o.backend;
+    this.profile = o.profile ?? 'docker-20.10';
+    if (this.profile !== 'docker-20.10' && this.profile !== 'moby') throw new DriverError('E_DRIVER_REQUEST', `unknown profile "${String(o.profile)}"`);
+    this.scope = o.scope ?? 'local';
+    this.connectivityScope = o.connectivityScope ?? this.scope;
+    for (const s of [this.scope, this.connectivityScope]) {
+      if (s !== 'local' && s !== 'global') throw new DriverError('E_DRIVER_REQUEST', `scope must be local or global, got "${String(s)}"`);
+    }
+    this.store = o.store;
+    this.ns = o.namespace ?? HOST_NAMESPACE;
+    this.random = o.randomBytes ?? ((n) => cryptoRandomBytes(n));
+    if (this.profile === 'moby') {
+      this.gwAllocCheck = (req) => this.doGwAllocCheck(req);
+    }
+  }
+
+  // ---- capabilities ------------------------------------------------------------------
+
+  getCapabilities(): m.NetworkCapabilitiesResponse {
+    const caps: m.NetworkCapabilitiesResponse = { Scope: this.scope, ConnectivityScope: this.connectivityScope };
+    return this.profile === 'moby' ? { ...caps, GwAllocChecker: true } : caps;
+  }
+
+  private async doGwAllocCheck(req: m.GwAllocCheckRequest): Promise<m.GwAllocCheckResponse> {
+    // Fail early (before IPAM) on options CreateNetwork would refuse.
+    parseNetworkConfig(req?.Options ?? null, [], []);
+    return { SkipIPv4: false, SkipIPv6: false };
+  }
+
+  // ---- networks ------------------------------------------------------------------------
+
+  createNetwork(req: m.CreateNetworkRequest): Promise<m.EmptyResponse> {
+    return this.serial(async () => {
+      const id = requireId(req?.NetworkID, 'NetworkID');
+      const config = parseNetworkConfig(req.Options ?? null, req.IPv4Data, req.IPv6Data);
+      const requestKey = canonicalJson({ Options: req.Options ?? null, IPv4Data: req.IPv4Data ?? [], IPv6Data: req.IPv6Data ?? [] });
+      const existing = this.networks.get(id);
+      if (existing !== undefined) {
+        if (existing.requestKey === requestKey) return EMPTY;
+        throw new DriverError('E_DRIVER_CONFLICT', `network ${id} already exists with different options`);
+      }
+      const name = this.pickBridgeName(id, config.bridgeName);
+      const record: NetworkRecord = {
+        id,
+        bridge: name,
+        mtu: config.mtu,
+        internal: config.internal,
+        dstPrefix: config.dstPrefix,
+        staticRoutes: config.staticRoutes,
+        disableGatewayService: config.disableGatewayService,
+        ipv4: config.ipv4,
+        ipv6: config.ipv6,
+        requestKey,
+        endpoints: {},
+      };
+      await this.createBridge(record, `network ${id}`);
+      this.networks.set(id, record);
+      await this.persist();
+      return EMPTY;
+    });
+  }
+
+  deleteNetwork(req: m.NetworkIdRequest): Promise<m.EmptyResponse> {
+    return this.serial(async () => {
+      const id = requireId(req?.NetworkID, 'NetworkID');
+      const net = this.networks.get(id);
+      if (net === undefined) return EMPTY;
+      const left = Object.keys(net.endpoints);
+      if (left.length > 0) {
+        throw new DriverError('E_DRIVER_BUSY', `network ${id} has active endpoints (${left.map(short).join(', ')})`);
+      }
+      await this.deleteLinkIfPresent(net.bridge, `network ${id}`);
+      this.networks.delete(id);
+      await this.persist();
+      return EMPTY;
+    });
+  }
+
+  allocateNetwork(req: m.AllocateNetworkRequest): Promise<m.AllocateNetworkResponse> {
+    return this.serial(async () => {
+      requireId(req?.NetworkID, 'NetworkID');
+      const opts = genericOptions(req.Options, 'Options');
+      // Validate what every node's CreateNetwork will get as its generic map.
+      parseNetworkConfig({ 'com.docker.network.generic': opts }, req.IPv4Data, req.IPv6Data);
+      return { Options: opts };
+    });
+  }
+
+  freeNetwork(req: m.NetworkIdRequest): Promise<m.EmptyResponse> {
+    return this.serial(async () => {
+      requireId(req?.NetworkID, 'NetworkID');
+      return EMPTY;
+    });
+  }
+
+  // ---- endpoints -----------------------------------------------------------------------
+
+  createEndpoint(req: m.CreateEndpointRequest): Promise<m.CreateEndpointResponse> {
+    return this.serial(async () => {
+      const net = this.mustNetwork(req?.NetworkID);
+      const epId = requireId(req.EndpointID, 'EndpointID');
+      const iface = req.Interface ?? {};
+      const address = parseEndpointCidr(iface.Address, 4, 'Interface.Address');
+      const addressIPv6 = parseEndpointCidr(iface.AddressIPv6, 6, 'Interface.AddressIPv6');
+      const givenMac = nonEmpty(iface.MacAddress);
+      const requestKey = canonicalJson({ Address: nonEmpty(iface.Address), AddressIPv6: nonEmpty(iface.AddressIPv6), MacAddress: givenMac });
+      const existing = net.endpoints[epId];
+      if (existing !== undefined) {
+        if (existing.requestKey !== requestKey) throw new DriverError('E_DRIVER_CONFLICT', `endpoint ${epId} already exists with a different interface`);
+        return endpointReply(existing);
+      }
+      for (const other of this.networks.values()) {
+        if (other !== net && other.endpoints[epId] !== undefined) {
+          throw new DriverError('E_DRIVER_CONFLICT', `endpoint ${epId} already exists in network ${other.id}`);
+        }
+      }
+      let mac: string;
+      if (givenMac !== null) {
+        const bytes = parseMac(givenMac);
+        if (bytes === null) throw new DriverError('E_DRIVER_REQUEST', `Interface.MacAddress: "${givenMac}" is not a MAC address (aa:bb:cc:dd:ee:ff)`);
+        if (!isValidLinkMac(bytes)) throw new DriverError('E_DRIVER_REQUEST', `Interface.MacAddress: ${givenMac} is not a unicast address`);
+        mac = formatMac(bytes);
+      } else {
+        mac = this.generateMac(address);
+      }
+      const [hostVeth, srcName] = this.pickVethNames(epId);
+      const ep: EndpointRecord = {
+        id: epId,
+        hostVeth,
+        srcName,
+        mac,
+        macGenerated: givenMac === null,
+        address: address === null ? null : iface.Address!,
+        addressIPv6: addressIPv6 === null ? null : iface.AddressIPv6!,
+        requestKey,
+        sandboxKey: null,
+        external: false,
+      };
+      await this.createVeth(net, ep, `endpoint ${epId}`);
+      net.endpoints[epId] = ep;
+      await this.persist();
+      return endpointReply(ep);
+    });
+  }
+
+  deleteEndpoint(req: m.EndpointRequest): Promise<m.EmptyResponse> {
+    return this.serial(async () => {
+      const netId = requireId(req?.NetworkID, 'NetworkID');
+      const epId = requireId(req.EndpointID, 'EndpointID');
+      const net = this.networks.get(netId);
+      const ep = net?.endpoints[epId];
+      if (net === undefined || ep === undefined) return EMPTY;
+      // The veth may already be gone: deleting the sandbox netns deletes both ends.
+      await this.deleteLinkIfPresent(ep.hostVeth, `endpoint ${epId}`);
+      delete net.endpoints[epId];
+      await this.persist();
+      return EMPTY;
+    });
+  }
+
+  endpointOperInfo(): m.EndpointOperInfoResponse {
+    return { Value: {} };
+  }
+
+  join(req: m.JoinRequest): Promise<m.JoinResponse> {
+    return this.serial(async () => {
+      const [net, ep] = this.mustEndpoint(req);
+      if (typeof req.SandboxKey !== 'string' || req.SandboxKey === '') throw new DriverError('E_DRIVER_REQUEST', 'SandboxKey must be a non-empty string');
+      if (ep.sandboxKey !== null && ep.sandboxKey !== req.SandboxKey) {
+        throw new DriverError('E_DRIVER_BUSY', `endpoint ${ep.id} is already joined to sandbox ${ep.sandboxKey}`);
+      }
+      if (ep.sandboxKey === null) {
+        // Self-heal: a veth lost since CreateEndpoint (e.g. a deleted sandbox took it) is recreated.
+        if (!(await this.linkExists(ep.hostVeth))) await this.createVeth(net, ep, `endpoint ${ep.id}`);
+        ep.sandboxKey = req.SandboxKey;
+        await this.persist();
+      }
+      return joinReply(net, ep);
+    });
+  }
+
+  leave(req: m.EndpointRequest): Promise<m.EmptyResponse> {
+    return this.serial(async () => {
+      const [, ep] = this.mustEndpoint(req);
+      if (ep.sandboxKey === null && !ep.external) return EMPTY;
+      ep.sandboxKey = null;
+      ep.external = false;
+      await this.persist();
+      return EMPTY;
+    });
+  }
+
+  programExternalConnectivity(req: m.ProgramExternalConnectivityRequest): Promise<m.EmptyResponse> {
+    return this.serial(async () => {
+      const [net, ep] = this.mustEndpoint(req);
+      // No NAT in the reference driver: record the state only; internal networks never get it.
+      if (net.internal || ep.external) return EMPTY;
+      ep.external = true;
+      await this.persist();
+      return EMPTY;
+    });
+  }
+
+  revokeExternalConnectivity(req: m.EndpointRequest): Promise<m.EmptyResponse> {
+    return this.serial(async () => {
+      const netId = requireId(req?.NetworkID, 'NetworkID');
+      const epId = requireId(req.EndpointID, 'EndpointID');
+      const ep = this.networks.get(netId)?.endpoints[epId];
+      if (ep === undefined || !ep.external) return EMPTY;
+      ep.external = false;
+      await this.persist();
+      return EMPTY;
+    });
+  }
+
+  // ---- discovery -----------------------------------------------------------------------
+
+  discoverNew(req: m.DiscoveryRequest): Promise<m.EmptyResponse> {
+    return this.serial(async () => {
+      const node = nodeOf(req);
+      if (node === null) return EMPTY;
+      this.discovered.set(node.address, node);
+      await this.persist();
+      return EMPTY;
+    });
+  }
+
+  discoverDelete(req: m.DiscoveryRequest): Promise<m.EmptyResponse> {
+    return this.serial(async () => {
+      const node = nodeOf(req);
+      if (node === null || !this.discovered.delete(node.address)) return EMPTY;
+      await this.persist();
+      return EMPTY;
+    });
+  }
+
+  // ---- state ---------------------------------------------------------------------------
+
+  exportState(): DriverState {
+    return structuredClone({ version: DRIVER_STATE_VERSION, networks: [...this.networks.values()], nodes: [...this.discovered.values()] });
+  }
+
+  importState(state: DriverState): void {
+    const s = checkState(state, 'importState');
+    const networks = new Map<string, NetworkRecord>();
+    for (const n of structuredClone(s.networks) as NetworkRecord[]) {
+      if (networks.has(n.id)) throw new DriverError('E_DRIVER_STATE', `importState: network ${n.id} appears twice`);
+      networks.set(n.id, n);
+    }
+    this.networks = networks;
+    this.discovered = new Map(s.nodes.map((n) => [n.address, { ...n }]));
+  }
+
+  reconcile(): Promise<string[]> {
+    return this.serial(async () => {
+      const done: string[] = [];
+      for (const net of this.networks.values()) {
+        if (!(await this.linkExists(net.bridge))) {
+          await this.createBridge(net, `reconcile network ${net.id}`);
+          done.push(`created bridge ${net.bridge} of network ${net.id}`);
+        }
+        for (const ep of Object.values(net.endpoints)) {
+          if (ep.sandboxKey !== null || (await this.linkExists(ep.hostVeth))) continue;
+          await this.createVeth(net, ep, `reconcile endpoint ${ep.id}`);
+          done.push(`created veth ${ep.hostVeth}/${ep.srcName} of endpoint ${ep.id}`);
+        }
+      }
+      return done;
+    });
+  }
+
+  getNetwork(id: string): NetworkRecord | undefined {
+    const n = this.networks.get(id);
+    return n === undefined ? undefined : structuredClone(n);
+  }
+
+  networkIds(): string[] {
+    return [...this.networks.keys()];
+  }
+
+  nodes(): NodeRecord[] {
+    return [...this.discovered.values()].map((n) => ({ ...n }));
+  }
+
+  // ---- internals -----------------------------------------------------------------------
+
+  /** Runs calls one at a time, in arrival order. */
+  private serial<T>(fn: () => Promise<T>): Promise<T> {
+    const run = this.queue.then(fn, fn);
+    this.queue = run.catch(() => undefined);
+    return run;
+  }
+
+  private async persist(): Promise<void> {
+    if (this.store === undefined) return;
+    try {
+      await this.store.save(this.exportState());
+    } catch (e) {
+      throw new DriverError('E_DRIVER_STATE', `saving driver state failed: ${(e as Error).message}`, { cause: e });
+    }
+  }
+
+  private mustNetwork(id: unknown): NetworkRecord {
+    const netId = requireId(id, 'NetworkID');
+    const net = this.networks.get(netId);
+    if (net === undefined) throw new DriverError('E_DRIVER_NOT_FOUND', `network ${netId} not found`);
+    return net;
+  }
+
+  private mustEndpoint(req: m.EndpointRequest): [NetworkRecord, EndpointRecord] {
+    const net = this.mustNetwork(req?.NetworkID);
+    const epId = requireId(req.EndpointID, 'EndpointID');
+    const ep = net.endpoints[epId];
+    if (ep === undefined) throw new DriverError('E_DRIVER_NOT_FOUND', `endpoint ${epId} not found in network ${net.id}`);
+    return [net, ep];
+  }
+
+  private pickBridgeName(id: string, explicit: string | null): string {
+    const used = new Set([...this.networks.values()].map((n) => n.bridge));
+    if (explicit !== null) {
+      if (used.has(explicit)) {
+        const owner = [...this.networks.values()].find((n) => n.bridge === explicit)!;
+        throw new DriverError('E_DRIVER_CONFLICT', `bridge name ${explicit} is already used by network ${owner.id}`);
+      }
+      return explicit;
+    }
+    for (let attempt = 0; attempt < 8; attempt++) {
+      const name = bridgeName(id, attempt);
+      if (!used.has(name)) return name;
+    }
+    throw new DriverError('E_DRIVER_CONFLICT', `no free bridge name for network ${id}`);
+  }
+
+  private pickVethNames(epId: string): [string, string] {
+    const used = new Set<string>();
+    for (const n of this.networks.values()) {
+      used.add(n.bridge);
+      for (const e of Object.values(n.endpoints)) used.add(e.hostVeth).add(e.srcName);
+    }
+    for (let attempt = 0; attempt < 8; attempt++) {
+      const names = vethNames(epId, attempt);
+      if (!used.has(names[0]) && !used.has(names[1])) return names;
+    }
+    throw new DriverError('E_DRIVER_CONFLICT', `no free veth names for endpoint ${epId}`);
+  }
+
+  private generateMac(address: Ip | null): string {
+    const used = new Set<string>();
+    for (const n of this.networks.values()) for (const e of Object.values(n.endpoints)) used.add(e.mac);
+    if (address !== null) {
+      const v = address.value as number;
+      const derived = formatMac(Uint8Array.of(0x02, 0x42, v >>> 24, (v >>> 16) & 255, (v >>> 8) & 255, v & 255));
+      if (!used.has(derived)) return derived;
+    }
+    for (;;) {
+      const mac = randomLinkMac(this.random(6));
+      if (!used.has(mac)) return mac;
+    }
+  }
+
+  /** Bridge with gateways, up; on failure removes what it made. */
+  private async createBridge(net: NetworkRecord, what: string): Promise<void> {
+    try {
+      await this.backend.createBridge(this.ns, net.bridge, { mtu: net.mtu });
+    } catch (e) {
+      if (isBackendError(e, 'EEXIST')) {
+        throw new DriverError('E_DRIVER_CONFLICT', `${what}: a link named ${net.bridge} already exists (not made by this network); choose another bridge name`, { cause: e });
+      }
+      throw backendFailure(what, e);
+    }
+    try {
+      for (const gw of gateways(net.ipv4).concat(gateways(net.ipv6))) await this.backend.addAddress(this.ns, net.bridge, gw);
+      await this.backend.setLinkUp(this.ns, net.bridge);
+    } catch (e) {
+      await this.backend.deleteLink(this.ns, net.bridge).catch(() => undefined);
+      throw backendFailure(what, e);
+    }
+  }
+
+  /** Veth pair, host end on the bridge and up; on failure removes what it made. */
+  private async createVeth(net: NetworkRecord, ep: EndpointRecord, what: string): Promise<void> {
+    try {
+      await this.backend.createVethPair(this.ns, ep.hostVeth, ep.srcName, { mtu: net.mtu, peerMac: ep.mac });
+    } catch (e) {
+      if (isBackendError(e, 'EEXIST')) {
+        throw new DriverError('E_DRIVER_CONFLICT', `${what}: a link named ${ep.hostVeth} or ${ep.srcName} already exists`, { cause: e });
+      }
+      throw backendFailure(what, e);
+    }
+    try {
+      await this.backend.setMaster(this.ns, ep.hostVeth, net.bridge);
+      await this.backend.setLinkUp(this.ns, ep.hostVeth);
+    } catch (e) {
+      await this.backend.deleteLink(this.ns, ep.hostVeth).catch(() => undefined);
+      throw backendFailure(what, e);
+    }
+  }
+
+  private async deleteLinkIfPresent(name: string, what: string): Promise<void> {
+    try {
+      await this.backend.deleteLink(this.ns, name);
+    } catch (e) {
+      if (isBackendError(e, 'ENODEV')) return;
+      throw backendFailure(what, e);
+    }
+  }
+
+  private async linkExists(name: string): Promise<boolean> {
+    try {
+      await this.backend.getLink(this.ns, name);
+      return true;
+    } catch (e) {
+      if (isBackendError(e, 'ENODEV')) return false;
+      throw backendFailure(`looking up ${name}`, e);
+    }
+  }
+}
+
+// ---- helpers ---------------------------------------------------------------------------
+
+function requireId(value: unknown, field: string): string {
+  if (typeof value !== 'string' || value === '') throw new DriverError('E_DRIVER_REQUEST', `${field} must be a non-empty string`);
+  return value;
+}
+
+function nonEmpty(v: string | undefined | null): string | null {
+  return v === undefined || v === null || v === '' ? null : v;
+}
+
+function short(id: string): string {
+  return id.length > 12 ? id.slice(0, 12) : id;
+}
+
+function backendFailure(what: string, e: unknown): DriverError {
+  return new DriverError('E_DRIVER_BACKEND', `${what}: ${(e as Error)?.message ?? String(e)}`, { cause: e });
+}
+
+function gateways(pools: readonly PoolConfig[]): string[] {
+  return pools.flatMap((p) => (p.gateway === null ? [] : [p.gateway]));
+}
+
+/** The IP of an endpoint CIDR, or null when empty; E_DRIVER_REQUEST when malformed or of the wrong family. */
+function parseEndpointCidr(text: string | undefined, family: 4 | 6, field: string): Ip | null {
+  if (text === undefined || text === null || text === '') return null;
+  const slash = typeof text === 'string' ? text.indexOf('/') : -1;
+  const ip = slash < 0 ? null : parseIp(text.slice(0, slash));
+  if (ip === null || ip.family !== family || parseCidr(text) === null) {
+    throw new DriverError('E_DRIVER_REQUEST', `${field}: expected an IPv${family} CIDR, got "${String(text)}"`);
+  }
+  return ip;
+}
+
+function endpointReply(ep: EndpointRecord): m.CreateEndpointResponse {
+  // Never echo what the daemon supplied (it fails the start, even for equal values).
+  return ep.macGenerated ? { Interface: { MacAddress: ep.mac } } : {};
+}
+
+/** Gateway IP (no mask) of the pool that holds `cidr`. */
+function gatewayFor(pools: readonly PoolConfig[], cidr: string | null): string | null {
+  if (cidr === null) return null;
+  const ip = parseIp(cidr.slice(0, cidr.indexOf('/')));
+  if (ip === null) return null;
+  for (const p of pools) {
+    if (p.gateway !== null && netContains(parseCidr(p.pool)!, ip)) return p.gateway.slice(0, p.gateway.indexOf('/'));
+  }
+  return null;
+}
+
+function joinReply(net: NetworkRecord, ep: EndpointRecord): m.JoinResponse {
+  const reply: m.JoinResponse = { InterfaceName: { SrcName: ep.srcName, DstPrefix: net.dstPrefix } };
+  if (!net.internal) {
+    const gw4 = gatewayFor(net.ipv4, ep.address);
+    const gw6 = gatewayFor(net.ipv6, ep.addressIPv6);
+    if (gw4 !== null) reply.Gateway = gw4;
+    if (gw6 !== null) reply.GatewayIPv6 = gw6;
+  }
+  if (net.staticRoutes.length > 0) reply.StaticRoutes = net.staticRoutes.map((r) => ({ ...r }));
+  if (net.disableGatewayService) reply.DisableGatewayService = true;
+  return reply;
+}
+
+function nodeOf(req: m.DiscoveryRequest): NodeRecord | null {
+  if (req === null || typeof req !== 'object' || typeof req.DiscoveryType !== 'number') {
+    throw new DriverError('E_DRIVER_REQUEST', 'DiscoveryType must be an integer');
+  }
+  if (req.DiscoveryType !== 1) return null; // only node discovery is forwarded by the daemon
+  const d = req.DiscoveryData as { Address?: unknown; BindAddress?: unknown; Self?: unknown } | null | undefined;
+  if (d === null || typeof d !== 'object' || typeof d.Address !== 'string' || d.Address === '') {
+    throw new DriverError('E_DRIVER_REQUEST', 'DiscoveryData.Address must be a non-empty string for node discovery');
+  }
+  return { address: d.Address, bindAddress: typeof d.BindAddress === 'string' ? d.BindAddress : '', self: d.Self === true };
+}
+
+/** JSON with object keys sorted, to compare requests. */
+export function canonicalJson(value: unknown): string {
+  return JSON.stringify(value, (_k, v: unknown) => {
+    if (v === null || typeof v !== 'object' || Array.isArray(v)) return v;
+    return Object.fromEntries(Object.entries(v as Record<string, unknown>).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)));
+  });
+}
