@@ -28,6 +28,8 @@ export async function createReferencePlugin(opts: ReferencePluginOptions = {}): 
   const ipam = createIpam({
     profile: opts.profile,
     defaultAddressPools: opts.defaultAddressPools,
+    // The issue asks for explicit pools in any non-empty address space (20.10 refuses them).
+    customAddressSpaces: true,
     stateDir: opts.stateDir === undefined ? undefined : join(opts.stateDir, 'ipam'),
   });
   return {
