@@ -36,7 +36,8 @@ export interface PluginHandlerOptions {
   bodyLimit?: number;
   /**
    * Check every handler result against the response schema and answer 500 when
-   * it does not match (debugging aid; off by default, it costs a validation per call).
+   * it does not match (debugging aid; it costs a validation per call). Default:
+   * off, or on when the environment has CNMKIT_VALIDATE_RESPONSES=1.
    */
   validateResponses?: boolean;
 }
@@ -135,7 +136,7 @@ export function createPluginHandler(options: PluginHandlerOptions): PluginHandle
       label: spec.path.slice(1),
     });
   }
-  const validateResponses = options.validateResponses === true;
+  const validateResponses = options.validateResponses ?? process.env['CNMKIT_VALIDATE_RESPONSES'] === '1';
   const paths = ['/Plugin.Activate', ...routes.keys()];
 
   function finish(route: Route, result: unknown): WireReply {

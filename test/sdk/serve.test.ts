@@ -33,10 +33,12 @@ async function staleSocket(path: string): Promise<void> {
 describe('unix sockets', () => {
   it('serves <socketDir>/<name>.sock with mode 0660 and removes it on close', async () => {
     const dir = join(tmp.dir, 'plugins');
-    const srv = await servePlugin({ driver: testDriver(), listen: { name: 'mynet', socketDir: dir } });
+    const gid = process.getgid!();
+    const srv = await servePlugin({ driver: testDriver(), listen: { name: 'mynet', socketDir: dir, gid } });
     const path = join(dir, 'mynet.sock');
     expect(srv.address).toBe(path);
     expect((await stat(path)).mode & 0o777).toBe(0o660);
+    expect((await stat(path)).gid).toBe(gid);
     const r = await exchange(path, [activate]);
     expect(r.replies[0]!.json).toEqual({ Implements: ['NetworkDriver'] });
     await srv.close();
