@@ -261,7 +261,7 @@ function drawPool(p){
   box.appendChild(grid);
   if (p.holders.length) {
     var hl = el('div', 'holders');
-    p.holders.slice(0, 200).forEach(function(h){ hl.appendChild(el('div', '', h[3] + '  ' + h[1] + '  ' + h[2])); });
+    p.holders.slice(0, 200).forEach(function(h){ hl.appendChild(el('div', '', h[3] + '  ' + (h[1] === h[2] ? h[1] : h[1] === 'container' ? h[2] : h[1] + ' ' + h[2]))); });
     box.appendChild(hl);
   }
   return box;

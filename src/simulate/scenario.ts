@@ -150,14 +150,27 @@ class Reader {
     private readonly lc: LineCounter,
   ) {}
 
-  /** Line of the deepest node that exists along `path`. */
+  /** Line of the key of the deepest entry that exists along `path` (or of its value / item). */
   line(path: Path): number {
-    for (let n = path.length; n >= 0; n--) {
-      const node = n === 0 ? this.doc.contents : (this.doc.getIn(path.slice(0, n), true) as YamlNode | undefined);
-      const range = node && typeof node === 'object' && 'range' in node ? node.range : undefined;
-      if (range) return this.lc.linePos(range[0]).line;
+    let node: unknown = this.doc.contents;
+    let best: [number, number, number] | null | undefined = (node as YamlNode | null)?.range;
+    for (const seg of path) {
+      if (isMap(node)) {
+        const pair = node.items.find((it) => {
+          const k = it.key as { value?: unknown } | null;
+          return (k !== null && typeof k === 'object' && 'value' in k ? k.value : k) === seg;
+        });
+        if (!pair) break;
+        best = (pair.key as YamlNode | null)?.range ?? best;
+        node = pair.value;
+      } else if (isSeq(node) && typeof seg === 'number') {
+        const item = node.items[seg] as YamlNode | undefined;
+        if (!item) break;
+        best = item.range ?? best;
+        node = item;
+      } else break;
     }
-    return 1;
+    return best ? this.lc.linePos(best[0]).line : 1;
   }
 
   fail(path: Path, message: string): never {
