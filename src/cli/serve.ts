@@ -82,7 +82,7 @@ async function serve(a: ServeArgs): Promise<void> {
     await plugin.close();
     throw e;
   }
-  const what = [plugin.driver ? 'NetworkDriver' : null, 'IpamDriver'].filter(Boolean).join(' + ');
+  const what = 'NetworkDriver + IpamDriver';
   process.stdout.write(`cnmkit serve: ${what} on ${server.address}${a.state ? ` (state in ${a.state})` : ''}\n`);
   await new Promise<void>((resolve) => {
     let stopping = false;

@@ -4,14 +4,17 @@
  * `cnmkit serve`, `cnmkit check --reference` and `cnmkit simulate` run.
  */
 import { join } from 'node:path';
+import type { Backend } from '../backend/backend.js';
+import { VirtualBackend } from '../backend/virtual/index.js';
+import { createFileStateStore, openReferenceDriver, type ReferenceDriver } from '../driver/index.js';
 import { createIpam, type AddressPoolSpec, type ReferenceIpam } from '../ipam/index.js';
-import type { IpamApi, NetworkDriverApi } from '../protocol/api.js';
 import type { Profile } from '../protocol/constants.js';
 
 export type BackendKind = 'virtual' | 'linux';
 
 export interface ReferencePluginOptions {
-  backend?: BackendKind;
+  /** `virtual` (default, in memory, no root) or `linux` (the real kernel), or a ready Backend. */
+  backend?: BackendKind | Backend;
   /** Durable state directory (IPAM journal under `ipam/`, driver state under `driver/`). */
   stateDir?: string;
   defaultAddressPools?: readonly AddressPoolSpec[];
@@ -19,9 +22,20 @@ export interface ReferencePluginOptions {
 }
 
 export interface ReferencePlugin {
-  readonly driver: NetworkDriverApi | undefined;
-  readonly ipam: ReferenceIpam & IpamApi;
+  readonly driver: ReferenceDriver;
+  readonly ipam: ReferenceIpam;
+  readonly backend: Backend;
   close(): Promise<void>;
+}
+
+async function makeBackend(kind: BackendKind | Backend | undefined): Promise<Backend> {
+  if (kind === undefined || kind === 'virtual') return new VirtualBackend();
+  if (kind === 'linux') {
+    // Loaded lazily: only `--backend linux` needs iproute2 and root.
+    const { createLinuxBackend } = await import('../backend/linux/index.js');
+    return createLinuxBackend();
+  }
+  return kind;
 }
 
 export async function createReferencePlugin(opts: ReferencePluginOptions = {}): Promise<ReferencePlugin> {
@@ -32,11 +46,28 @@ export async function createReferencePlugin(opts: ReferencePluginOptions = {}): 
     customAddressSpaces: true,
     stateDir: opts.stateDir === undefined ? undefined : join(opts.stateDir, 'ipam'),
   });
-  return {
-    driver: undefined,
-    ipam,
-    async close() {
-      await ipam.close();
-    },
-  };
+  let backend: Backend | undefined;
+  try {
+    backend = await makeBackend(opts.backend);
+    const driver = await openReferenceDriver({
+      backend,
+      profile: opts.profile,
+      store: opts.stateDir === undefined ? undefined : createFileStateStore(join(opts.stateDir, 'driver')),
+    });
+    const b = backend;
+    return {
+      driver,
+      ipam,
+      backend: b,
+      async close() {
+        await ipam.close();
+        // A caller-supplied backend stays open: its owner closes it.
+        if (typeof opts.backend !== 'object') await b.close();
+      },
+    };
+  } catch (e) {
+    await ipam.close();
+    if (backend !== undefined && typeof opts.backend !== 'object') await backend.close();
+    throw e;
+  }
 }
