@@ -39,6 +39,7 @@ async function runModel(ctx: CheckContext, focus: string): Promise<void> {
   const poolSize = Number(slots.reduce((max, s) => (sizeOf(s) > max ? sizeOf(s) : max), 0n) > 4096n ? 4096n : slots.reduce((max, s) => (sizeOf(s) > max ? sizeOf(s) : max), 0n));
   let last: { calls: CallSummary[]; steps: string[] } | null = null;
   const replay = ctx.config.replay;
+  const transport = { broken: false };
   const property = fc.asyncProperty(
     ipamCommands({
       slots: slots.length,
@@ -47,14 +48,15 @@ async function runModel(ctx: CheckContext, focus: string): Promise<void> {
       ...(replay?.commandsReplayPath !== undefined ? { replayPath: replay.commandsReplayPath } : {}),
     }),
     async (cmds) => {
-      const sys = new IpamSystem(ctx, ctx.pools.next(), focus);
+      if (transport.broken) return;
+      const sys = new IpamSystem(ctx, ctx.pools.next(), focus, transport);
       try {
         await fc.asyncModelRun(() => ({ model: newModel(), real: sys }), cmds);
       } catch (e) {
         last = { calls: [...sys.calls], steps: [...sys.steps] };
         throw e;
       } finally {
-        await sys.cleanup();
+        if (!transport.broken) await sys.cleanup();
       }
     },
   );

@@ -26,6 +26,8 @@ export class IpamSystem {
     readonly ctx: CheckContext,
     readonly arena: Arena,
     readonly focus: string,
+    /** Set once a call times out or the connection fails: later runs stop at once (no shrinking against a dead plugin). */
+    readonly transport: { broken: boolean } = { broken: false },
     readonly caller: PluginCaller = ctx.caller,
   ) {
     this.slots = [...arena.v4, ...(ctx.capabilities.has('ipv6') ? arena.v6 : [])];
@@ -43,6 +45,7 @@ export class IpamSystem {
     const out = await this.caller.tryCall(key, req, { timeoutMs: this.ctx.config.timeoutMs });
     this.calls.push(summarizeRecord(out.record));
     if (!out.ok && (out.error.kind === 'timeout' || out.error.kind === 'transport-error' || out.error.kind === 'decode-error')) {
+      if (out.error.kind !== 'decode-error') this.transport.broken = true;
       throw new Violation(`${out.record.path}: ${out.error.message}`, this.focus);
     }
     return out;
