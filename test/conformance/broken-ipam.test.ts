@@ -56,6 +56,17 @@ describe('broken IPAM plugins are caught by the right check', () => {
     });
   }
 
+  it('the leak report lists pools the plugin still holds after cleanup', async () => {
+    const plugin = await startMiniIpam(dir.socket('leaky'), ['pool-never-freed']);
+    try {
+      const report = await runOn(plugin.socketPath, quickConfig(dir, { suites: ['ipam'], checks: ['ipam.pool-id-compat', 'ipam.subpool-request'] }));
+      expect(report.leaks.map((l) => `${l.kind} ${l.check}`).sort()).toEqual(['pool ipam.pool-id-compat', 'pool ipam.subpool-request']);
+      expect(report.leaks[0]!.detail).toMatch(/cannot be requested again/);
+    } finally {
+      await plugin.close();
+    }
+  });
+
   it('the correct independent plugin passes every ipam check at the default level', async () => {
     const plugin = await startMiniIpam(dir.socket('correct'));
     try {
