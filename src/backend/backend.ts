@@ -102,8 +102,9 @@ export interface RouteInfo {
   readonly metric: number;
   /** `kernel` = connected route derived from an address on an up link; `static` = added with addRoute. */
   readonly protocol: 'kernel' | 'static';
+  /** IPv4 routes without gateway: `link`; everything else (all IPv6): `global`. */
   readonly scope: 'link' | 'global';
-  /** Preferred source (connected routes: the address that made them). */
+  /** Preferred source: IPv4 connected routes show the address that made them; null otherwise. */
   readonly source: string | null;
   readonly onlink: boolean;
 }
@@ -129,7 +130,7 @@ export interface Backend {
 
   /** `ip link add NAME type bridge`. Created down, no ports. */
   createBridge(ns: NamespaceKey, name: string, options?: LinkOptions): Promise<LinkInfo>;
-  /** `ip link add NAME type veth peer name PEER`; both ends in `ns`, both down. Returns [link, peer]. */
+  /** `ip link add NAME type veth peer name PEER`; both ends in `ns`, both down; the peer gets the lower ifindex. Returns [link, peer]. */
   createVethPair(ns: NamespaceKey, name: string, peerName: string, options?: VethOptions): Promise<[LinkInfo, LinkInfo]>;
   /** `ip link add NAME type dummy`. */
   createDummy(ns: NamespaceKey, name: string, options?: LinkOptions): Promise<LinkInfo>;
@@ -159,7 +160,10 @@ export interface Backend {
    * (a requested rename is still applied, as `ip link set` does).
    */
   moveLink(ns: NamespaceKey, name: string, targetNs: NamespaceKey, newName?: string): Promise<void>;
-  /** `ip link set NAME name NEW`: EBUSY while up, EEXIST when taken. */
+  /**
+   * `ip link set NAME name NEW`: EEXIST when taken, EINVAL for a bad name. Kernels
+   * before 6.8 refuse while the link is up (EBUSY): callers set it down first.
+   */
   renameLink(ns: NamespaceKey, name: string, newName: string): Promise<void>;
 
   /**

@@ -40,8 +40,8 @@ export interface VRoute {
   readonly metric: number;
   readonly protocol: 'kernel' | 'static';
   readonly onlink: boolean;
-  /** Connected routes: the address that made them. */
-  readonly source: Ip | null;
+  /** Connected routes: the address that made them (shown as `src` for IPv4). */
+  readonly owner: Ip | null;
 }
 
 export interface VNamespace {

@@ -45,6 +45,11 @@ import { renderSnapshot, type LinkSnapshot, type NamespaceSnapshot, type Virtual
 export interface VirtualBackendOptions {
   /** Seed of the MAC generator (default 1): equal seeds and calls give equal MACs. */
   readonly seed?: number;
+  /**
+   * Renaming an up link is allowed (Linux >= 6.8, default true); false models
+   * older kernels, which answer EBUSY.
+   */
+  readonly liveRename?: boolean;
 }
 
 /** An injected failure (see `failNext`). */
@@ -79,10 +84,12 @@ export class VirtualBackend implements Backend {
   private readonly namespaces = new Map<NamespaceKey, VNamespace>();
   private readonly faults: Fault[] = [];
   private rng: number;
+  private readonly liveRename: boolean;
   private closed = false;
 
   constructor(options: VirtualBackendOptions = {}) {
     this.rng = (options.seed ?? 1) >>> 0 || 1;
+    this.liveRename = options.liveRename ?? true;
     this.addNamespace(HOST_NAMESPACE, true);
   }
 
@@ -135,8 +142,9 @@ export class VirtualBackend implements Backend {
     const peerMtu = this.checkMtu(op, `${nsKey}/${peerName}`, 'veth', options.peerMtu ?? options.mtu ?? DEFAULT_MTU);
     const mac = this.optionalMac(op, target, options.mac);
     const peerMac = this.optionalMac(op, `${nsKey}/${peerName}`, options.peerMac);
-    const a = this.addLink(ns, finalName, 'veth', mtu, mac);
+    // veth_newlink registers the peer first: it gets the lower ifindex.
     const b = this.addLink(ns, finalPeer, 'veth', peerMtu, peerMac);
+    const a = this.addLink(ns, finalName, 'veth', mtu, mac);
     a.peer = b;
     b.peer = a;
     return [info(a), info(b)];
@@ -277,7 +285,7 @@ export class VirtualBackend implements Backend {
       gone = link.addresses.filter((a) => a.family === 4 && a.prefix === found.prefix && a.net.text === found.net.text);
     }
     link.addresses = link.addresses.filter((a) => !gone.includes(a));
-    this.dropRoutes(link.ns, (r) => r.dev === link && r.protocol === 'kernel' && gone.some((g) => r.source !== null && sameIp(r.source, g.ip)));
+    this.dropRoutes(link.ns, (r) => r.dev === link && r.protocol === 'kernel' && gone.some((g) => r.owner !== null && sameIp(r.owner, g.ip)));
     if (!link.addresses.some((a) => a.family === found.family)) {
       this.dropRoutes(link.ns, (r) => r.dev === link && r.family === found.family);
     }
@@ -318,7 +326,7 @@ export class VirtualBackend implements Backend {
     if (ns.routes.some((r) => r.family === family && r.destination.text === destination.text && r.metric === metric)) {
       this.fail('EEXIST', op, target);
     }
-    ns.routes.push({ family, destination, gateway, dev: dev!, metric, protocol: 'static', onlink, source: null });
+    ns.routes.push({ family, destination, gateway, dev: dev!, metric, protocol: 'static', onlink, owner: null });
   }
 
   async deleteRoute(nsKey: NamespaceKey, spec: RouteSpec): Promise<void> {
@@ -466,7 +474,7 @@ export class VirtualBackend implements Backend {
         if (!r.dev.up) bad(`${at}: device is down`);
         if (r.gateway !== null && r.gateway.family !== r.family) bad(`${at}: gateway family`);
         if (r.protocol === 'kernel') {
-          const a = r.dev.addresses.find((x) => r.source !== null && sameIp(x.ip, r.source) && x.net.text === r.destination.text);
+          const a = r.dev.addresses.find((x) => r.owner !== null && sameIp(x.ip, r.owner) && x.net.text === r.destination.text);
           if (a === undefined) bad(`${at}: connected route without its address`);
         }
         if (ns.routes.some((o) => o !== r && o.protocol === 'static' && r.protocol === 'static' && o.family === r.family && o.destination.text === r.destination.text && o.metric === r.metric)) {
@@ -581,7 +589,7 @@ export class VirtualBackend implements Backend {
 
   private rename(op: string, link: VLink, newName: string): void {
     const target = `${link.ns.key}/${link.name}`;
-    if (link.up) this.fail('EBUSY', op, target, 'cannot rename a link that is up');
+    if (link.up && !this.liveRename) this.fail('EBUSY', op, target, 'cannot rename a link that is up');
     if (newName === link.name) return;
     const finalName = this.newName(op, link.ns, newName);
     link.ns.links.delete(link.name);
@@ -632,7 +640,7 @@ export class VirtualBackend implements Backend {
     const metric = a.family === 4 ? 0 : IPV6_CONNECTED_METRIC;
     const exists = link.ns.routes.some((r) => r.protocol === 'kernel' && r.dev === link && r.destination.text === a.net.text);
     if (exists) return;
-    link.ns.routes.push({ family: a.family, destination: a.net, gateway: null, dev: link, metric, protocol: 'kernel', onlink: false, source: a.ip });
+    link.ns.routes.push({ family: a.family, destination: a.net, gateway: null, dev: link, metric, protocol: 'kernel', onlink: false, owner: a.ip });
   }
 
   private dropRoutes(ns: VNamespace, pred: (r: VRoute) => boolean): void {
@@ -734,8 +742,9 @@ function routeInfo(r: VRoute): RouteInfo {
     dev: r.dev.name,
     metric: r.metric,
     protocol: r.protocol,
-    scope: r.gateway === null ? 'link' : 'global',
-    source: r.source === null ? null : formatIp(r.source),
+    // IPv6 routes are all scope universe and carry no preferred source (`ip -6 route`).
+    scope: r.family === 4 && r.gateway === null ? 'link' : 'global',
+    source: r.family === 4 && r.owner !== null ? formatIp(r.owner) : null,
     onlink: r.onlink,
   };
 }
