@@ -213,6 +213,9 @@ class Connection implements SignalSource {
   private readonly server: Http1Server;
   private readonly socket: Socket;
   private buf: Buffer | null = null;
+  /** Growable backing store `buf` may live in (see append); bytes used: storeEnd. */
+  private store: Buffer | null = null;
+  private storeEnd = 0;
   /** Where to resume searching for the end of the head. */
   private scanFrom = 0;
   phase: Phase = Phase.Idle;
@@ -254,24 +257,52 @@ class Connection implements SignalSource {
 
   private onData(chunk: Buffer): void {
     if (this.phase === Phase.Closing) return; // draining after a final reply
-    if (this.buf === null) {
-      this.buf = chunk;
-    } else {
-      this.buf = Buffer.concat([this.buf, chunk]);
-    }
+    this.append(chunk);
     if (this.phase === Phase.Idle) {
       this.phase = Phase.Head;
       this.deadline = this.server.deadlineFor(Phase.Head);
     }
     if (this.phase === Phase.Busy || this.writeBlocked) {
       // Pipelined bytes while a call runs: keep them, but stop reading when they pile up.
-      if (this.buf.length > this.server.limitOfHead + this.server.handler.bodyLimit && !this.paused) {
+      if (this.buf!.length > this.server.limitOfHead + this.server.handler.bodyLimit && !this.paused) {
         this.paused = true;
         this.socket.pause();
       }
       return;
     }
     this.process();
+  }
+
+  /**
+   * Add received bytes to `buf`. The common case (a whole request in one chunk)
+   * copies nothing; otherwise bytes go into a buffer grown by doubling, so a peer
+   * dribbling a request byte by byte costs linear, not quadratic, copying.
+   */
+  private append(chunk: Buffer): void {
+    const buf = this.buf;
+    if (buf === null) {
+      this.buf = chunk;
+      return;
+    }
+    const total = buf.length + chunk.length;
+    const store = this.store;
+    if (
+      store !== null &&
+      buf.buffer === store.buffer &&
+      buf.byteOffset + buf.length === store.byteOffset + this.storeEnd &&
+      this.storeEnd + chunk.length <= store.length
+    ) {
+      chunk.copy(store, this.storeEnd);
+      this.storeEnd += chunk.length;
+      this.buf = store.subarray(this.storeEnd - total, this.storeEnd);
+      return;
+    }
+    const grown = Buffer.allocUnsafe(Math.max(total * 2, 4096));
+    buf.copy(grown, 0);
+    chunk.copy(grown, buf.length);
+    this.store = grown;
+    this.storeEnd = total;
+    this.buf = grown.subarray(0, total);
   }
 
   /** Parse and dispatch as many complete requests as the buffer holds, one at a time. */
@@ -288,7 +319,7 @@ class Connection implements SignalSource {
         if (end < 0) {
           if (buf.length > this.server.limitOfHead) {
             this.fail(431, `request head exceeds ${this.server.limitOfHead} bytes`);
-          } else if (buf.indexOf(LFLF) >= 0) {
+          } else if (buf.indexOf(LFLF, Math.max(0, this.scanFrom - 1)) >= 0) {
             this.fail(400, 'malformed request: lines must end with CRLF');
           } else {
             this.scanFrom = Math.max(0, buf.length - 3);
@@ -323,6 +354,7 @@ class Connection implements SignalSource {
       }
       const body = buf.subarray(this.headEnd, need);
       this.buf = need < buf.length ? buf.subarray(need) : null;
+      if (this.buf === null) this.store = null;
       this.phase = Phase.Busy;
       this.deadline = 0;
       const reply = this.server.handler.dispatch(this.method, this.path, body, this);
@@ -451,6 +483,7 @@ class Connection implements SignalSource {
     this.phase = Phase.Closing;
     this.deadline = this.server.deadlineFor(Phase.Closing);
     this.buf = null;
+    this.store = null;
     this.socket.end();
     if (this.paused) {
       this.paused = false;

@@ -158,6 +158,15 @@ describe('HTTP/1.1 layer', () => {
     s.destroy();
   });
 
+  it('assembles a request dribbled in tiny pieces, with a pipelined one behind it', async () => {
+    const space = 'x'.repeat(6000);
+    const bytes = Buffer.from(post('/IpamDriver.RequestPool', JSON.stringify({ AddressSpace: space })) + post('/IpamDriver.RequestPool', '{"AddressSpace":"b"}'));
+    const chunks: Buffer[] = [];
+    for (let i = 0; i < bytes.length; i += 7) chunks.push(bytes.subarray(i, i + 7));
+    const r = await exchange(sock, chunks, 2, 10_000);
+    expect(r.replies.map((x) => (x.json as { PoolID: string }).PoolID)).toEqual([`${space}/10.0.0.0/16`, 'b/10.0.0.0/16']);
+  });
+
   it('ignores empty lines before a request line', async () => {
     const r = await exchange(sock, ['\r\n', `\r\n${post('/IpamDriver.ReleasePool', '{"PoolID":"p"}')}\r\n`, post('/IpamDriver.ReleasePool', '{"PoolID":"p"}')], 2);
     expect(r.replies.map((x) => x.status)).toEqual([200, 200]);
