@@ -453,6 +453,19 @@ describe('routes', () => {
     await failsCleanly(() => b.addRoute(H, { destination: '10.5.0.0/16', dev: 'down0' }), 'ENETDOWN');
   });
 
+  it('an IPv6 gateway cannot be a local address (IPv4 may be)', async () => {
+    await failsCleanly(() => b.addRoute(H, { destination: 'fd50::/64', gateway: 'fd00::2' }), 'EINVAL');
+    await b.addRoute(H, { destination: '10.50.0.0/16', gateway: '10.0.0.2' });
+  });
+
+  it('lo coming up gets 127.0.0.1/8 first even with other addresses; listing is IPv4 then IPv6', async () => {
+    await b.createNamespace(SB);
+    await b.addAddress(SB, 'lo', 'fd00::9/64');
+    await b.addAddress(SB, 'lo', '10.31.0.5/24');
+    await b.setLinkUp(SB, 'lo');
+    expect((await b.listAddresses(SB, 'lo')).map((a) => a.cidr)).toEqual(['127.0.0.1/8', '10.31.0.5/24', '::1/128', 'fd00::9/64']);
+  });
+
   it('IPv6 link-local gateway needs a dev', async () => {
     await failsCleanly(() => b.addRoute(H, { destination: '::/0', gateway: 'fe80::1' }), 'EINVAL');
     await b.addRoute(H, { destination: '::/0', gateway: 'fe80::1', dev: 'd0' });

@@ -176,8 +176,10 @@ export class VirtualBackend implements Backend {
     link.up = true;
     if (link.kind === 'loopback') {
       // inetdev/addrconf give a loopback its addresses when it comes up.
-      if (!link.addresses.some((a) => a.family === 4)) link.addresses.push(parseAddress('127.0.0.1/8')!);
-      if (!link.addresses.some((a) => a.family === 6)) link.addresses.push(parseAddress('::1/128')!);
+      // (even next to other addresses; 127.0.0.1/8 is listed first).
+      const has = (cidr: string): boolean => link.addresses.some((a) => a.cidr === cidr);
+      if (!has('::1/128')) link.addresses.unshift(parseAddress('::1/128')!);
+      if (!has('127.0.0.1/8')) link.addresses.unshift(parseAddress('127.0.0.1/8')!);
     }
     for (const a of link.addresses) if (isPrimary(link, a)) this.addConnectedRoute(link, a);
   }
@@ -317,6 +319,7 @@ export class VirtualBackend implements Backend {
       if (family === 6 && isIpv6LinkLocal(gateway)) {
         if (dev === null) this.fail('EINVAL', op, target, 'Egress device not specified');
       } else {
+        if (family === 6 && isLocalAddress(ns, gateway)) this.fail('EINVAL', op, target, 'Gateway can not be a local address');
         const via = lookupOnLink(ns, gateway, dev);
         if (via === null) this.fail(family === 4 ? 'ENETUNREACH' : 'EHOSTUNREACH', op, target, 'Nexthop has invalid gateway');
         if (!via.up) this.fail('ENETDOWN', op, target, 'Nexthop device is not up');
@@ -367,7 +370,7 @@ export class VirtualBackend implements Backend {
     this.enter('listAddresses', linkName === undefined ? nsKey : `${nsKey}/${linkName}`, [nsKey, linkName]);
     const ns = this.ns('listAddresses', nsKey);
     const links = linkName === undefined ? sortedLinks(ns) : [this.link('listAddresses', nsKey, linkName)];
-    return links.flatMap((l) => l.addresses.map((a) => ({ link: l.name, cidr: a.cidr, family: a.family })));
+    return links.flatMap((l) => byFamily(l.addresses).map((a) => ({ link: l.name, cidr: a.cidr, family: a.family })));
   }
 
   async listRoutes(nsKey: NamespaceKey, family?: Family): Promise<RouteInfo[]> {
@@ -407,7 +410,7 @@ export class VirtualBackend implements Backend {
     const namespaces: NamespaceSnapshot[] = [...this.namespaces.values()].map((ns) => ({
       key: ns.key,
       links: sortedLinks(ns).map(
-        (l): LinkSnapshot => ({ ...info(l), addresses: l.addresses.map((a) => a.cidr) }),
+        (l): LinkSnapshot => ({ ...info(l), addresses: byFamily(l.addresses).map((a) => a.cidr) }),
       ),
       routes: sortedRoutes(ns).map(routeInfo),
     }));
@@ -792,6 +795,16 @@ function isPrimary(link: VLink, a: VAddress): boolean {
   if (a.family === 6) return true;
   const first = link.addresses.find((x) => x.family === 4 && x.prefix === a.prefix && x.net.text === a.net.text);
   return first === a;
+}
+
+/** `ip addr` order: IPv4 addresses, then IPv6, each in insertion order. */
+function byFamily(addresses: readonly VAddress[]): VAddress[] {
+  return [...addresses.filter((a) => a.family === 4), ...addresses.filter((a) => a.family === 6)];
+}
+
+function isLocalAddress(ns: VNamespace, ip: Ip): boolean {
+  for (const l of ns.links.values()) if (l.addresses.some((a) => sameIp(a.ip, ip))) return true;
+  return false;
 }
 
 function isIpv6LinkLocal(ip: Ip): boolean {
