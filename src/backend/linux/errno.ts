@@ -14,7 +14,12 @@ BY_TEXT.set('Invalid argument', 'EINVAL');
 /** Extended-ack texts (without the trailing dot) and the errno the kernel sent with them. */
 const EXTACK: ReadonlyArray<readonly [RegExp, Errno]> = [
   [/^mtu (less|greater) than device (minimum|maximum)/i, 'EINVAL'],
+  [/address already assigned/i, 'EEXIST'],
+  [/address not found/i, 'EADDRNOTAVAIL'],
+  [/^The interface netns is immutable/i, 'EINVAL'],
   [/^Nexthop device is not up/i, 'ENETDOWN'],
+  [/^Device for nexthop is not up/i, 'ENETDOWN'],
+  [/^argument ".*" is wrong: Device does not exist/i, 'ENODEV'],
   [/^Nexthop has invalid gateway/i, 'ENETUNREACH'],
   [/^Invalid prefix for given prefix length/i, 'EINVAL'],
   [/^Device can not be enslaved while up/i, 'EBUSY'],

@@ -3,7 +3,8 @@
  *
  * One `ip -force -json -d -batch -` child per network namespace reads commands
  * on stdin. After every command we send a sentinel that always fails
- * (`link show dev <absent>`); with `-force`, ip reports each failure on stderr
+ * (`neigh show dev <absent>`: ip's `link`/`addr` filters
+ * leak between batch lines, so the sentinel stays out of them); with `-force`, ip reports each failure on stderr
  * as `Command failed -:<line>`, so the sentinel's line number marks where the
  * command's own stderr ends, and stdout (flushed by ip after each command)
  * holds its JSON. Measured on the CI VM: ~20 ms per `execFile('ip')` versus
@@ -92,7 +93,7 @@ export class IpSession {
     const cmdLine = ++this.line;
     const sentinelLine = ++this.line;
     this.queue.push({ args: next.args, cmdLine, sentinelLine, resolve: next.resolve });
-    child.stdin.write(`${next.args.join(' ')}\nlink show dev ${SENTINEL_DEV}\n`);
+    child.stdin.write(`${next.args.join(' ')}\nneigh show dev ${SENTINEL_DEV}\n`);
   }
 
   /** Ends the child; later calls fail. */

@@ -37,7 +37,7 @@ import {
 import { isValidLinkMac, parseMac } from '../mac.js';
 import { formatIp, parseCidr, parseIp } from '../../ipam/address.js';
 import { errnoFromIpText } from './errno.js';
-import { IpSession, type IpResult } from './ip-session.js';
+import { IpSession, runIpOnce, type IpResult } from './ip-session.js';
 import { DEFAULT_SANDBOX_ROOTS, createNetnsFile, deleteNetnsFile, netnsKeyProblem, netnsRef, type NetnsRef } from './netns.js';
 
 export interface LinuxBackendOptions {
@@ -349,7 +349,8 @@ export class LinuxBackend implements Backend {
       const s = this.ns('moveLink', ns);
       const t = this.ns('moveLink', targetNs);
       this.checkExistingName('moveLink', s, name);
-      if (name !== 'lo') this.requireOwned('moveLink', s, name);
+      if (name === 'lo' && s !== t) fail('EINVAL', 'moveLink', `${s.key}/${name}`, 'The device is netns local');
+      this.requireOwned('moveLink', s, name);
       if (newName !== undefined) this.checkName('moveLink', t, newName);
       if (t.key === HOST_NAMESPACE) this.requireOwned('moveLink', t, newName ?? name);
       const rename = newName === undefined ? [] : ['name', newName];
@@ -357,7 +358,16 @@ export class LinuxBackend implements Backend {
         if (rename.length > 0) await this.ip('moveLink', `${s.key}/${name}`, s, ['link', 'set', 'dev', name, ...rename]);
         return;
       }
-      await this.ip('moveLink', `${s.key}/${name}`, s, ['link', 'set', 'dev', name, 'netns', t.file, ...rename]);
+      // The kernel moves first and renames after, so a taken new name would leave
+      // the link moved under its old name: refuse up front instead.
+      if (newName !== undefined && (await this.rawLinks('moveLink', t, newName)).length > 0) fail('EEXIST', 'moveLink', `${t.key}/${newName}`);
+      // A one-shot ip: `ip link set netns FILE` never closes the netns fd, which in a
+      // long-lived session would pin the target namespace (and its file mount).
+      const r = await runIpOnce(s.ref === null ? null : s.file, ['link', 'set', 'dev', name, 'netns', t.file, ...rename]);
+      if (!r.ok) {
+        const { errno, detail } = errnoFromIpText(r.stderr);
+        fail(errno, 'moveLink', `${s.key}/${name}`, detail);
+      }
     });
   }
 
@@ -449,9 +459,11 @@ export class LinuxBackend implements Backend {
 
   // ---- reads ----
 
+  /** Whole lists only: ip's `dev` filters leak from one batch line into the next. */
   private async rawLinks(op: string, s: NsState, name?: string): Promise<RawLink[]> {
-    const r = await this.ip(op, `${s.key}${name === undefined ? '' : `/${name}`}`, s, ['link', 'show', ...(name === undefined ? [] : ['dev', name])]);
-    return r.stdout.trim() === '' ? [] : (JSON.parse(r.stdout) as RawLink[]);
+    const r = await this.ip(op, `${s.key}${name === undefined ? '' : `/${name}`}`, s, ['link', 'show']);
+    const all = r.stdout.trim() === '' ? [] : (JSON.parse(r.stdout) as RawLink[]);
+    return name === undefined ? all : all.filter((l) => l.ifname === name);
   }
 
   private visible(s: NsState, l: RawLink): boolean {
@@ -527,8 +539,8 @@ export class LinuxBackend implements Backend {
     return this.serial(async () => {
       const s = this.ns('listAddresses', ns);
       if (link !== undefined) this.checkExistingName('listAddresses', s, link);
-      const r = await this.ip('listAddresses', `${s.key}/${link ?? ''}`, s, ['addr', 'show', ...(link === undefined ? [] : ['dev', link])]);
-      const links = (r.stdout.trim() === '' ? [] : (JSON.parse(r.stdout) as RawLink[])).filter((l) => this.visible(s, l));
+      const r = await this.ip('listAddresses', `${s.key}/${link ?? ''}`, s, ['addr', 'show']);
+      const links = (r.stdout.trim() === '' ? [] : (JSON.parse(r.stdout) as RawLink[])).filter((l) => this.visible(s, l) && (link === undefined || l.ifname === link));
       if (link !== undefined && links.length === 0) fail('ENODEV', 'listAddresses', `${s.key}/${link}`);
       links.sort((a, b) => a.ifindex - b.ifindex);
       const out: AddressInfo[] = [];

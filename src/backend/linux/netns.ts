@@ -71,7 +71,9 @@ export async function deleteNetnsFile(ref: NetnsRef): Promise<string | null> {
     const r = await run('ip', ['netns', 'del', ref.name]);
     return r.ok ? null : r.stderr;
   }
-  const r = await run('umount', [ref.file]);
+  let r = await run('umount', [ref.file]);
+  // Still open somewhere (a process inside it): detach now, the kernel frees it later.
+  if (!r.ok && /busy/i.test(r.stderr)) r = await run('umount', ['--lazy', ref.file]);
   if (!r.ok) return r.stderr;
   rmSync(ref.file, { force: true });
   return null;

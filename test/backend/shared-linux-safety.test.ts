@@ -1,0 +1,115 @@
+/**
+ * Linux-only rules on top of the shared behaviour: ownership in the host
+ * namespace, validated namespace keys, netns file paths as sandbox keys,
+ * names the batch tokenizer cannot carry, and removeOwned.
+ */
+import { execFile } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { BackendError, HOST_NAMESPACE as H, type Errno } from '../../src/backend/backend.js';
+import { createLinuxBackend, type LinuxBackend } from '../../src/backend/linux/index.js';
+import { uniqueNsKey } from './shared-suite.js';
+import { linuxSkipReason, makeTestHostNetns, removeNetns } from './shared-linux-env.js';
+
+async function errnoOf(p: Promise<unknown>): Promise<Errno | 'ok'> {
+  try {
+    await p;
+    return 'ok';
+  } catch (e) {
+    if (e instanceof BackendError) return e.errno;
+    throw e;
+  }
+}
+
+function ip(args: string[]): Promise<{ ok: boolean; out: string }> {
+  return new Promise((resolve) => execFile('ip', args, (err, out) => resolve({ ok: err === null, out })));
+}
+
+const skip = linuxSkipReason();
+if (skip !== null) console.log(`linux backend safety tests skipped: ${skip}`);
+
+describe.skipIf(skip !== null)('Linux backend: safety and sandbox keys', () => {
+  let hostKey: string;
+  let b: LinuxBackend;
+  let dir: string;
+  const extra: string[] = [];
+  beforeEach(async () => {
+    hostKey = (await makeTestHostNetns()).key;
+    dir = mkdtempSync(join(tmpdir(), 'cnmt-'));
+    b = createLinuxBackend({ hostNetns: hostKey, sandboxRoots: [dir] });
+  });
+  afterEach(async () => {
+    await b.close().catch(() => undefined);
+    for (const k of extra.splice(0)) await removeNetns(k);
+    await removeNetns(hostKey);
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  it('host links without the cnm- prefix are neither created, seen nor touched', async () => {
+    expect(await errnoOf(b.createVethPair(H, 'eth7', 'cnm-x'))).toBe('EPERM');
+    expect(await errnoOf(b.createBridge(H, 'br-foreign'))).toBe('EPERM');
+    expect((await ip(['-n', hostKey, 'link', 'add', 'foreign0', 'type', 'bridge'])).ok).toBe(true);
+    expect(await errnoOf(b.getLink(H, 'foreign0'))).toBe('ENODEV');
+    expect(await errnoOf(b.deleteLink(H, 'foreign0'))).toBe('ENODEV');
+    expect(await errnoOf(b.setLinkUp(H, 'foreign0'))).toBe('ENODEV');
+    expect(await errnoOf(b.addAddress(H, 'foreign0', '10.9.9.9/24'))).toBe('ENODEV');
+    expect((await b.listLinks(H)).map((l) => l.name)).toEqual(['lo']);
+    await b.createVethPair(H, 'cnm-a', 'cnm-b');
+    expect(await errnoOf(b.renameLink(H, 'cnm-a', 'foreign1'))).toBe('EPERM');
+    expect(await errnoOf(b.setMaster(H, 'cnm-a', 'foreign0'))).toBe('ENODEV');
+    expect(await errnoOf(b.addRoute(H, { destination: '10.8.0.0/16', gateway: '10.9.9.1' }))).toBe('EPERM');
+    expect((await ip(['-n', hostKey, 'link', 'show', 'foreign0'])).ok).toBe(true);
+  });
+
+  it('namespace keys are validated; namespaces it did not create read as ENOENT', async () => {
+    for (const k of ['../x', 'a b', '/etc/passwd', '/tmp/../run/netns/x', `${dir}/../x`, 'x'.repeat(65)])
+      expect(await errnoOf(b.createNamespace(k)), k).toBe('EINVAL');
+    const foreign = uniqueNsKey();
+    extra.push(foreign);
+    expect((await ip(['netns', 'add', foreign])).ok).toBe(true);
+    expect(await errnoOf(b.listLinks(foreign))).toBe('ENOENT');
+    expect(await errnoOf(b.deleteNamespace(foreign))).toBe('ENOENT');
+    expect(await errnoOf(b.createNamespace(foreign))).toBe('EEXIST');
+    expect((await ip(['-n', foreign, 'link', 'show', 'lo'])).ok).toBe(true);
+  });
+
+  it('a netns file path works as a sandbox key (as dockerd gives them)', async () => {
+    const sandbox = join(dir, 'abc123def456');
+    extra.push(sandbox);
+    await b.createNamespace(sandbox);
+    await b.createVethPair(H, 'cnm-h', 'cnm-c');
+    await b.moveLink(H, 'cnm-c', sandbox, 'eth0');
+    await b.addAddress(sandbox, 'eth0', '10.77.0.2/24');
+    await b.setLinkUp(sandbox, 'eth0');
+    expect(await b.getLink(sandbox, 'eth0')).toMatchObject({ namespace: sandbox, up: true, peer: { namespace: H, name: 'cnm-h' } });
+    expect((await b.getLink(H, 'cnm-h')).peer).toEqual({ namespace: sandbox, name: 'eth0' });
+    await b.deleteNamespace(sandbox);
+    expect(await errnoOf(b.getLink(H, 'cnm-h'))).toBe('ENODEV');
+  });
+
+  it('names with characters the batch tokenizer interprets still work', async () => {
+    const k = uniqueNsKey();
+    extra.push(k);
+    await b.createNamespace(k);
+    await b.createVethPair(k, 'a#b', `c"d'e`);
+    expect((await b.listLinks(k)).map((l) => l.name).sort()).toEqual(['a#b', `c"d'e`, 'lo']);
+    await b.deleteLink(k, 'a#b');
+    expect((await b.listLinks(k)).map((l) => l.name)).toEqual(['lo']);
+  });
+
+  it('removeOwned deletes cnm- host links and the namespaces it created', async () => {
+    const k = uniqueNsKey();
+    extra.push(k);
+    await b.createNamespace(k);
+    await b.createBridge(H, 'cnm-br');
+    await b.createVethPair(H, 'cnm-a', 'cnm-b');
+    const r = await b.removeOwned();
+    expect(r.namespaces).toEqual([k]);
+    expect(r.links).toContain('cnm-br');
+    expect(r.links.filter((n) => n === 'cnm-a' || n === 'cnm-b')).toHaveLength(1);
+    expect((await b.listLinks(H)).map((l) => l.name)).toEqual(['lo']);
+    expect((await ip(['netns', 'list'])).out).not.toContain(k);
+  });
+});
