@@ -5,7 +5,9 @@
  */
 import type { CallRecord, PluginCaller } from '../src/client/types.js';
 import { LOCAL_DEFAULT, GLOBAL_DEFAULT } from '../src/protocol/constants.js';
-import { type ConformanceConfig, defaultConfig, type ResolvedConfig, validateConfig } from './config.js';
+import { ActivateResponse } from '../src/protocol/messages.js';
+import { goDecode } from '../src/protocol/schema.js';
+import { type ConformanceConfig, defaultConfig, type ResolvedConfig } from './config.js';
 import { curlReproducer, summarizeRecord } from './counterexample.js';
 import { SkipCheck, TargetUnreachableError, Violation } from './errors.js';
 import { formatCidr } from './cidr.js';
@@ -60,7 +62,8 @@ export async function runSuites(
   configInput: Partial<ConformanceConfig> = {},
   options: RunOptions = {},
 ): Promise<RunReport> {
-  const config: ResolvedConfig = 'level' in configInput && 'runs' in configInput && 'subnets' in configInput ? (validateConfig(configInput as ConformanceConfig), configInput as ConformanceConfig) : defaultConfig(configInput);
+  // defaultConfig validates and fills whatever the caller left out (a full config passes through unchanged).
+  const config: ResolvedConfig = defaultConfig(configInput);
   const emit = options.onEvent ?? (() => {});
   const allSuites = options.suites ?? (await import('./suites.js')).ALL_SUITES;
   const suites = allSuites.filter((s) => config.suites.length === 0 || config.suites.includes(s.id));
@@ -320,7 +323,8 @@ async function probeTarget(
     let implementsList: unknown = null;
     if (activate.status === 200) {
       try {
-        implementsList = (JSON.parse(activate.body) as { Implements?: unknown } | null)?.Implements;
+        const decoded = goDecode(ActivateResponse, JSON.parse(activate.body));
+        implementsList = decoded.ok ? decoded.value.Implements : null;
       } catch {
         implementsList = null;
       }

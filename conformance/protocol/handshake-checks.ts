@@ -14,8 +14,11 @@ export const activateHandshake: Check = {
     const p: Probe = new Probe(ctx);
     const v = await p.verdict({ path: '/Plugin.Activate' });
     if (v.kind !== 'success') p.fail(`Plugin.Activate did not succeed (${v.kind}${'text' in v ? `: ${v.text}` : ''}); dockerd cannot register a v1 plugin without it`);
-    const list = (v.json as { Implements?: unknown } | null)?.Implements;
-    if (!Array.isArray(list) || !list.every((x) => typeof x === 'string')) p.fail(`Implements is ${JSON.stringify(list)}, not an array of strings`);
+    // Go decoding: keys match case-insensitively (protocol.md §1.4).
+    const d = goDecode(m.ActivateResponse, v.json);
+    if (!d.ok) p.fail(`Plugin.Activate reply does not decode: ${d.message}`);
+    const list = d.value.Implements;
+    if (!Array.isArray(list)) p.fail(`Implements is ${JSON.stringify(list)}, not an array of strings`);
     const known: string[] = list.filter((x) => x === 'NetworkDriver' || x === 'IpamDriver');
     const nearMiss = list.filter((x) => typeof x === 'string' && ['networkdriver', 'ipamdriver'].includes(x.toLowerCase()) && !known.includes(x));
     if (nearMiss.length > 0) p.fail(`Implements lists ${JSON.stringify(nearMiss)}; dockerd matches "NetworkDriver"/"IpamDriver" case-sensitively`);

@@ -6,6 +6,7 @@
  */
 import { goDecode } from '../../src/protocol/schema.js';
 import { methodByPath } from '../../src/protocol/methods.js';
+import { RequestAddressResponse } from '../../src/protocol/messages.js';
 import { formatCidr, parseCidrWithAddress, formatIp } from '../cidr.js';
 import type { Check, CheckContext } from '../types.js';
 import { Probe } from './probe.js';
@@ -33,6 +34,7 @@ export const replyJson: Check = {
       if (spec) {
         const d = goDecode(spec.response, json);
         if (!d.ok) p.fail(`${path}: 200 reply does not decode into dockerd's struct: ${d.message}`);
+        return d.value; // as dockerd reads it (case-insensitive keys, null = zero values)
       }
       return json;
     };
@@ -201,7 +203,8 @@ export const survivesBadInput: Check = {
       }
       const other = await p.verdict({ path: '/IpamDriver.RequestAddress', body: JSON.stringify({ PoolID: held.poolId, Address: '', Options: null }) });
       if (other.kind !== 'success') p.fail(`after the bad requests pool ${held.pool} (${held.poolId}) no longer serves addresses: the plugin lost its state`);
-      const a = (other.json as { Address?: string } | null)?.Address;
+      const decoded = goDecode(RequestAddressResponse, other.json);
+      const a = decoded.ok ? decoded.value.Address : undefined;
       const parsed = a ? parseCidrWithAddress(a) : null;
       if (parsed) ctx.resources.trackAddress(ctx.caller, held.poolId, formatIp(parsed.cidr.family, parsed.addr));
     }

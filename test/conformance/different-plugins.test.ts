@@ -2,6 +2,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { exitCodeFor } from '../../conformance/report/exit-code.js';
 import { startDifferentIpam } from './plugins/different-ipam.js';
+import { startLooseIpam } from './plugins/loose-ipam.js';
 import { quickConfig, runOn, tempDir, type TempDir } from './support.js';
 
 let dir: TempDir;
@@ -25,6 +26,18 @@ describe('correct but different plugins', () => {
       expect(compat).toEqual(expect.arrayContaining(['ipam.address-order-compat', 'ipam.pool-id-compat', 'ipam.error-text-compat']));
       expect(exitCodeFor(report, 'compat')).toBe(1);
       expect(report.leaks).toEqual([]);
+    } finally {
+      await plugin.close();
+    }
+  });
+
+  it('lower-case reply keys, null replies, random order, 200 {"error"} / 503 errors: conformant at should', async () => {
+    const plugin = await startLooseIpam(dir.socket('loose'));
+    try {
+      const report = await runOn(plugin.socketPath, quickConfig(dir, { suites: ['protocol', 'ipam'] }));
+      const failing = report.checks.filter((c) => c.status === 'failed' && c.level !== 'compat');
+      expect(failing.map((f) => `${f.id}: ${f.message}`)).toEqual([]);
+      expect(exitCodeFor(report)).toBe(0);
     } finally {
       await plugin.close();
     }
