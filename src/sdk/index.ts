@@ -1,6 +1,23 @@
 /**
- * The plugin server SDK: serve any NetworkDriverApi and/or IpamApi object as a
- * Docker network plugin (`cnmkit/sdk`).
+ * The plugin server SDK (`cnmkit/sdk`): serve any NetworkDriverApi and/or
+ * IpamApi object as a Docker network plugin.
+ *
+ * ```ts
+ * const server = await servePlugin({ ipam: myIpam, listen: { name: 'myipam' } });
+ * // ... /run/docker/plugins/myipam.sock (0660) answers the daemon
+ * await server.close(); // answers in-flight calls, removes the socket
+ * ```
+ *
+ * - `createPluginHandler` is the transport-free protocol side (a RawHandler):
+ *   routing from the method table, Activate manifest, strict request
+ *   validation (400 `{"Err":"field X: expected ..."}`), 404 `{"Err":"404 page not found"}`
+ *   for methods the objects do not implement, 405 for non-POST, 413 over the
+ *   body limit, 500 `{"Err": message}` when a handler throws (PluginError
+ *   picks another status). Use it with `inject` in tests or with the client's
+ *   in-process transport.
+ * - `servePlugin` adds the listener (unix socket, TCP, TLS, discovery files)
+ *   and a lean HTTP/1.1 layer (src/sdk/http1.ts) with keep-alive (10 min idle
+ *   by default), pipelining, limits and per-connection deadlines.
  */
 export { servePlugin } from './serve.js';
 export type { ListenOptions, NamedSocketListen, PluginServer, ServePluginOptions, SocketListen, TcpListen, TlsFiles } from './serve.js';
