@@ -2,3 +2,4 @@
 export * from './backend.js';
 export * from './mac.js';
 export * from './virtual/index.js';
+export * from './firewall.js';

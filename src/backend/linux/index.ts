@@ -7,3 +7,4 @@ export { LinuxBackend, createLinuxBackend, type LinuxBackendOptions } from './li
 export { DEFAULT_SANDBOX_ROOTS, NETNS_RUN_DIR, netnsKeyProblem } from './netns.js';
 export { IpSession, runIpOnce, type IpResult, type NetnsTarget } from './ip-session.js';
 export { errnoFromIpText } from './errno.js';
+export { IptablesFirewall, createIptablesFirewall, FIREWALL_CHAIN, type IptablesFirewallOptions } from './iptables.js';
