@@ -9,6 +9,8 @@ import { VirtualBackend } from '../backend/virtual/index.js';
 import { createFileStateStore, openReferenceDriver, type ReferenceDriver } from '../driver/index.js';
 import { createIpam, type AddressPoolSpec, type ReferenceIpam } from '../ipam/index.js';
 import type { Profile } from '../protocol/constants.js';
+import { RecordingFirewall, type Firewall } from '../backend/firewall.js';
+import { attachForwarding, canRemoveOwned } from './forwarding.js';
 
 export type BackendKind = 'virtual' | 'linux';
 
@@ -19,13 +21,23 @@ export interface ReferencePluginOptions {
   stateDir?: string;
   defaultAddressPools?: readonly AddressPoolSpec[];
   profile?: Profile;
+  /** Forwarding rules for the networks; default: iptables with `linux`, a recording one otherwise. */
+  firewall?: Firewall;
 }
 
 export interface ReferencePlugin {
   readonly driver: ReferenceDriver;
   readonly ipam: ReferenceIpam;
   readonly backend: Backend;
+  readonly firewall: Firewall;
   close(): Promise<void>;
+}
+
+async function makeFirewall(opts: ReferencePluginOptions): Promise<Firewall> {
+  if (opts.firewall !== undefined) return opts.firewall;
+  if (opts.backend !== 'linux') return new RecordingFirewall();
+  const { createIptablesFirewall } = await import('../backend/linux/index.js');
+  return createIptablesFirewall();
 }
 
 async function makeBackend(kind: BackendKind | Backend | undefined): Promise<Backend> {
@@ -49,18 +61,33 @@ export async function createReferencePlugin(opts: ReferencePluginOptions = {}): 
   let backend: Backend | undefined;
   try {
     backend = await makeBackend(opts.backend);
+    const firewall = await makeFirewall(opts);
+    // Without durable state nothing of an earlier (crashed) run can be adopted: sweep it.
+    const sweep = opts.stateDir === undefined && opts.backend === 'linux' && canRemoveOwned(backend);
+    if (sweep) {
+      await (backend as Backend & { removeOwned(): Promise<unknown> }).removeOwned();
+      await firewall.removeAll();
+    }
     const driver = await openReferenceDriver({
       backend,
       profile: opts.profile,
       store: opts.stateDir === undefined ? undefined : createFileStateStore(join(opts.stateDir, 'driver')),
     });
+    await attachForwarding(driver, firewall);
     const b = backend;
     return {
       driver,
       ipam,
       backend: b,
+      firewall,
       async close() {
         await ipam.close();
+        // Without --state the next start could not adopt anything: leave nothing behind.
+        if (sweep) {
+          await (b as Backend & { removeOwned(): Promise<unknown> }).removeOwned().catch(() => undefined);
+          await firewall.removeAll().catch(() => undefined);
+        }
+        await firewall.close();
         // A caller-supplied backend stays open: its owner closes it.
         if (typeof opts.backend !== 'object') await b.close();
       },
