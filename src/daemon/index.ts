@@ -1,0 +1,10 @@
+/** The daemon simulator: dockerd's call sequences, rollbacks and sandbox work against any plugin. */
+export { createDaemon, type SimulatedDaemon } from './daemon.js';
+export { DaemonError, DaemonUsageError, type DaemonOperation, type DaemonStep } from './errors.js';
+export { faultyCaller, type Fault, type FaultRule, type FaultyCaller, type InjectedFault } from './faulty.js';
+export { inProcessPlugin, type InProcessPlugin, type InProcessPluginOptions } from './inprocess.js';
+export { createIdGenerator, type IdGenerator } from './ids.js';
+export { summarizeCalls } from './summary.js';
+export type * from './types.js';
+/** Short name used by callers. */
+export type { SimulatedDaemon as Daemon } from './daemon.js';

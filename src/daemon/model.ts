@@ -1,0 +1,117 @@
+/**
+ * The daemon's store: networks, endpoints, sandboxes and containers as
+ * libnetwork and dockerd keep them (only what the simulated sequences need).
+ */
+import type { IpNet } from './addr.js';
+import type { IpamConfigSpec, NetworkAttachSpec, PortSpec } from './types.js';
+
+/** One pool of a network (libnetwork IpamInfo). */
+export interface PoolRec {
+  poolId: string;
+  /** The pool as the IPAM returned it (types.ParseCIDR keeps host bits). */
+  pool: IpNet;
+  meta: Record<string, string>;
+  gateway: IpNet | null;
+  /** Aux addresses in request order. */
+  aux: Array<[string, IpNet]>;
+}
+
+export interface NetworkRec {
+  readonly id: string;
+  readonly name: string;
+  readonly internal: boolean;
+  readonly enableIPv6: boolean;
+  readonly scope: 'local' | 'global';
+  readonly addrSpace: string;
+  readonly driverOpts: Record<string, string>;
+  readonly ipamOpts: Record<string, string>;
+  /** User configurations (rewritten to explicit pools by a replay, as 20.10 does). */
+  v4Conf: IpamConfigSpec[];
+  v6Conf: IpamConfigSpec[];
+  v4: PoolRec[];
+  v6: PoolRec[];
+  readonly endpoints: Map<string, EndpointRec>;
+}
+
+export interface StaticRouteRec {
+  /** CIDR text; `0.0.0.0/0` when the plugin gave none. */
+  readonly destination: string;
+  readonly routeType: number;
+  readonly nextHop: string | null;
+}
+
+export interface JoinRec {
+  srcName: string;
+  dstPrefix: string;
+  gw: string | null;
+  gw6: string | null;
+  /** RouteType 0 routes (via NextHop), programmed in the sandbox. */
+  staticRoutes: StaticRouteRec[];
+  /** Connected routes (non-zero RouteType) on the interface. */
+  ifaceRoutes: string[];
+  disableGatewayService: boolean;
+}
+
+export interface AddrRec {
+  poolId: string;
+  addr: IpNet;
+}
+
+export interface EndpointRec {
+  readonly id: string;
+  /** The container name. */
+  readonly name: string;
+  readonly network: NetworkRec;
+  v4: AddrRec | null;
+  v6: AddrRec | null;
+  mac: string | null;
+  ipamOptions: Record<string, string> | null;
+  join: JoinRec | null;
+  /** Set while joined (libnetwork's ep.sandboxID). */
+  sandbox: SandboxRec | null;
+}
+
+export interface IfaceRec {
+  readonly ep: EndpointRec;
+  readonly srcName: string;
+  readonly dstName: string;
+}
+
+export interface SandboxRec {
+  readonly id: string;
+  readonly key: string;
+  readonly container: ContainerRec;
+  /** libnetwork's epHeap, in array order. */
+  readonly endpoints: EndpointRec[];
+  /** The container's netns exists (after the OCI hook, or for a running container). */
+  osCreated: boolean;
+  /** Interfaces the daemon moved in and still knows about (osl's iFaces). */
+  readonly ifaces: IfaceRec[];
+  readonly nextIfIndex: Map<string, number>;
+  /** Static (RouteType 0) routes programmed, per endpoint id. */
+  readonly programmedRoutes: Map<string, StaticRouteRec[]>;
+  /** Default routes the daemon programmed (gateway IPs). */
+  defaultRoute4: string | null;
+  defaultRoute6: string | null;
+  inDelete: boolean;
+  /** dockerd would have attached docker_gwbridge. */
+  gwBridge: boolean;
+  /** Reasons the sandbox no longer matches its endpoints (faithful dockerd leftovers after failed rollbacks). */
+  readonly degraded: string[];
+  /** Join / Program options (sb.Labels()). */
+  readonly labels: Record<string, unknown>;
+}
+
+export interface AttachRec extends NetworkAttachSpec {
+  /** Network id (resolved when attached). */
+  readonly networkId: string;
+}
+
+export interface ContainerRec {
+  readonly id: string;
+  readonly name: string;
+  running: boolean;
+  readonly attachments: AttachRec[];
+  readonly ports: readonly PortSpec[];
+  sandbox: SandboxRec | null;
+}
