@@ -6,6 +6,7 @@
 import { existsSync } from 'node:fs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { IpamIds } from '../../conformance/ipam/ids.js';
+import { startFreelistIpam } from './plugins/freelist-ipam.js';
 import { type Flaw, startMiniIpam } from './plugins/mini-ipam.js';
 import { quickConfig, result, runOn, tempDir, type TempDir } from './support.js';
 
@@ -55,6 +56,21 @@ describe('broken IPAM plugins are caught by the right check', () => {
       }
     });
   }
+
+  it('a free list that accepts double releases hands out an address twice (separately written plugin)', async () => {
+    const plugin = await startFreelistIpam(dir.socket('freelist'));
+    try {
+      const report = await runOn(plugin.socketPath, quickConfig(dir, { suites: ['ipam'], checks: [IpamIds.noDuplicate] }));
+      const r = result(report, IpamIds.noDuplicate);
+      expect(r.status, r.message).toBe('failed');
+      expect(r.message).toMatch(/a second time/);
+      // Shrunk to: pool, address, release twice, two requests.
+      expect(r.counterexample!.steps.length).toBeLessThanOrEqual(6);
+      expect(r.counterexample!.steps.join(' ')).toMatch(/ReleaseAddress/);
+    } finally {
+      await plugin.close();
+    }
+  });
 
   it('the leak report lists pools the plugin still holds after cleanup', async () => {
     const plugin = await startMiniIpam(dir.socket('leaky'), ['pool-never-freed']);

@@ -34,7 +34,10 @@ export function ipamCommands(space: CommandSpace): fc.Arbitrary<Iterable<IpamCom
       pool.map((p) => new ReleasePoolCommand(p)),
       fc.tuple(pool, fc.boolean()).map(([p, gw]) => new RequestAddressCommand(p, gw)),
       fc.tuple(pool, offset).map(([p, o]) => new RequestPreferredAddressCommand(p, o)),
-      fc.tuple(pool, fc.nat(63), fc.constantFrom('held' as const, 'any' as const)).map(([p, i, mode]) => new ReleaseAddressCommand(p, i, mode)),
+      fc.tuple(pool, fc.nat(63), fc.constantFrom('held' as const, 'twice' as const, 'released' as const, 'any' as const)).map(([p, i, mode]) => new ReleaseAddressCommand(p, i, mode)),
+      // Address traffic is what most bugs hide in: weigh it double.
+      fc.tuple(pool, fc.boolean()).map(([p, gw]) => new RequestAddressCommand(p, gw)),
+      fc.tuple(pool, fc.nat(63), fc.constantFrom('held' as const, 'twice' as const)).map(([p, i, mode]) => new ReleaseAddressCommand(p, i, mode)),
       pool.map((p) => new FillPoolCommand(p)),
       fc.tuple(pool, fc.nat(63)).map(([p, i]) => new RequestReleasedAddressCommand(p, i)),
     ],

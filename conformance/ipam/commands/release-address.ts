@@ -1,4 +1,8 @@
-/** ReleaseAddress of an allocated address (or of any address of the pool: releasing a free one is allowed). */
+/**
+ * ReleaseAddress of an allocated address, of one released before (a double
+ * release, as dockerd's retries and rollbacks send), or of any address of the
+ * pool: releasing a free one is allowed and must change nothing.
+ */
 import type { AsyncCommand } from 'fast-check';
 import { formatIp, sizeOf } from '../../cidr.js';
 import { IpamIds } from '../ids.js';
@@ -8,22 +12,24 @@ import type { IpamSystem } from '../system.js';
 export class ReleaseAddressCommand implements AsyncCommand<IpamModel, IpamSystem> {
   constructor(
     readonly poolIndex: number,
-    /** Index into the allocated addresses (held) or offset in the pool (any). */
+    /** Index into the allocated (held) or released addresses, or offset in the pool (any). */
     readonly pick: number,
-    readonly mode: 'held' | 'any',
+    /** `twice`: a held address released two times in a row (a retried or rolled-back release). */
+    readonly mode: 'held' | 'twice' | 'released' | 'any',
   ) {}
 
   check(m: Readonly<IpamModel>): boolean {
     if (m.pools.length === 0) return false;
-    return this.mode === 'any' || m.pools[this.poolIndex % m.pools.length]!.held.size > 0;
+    const pool = m.pools[this.poolIndex % m.pools.length]!;
+    return this.mode === 'any' || (this.mode === 'released' ? pool.released.size > 0 : pool.held.size > 0);
   }
 
   async run(m: IpamModel, r: IpamSystem): Promise<void> {
     const pool = m.pools[this.poolIndex % m.pools.length]!;
     let addr: bigint;
-    if (this.mode === 'held') {
-      const held = [...pool.held].sort((a, b) => (a < b ? -1 : 1));
-      addr = held[this.pick % held.length]!;
+    if (this.mode !== 'any') {
+      const from = [...(this.mode === 'released' ? pool.released : pool.held)].sort((a, b) => (a < b ? -1 : 1));
+      addr = from[this.pick % from.length]!;
     } else {
       addr = pool.cidr.base + (BigInt(this.pick) % sizeOf(pool.cidr));
     }
@@ -31,6 +37,8 @@ export class ReleaseAddressCommand implements AsyncCommand<IpamModel, IpamSystem
     r.steps.push(`${this.toString()} -> ${text}`);
     const wasHeld = pool.held.has(addr);
     const out = await r.call('ReleaseAddress', { PoolID: pool.poolId, Address: text });
+    // The second release of `twice` may succeed or fail; either way the address stays free.
+    if (this.mode === 'twice') await r.call('ReleaseAddress', { PoolID: pool.poolId, Address: text });
     if (!wasHeld) return;
     pool.held.delete(addr);
     r.resources.forgetAddress(pool.poolId, text);
