@@ -221,9 +221,18 @@ function bytesToString(body: Uint8Array): string {
   return Buffer.isBuffer(body) ? body.toString('utf8') : Buffer.from(body.buffer, body.byteOffset, body.byteLength).toString('utf8');
 }
 
+/** Only JSON whitespace (what an empty body with a newline looks like). */
+function isBlank(text: string): boolean {
+  for (let i = 0; i < text.length; i++) {
+    const c = text.charCodeAt(i);
+    if (c !== 32 && c !== 10 && c !== 13 && c !== 9) return false;
+  }
+  return true;
+}
+
 function parseBody(route: Route, body: Uint8Array): unknown {
   const text = bytesToString(body);
-  if (text.trim() === '') {
+  if (isBlank(text)) {
     return new BadRequest(
       `empty request body: ${route.label} needs a JSON object (dockerd resends an empty body when it retries a call; make the call idempotent)`,
     );
@@ -238,7 +247,7 @@ function parseBody(route: Route, body: Uint8Array): unknown {
     return new BadRequest(`body: expected a JSON object, got ${value === null ? 'null' : Array.isArray(value) ? 'array' : typeof value}`);
   }
   // Own `__proto__` keys from JSON.parse are harmless until someone Object.assigns them; drop them.
-  if (text.includes('__proto__') || text.includes('prototype')) stripPollution(value);
+  if (text.includes('proto')) stripPollution(value); // `__proto__` or `prototype`
   const issue = route.validate!(value);
   if (issue !== null) {
     const where = issue.path.length === 0 ? 'body' : `field ${formatPath(issue.path)}`;

@@ -56,9 +56,43 @@ const enum Phase {
 
 const CRLFCRLF = Buffer.from('\r\n\r\n', 'latin1');
 const LFLF = Buffer.from('\n\n', 'latin1');
-const TOKEN = /^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/;
-const TARGET = /^[\x21-\x7e]+$/;
-const DIGITS = /^[0-9]{1,15}$/;
+/** RFC 9110 tchar, by char code. */
+const TCHAR = new Uint8Array(128);
+for (const c of "!#$%&'*+-.^_`|~0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz") TCHAR[c.charCodeAt(0)] = 1;
+
+/** s[from, to) is a non-empty token (methods, header names). */
+function isToken(s: string, from: number, to: number): boolean {
+  if (from >= to) return false;
+  for (let i = from; i < to; i++) {
+    const c = s.charCodeAt(i);
+    if (c >= 128 || TCHAR[c] === 0) return false;
+  }
+  return true;
+}
+
+/** s[from, to) is a non-empty run of visible ASCII (a request target). */
+function isTarget(s: string, from: number, to: number): boolean {
+  if (from >= to) return false;
+  for (let i = from; i < to; i++) {
+    const c = s.charCodeAt(i);
+    if (c < 0x21 || c > 0x7e) return false;
+  }
+  return true;
+}
+
+/** A Content-Length value between optional blanks: 1-15 digits; -1 when malformed. */
+function parseLength(s: string, from: number, to: number): number {
+  while (from < to && (s.charCodeAt(from) === 32 || s.charCodeAt(from) === 9)) from++;
+  while (to > from && (s.charCodeAt(to - 1) === 32 || s.charCodeAt(to - 1) === 9)) to--;
+  if (from === to || to - from > 15) return -1;
+  let n = 0;
+  for (let i = from; i < to; i++) {
+    const d = s.charCodeAt(i) - 48;
+    if (d < 0 || d > 9) return -1;
+    n = n * 10 + d;
+  }
+  return n;
+}
 /** How long a closing connection may keep sending before it is destroyed. */
 const LINGER_MS = 5_000;
 const SWEEP_MS = 1_000;
@@ -375,22 +409,21 @@ class Connection implements SignalSource {
     const sp1 = head.indexOf(' ');
     const sp2 = sp1 < 0 ? -1 : head.indexOf(' ', sp1 + 1);
     if (sp1 <= 0 || sp2 < 0 || sp2 >= lineEnd) return new HeadError(400, 'malformed request line');
-    const method = head.slice(0, sp1);
-    let target = head.slice(sp1 + 1, sp2);
+    if (!isToken(head, 0, sp1)) return new HeadError(400, 'malformed request line: bad method');
+    if (!isTarget(head, sp1 + 1, sp2)) return new HeadError(400, 'malformed request line: bad request target');
     const version = head.slice(sp2 + 1, lineEnd);
-    if (!TOKEN.test(method)) return new HeadError(400, 'malformed request line: bad method');
-    if (!TARGET.test(target)) return new HeadError(400, 'malformed request line: bad request target');
     if (version === 'HTTP/1.1') this.http10 = false;
     else if (version === 'HTTP/1.0') this.http10 = true;
     else if (/^HTTP\/[0-9]\.[0-9]$/.test(version)) return new HeadError(505, `HTTP version ${version} is not supported; use HTTP/1.1`);
     else return new HeadError(400, 'malformed request line: bad HTTP version');
+    let target = head.slice(sp1 + 1, sp2);
     if (target.charCodeAt(0) !== 47 /* / */) {
       // absolute-form (`http://plugin/Path`) is allowed by RFC 9112; keep only the path.
       const m = /^https?:\/\/[^/?#]*(\/[^#]*)?$/i.exec(target);
       if (m === null) return new HeadError(400, 'malformed request line: request target must be a path');
       target = m[1] ?? '/';
     }
-    this.method = method;
+    this.method = head.slice(0, sp1);
     this.path = target;
     this.keepAlive = !this.http10;
     this.expectContinue = false;
@@ -402,30 +435,30 @@ class Connection implements SignalSource {
       if (next < 0) next = head.length;
       const colon = head.indexOf(':', pos);
       if (colon < 0 || colon >= next || colon === pos) return new HeadError(400, 'malformed header line');
+      const first = head.charCodeAt(pos);
+      if (first === 32 || first === 9) return new HeadError(400, 'malformed header line: folded headers are not allowed');
+      if (!isToken(head, pos, colon)) return new HeadError(400, 'malformed header name');
       const nameLen = colon - pos;
       // Only a handful of headers matter; compare lengths before lower-casing.
       if (nameLen === 14 || nameLen === 17 || nameLen === 10 || nameLen === 6) {
         const name = head.slice(pos, colon).toLowerCase();
-        const value = head.slice(colon + 1, next).trim();
         if (name === 'content-length') {
-          if (!DIGITS.test(value)) return new HeadError(400, 'malformed Content-Length header');
-          const n = Number(value);
+          const n = parseLength(head, colon + 1, next);
+          if (n < 0) return new HeadError(400, 'malformed Content-Length header');
           if (contentLength >= 0 && contentLength !== n) return new HeadError(400, 'conflicting Content-Length headers');
           contentLength = n;
         } else if (name === 'transfer-encoding') {
           chunked = true;
         } else if (name === 'connection') {
-          const v = value.toLowerCase();
+          const v = head.slice(colon + 1, next).toLowerCase();
           if (v.includes('close')) this.keepAlive = false;
           else if (this.http10 && v.includes('keep-alive')) this.keepAlive = true;
         } else if (name === 'expect') {
+          const value = head.slice(colon + 1, next).trim();
           if (value.toLowerCase() !== '100-continue') return new HeadError(417, `unsupported Expect: ${value}`);
           this.expectContinue = !this.http10;
         }
       }
-      const first = head.charCodeAt(pos);
-      if (first === 32 || first === 9) return new HeadError(400, 'malformed header line: folded headers are not allowed');
-      if (!TOKEN.test(head.slice(pos, colon))) return new HeadError(400, 'malformed header name');
       pos = next + 2;
     }
     if (chunked) {
