@@ -29,10 +29,12 @@
  *
  * Calls are serialised (one at a time), so concurrent requests from the daemon
  * never interleave their backend operations. Every failing call undoes its own
- * backend changes and leaves the driver state as it was.
+ * backend changes and leaves the driver state as it was; should the undo itself
+ * fail, the error message names the link left behind.
  */
 import { randomBytes as cryptoRandomBytes } from 'node:crypto';
 import {
+  DEFAULT_MTU,
   HOST_NAMESPACE,
   isBackendError,
   type Backend,
@@ -482,7 +484,7 @@ class ReferenceNetworkDriver implements ReferenceDriver {
   /** Bridge with gateways, up; on failure removes what it made. */
   private async createBridge(net: NetworkRecord, what: string): Promise<void> {
     try {
-      await this.backend.createBridge(this.ns, net.bridge, { mtu: net.mtu });
+      await this.backend.createBridge(this.ns, net.bridge);
     } catch (e) {
       if (isBackendError(e, 'EEXIST')) {
         throw new DriverError('E_DRIVER_CONFLICT', `${what}: a link named ${net.bridge} already exists (not made by this network); choose another bridge name`, { cause: e });
@@ -490,11 +492,13 @@ class ReferenceNetworkDriver implements ReferenceDriver {
       throw backendFailure(what, e);
     }
     try {
+      // Set after creation so the kernel pins it: a bridge whose MTU was only given at
+      // creation falls back to 1500 when its last port leaves (br_mtu_auto_adjust).
+      if (net.mtu !== DEFAULT_MTU) await this.backend.setMtu(this.ns, net.bridge, net.mtu);
       for (const gw of gateways(net.ipv4).concat(gateways(net.ipv6))) await this.backend.addAddress(this.ns, net.bridge, gw);
       await this.backend.setLinkUp(this.ns, net.bridge);
     } catch (e) {
-      await this.backend.deleteLink(this.ns, net.bridge).catch(() => undefined);
-      throw backendFailure(what, e);
+      throw backendFailure(what, e, await this.undo(net.bridge));
     }
   }
 
@@ -512,8 +516,17 @@ class ReferenceNetworkDriver implements ReferenceDriver {
       await this.backend.setMaster(this.ns, ep.hostVeth, net.bridge);
       await this.backend.setLinkUp(this.ns, ep.hostVeth);
     } catch (e) {
-      await this.backend.deleteLink(this.ns, ep.hostVeth).catch(() => undefined);
-      throw backendFailure(what, e);
+      throw backendFailure(what, e, await this.undo(ep.hostVeth));
+    }
+  }
+
+  /** Deletes a link made by a failing call; returns a note when even that fails (the link is left behind). */
+  private async undo(name: string): Promise<string | undefined> {
+    try {
+      await this.backend.deleteLink(this.ns, name);
+      return undefined;
+    } catch (e) {
+      return `cleanup failed too, ${name} is left behind: ${(e as Error)?.message ?? String(e)}`;
     }
   }
 
@@ -552,8 +565,9 @@ function short(id: string): string {
   return id.length > 12 ? id.slice(0, 12) : id;
 }
 
-function backendFailure(what: string, e: unknown): DriverError {
-  return new DriverError('E_DRIVER_BACKEND', `${what}: ${(e as Error)?.message ?? String(e)}`, { cause: e });
+function backendFailure(what: string, e: unknown, note?: string): DriverError {
+  const text = `${what}: ${(e as Error)?.message ?? String(e)}${note === undefined ? '' : ` (${note})`}`;
+  return new DriverError('E_DRIVER_BACKEND', text, { cause: e });
 }
 
 function gateways(pools: readonly PoolConfig[]): string[] {

@@ -232,6 +232,18 @@ describe('bridges', () => {
     expect((await b.getLink(H, 'br0')).mtu).toBe(9000);
   });
 
+  it('an MTU given at creation or set to the unchanged value does not pin it (checked on Linux 6.18)', async () => {
+    await b.createBridge(H, 'br1', { mtu: 1400 });
+    await b.setMtu(H, 'br1', 1400);
+    await b.setMaster(H, 'a', 'br1');
+    await b.setMaster(H, 'a', null);
+    expect((await b.getLink(H, 'br1')).mtu).toBe(1500);
+    await b.setMtu(H, 'br1', 1400);
+    await b.setMaster(H, 'a', 'br1');
+    await b.setMaster(H, 'a', null);
+    expect((await b.getLink(H, 'br1')).mtu).toBe(1400);
+  });
+
   it('deleting a bridge releases its ports; bridges cannot change namespace', async () => {
     await b.setMaster(H, 'a', 'br0');
     await b.createNamespace(SB);

@@ -196,6 +196,8 @@ export class VirtualBackend implements Backend {
     this.enter(op, `${nsKey}/${name}`, [nsKey, name, mtu]);
     const link = this.link(op, nsKey, name);
     this.checkMtu(op, `${nsKey}/${name}`, link.kind, mtu);
+    // dev_set_mtu returns early for an unchanged value: only a real change pins a bridge's MTU.
+    if (mtu === link.mtu) return;
     if (link.kind === 'bridge') link.mtuSetByUser = true;
     this.changeMtu(link, mtu);
   }
