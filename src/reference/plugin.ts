@@ -86,6 +86,9 @@ export async function createReferencePlugin(opts: ReferencePluginOptions = {}): 
         if (sweep) {
           await (b as Backend & { removeOwned(): Promise<unknown> }).removeOwned().catch(() => undefined);
           await firewall.removeAll().catch(() => undefined);
+        } else if ((await firewall.listNetworks().catch(() => [1])).length === 0) {
+          // No network left: drop the (empty) owned chain and its jump too.
+          await firewall.removeAll().catch(() => undefined);
         }
         await firewall.close();
         // A caller-supplied backend stays open: its owner closes it.

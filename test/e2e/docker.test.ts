@@ -1,0 +1,167 @@
+/**
+ * The reference driver + IPAM on the Linux backend under the real dockerd:
+ * `cnmkit serve --backend linux --state DIR` on /run/docker/plugins/cnmkit.sock,
+ * driven with the docker CLI. Skips (with the reason) when not root or when no
+ * docker can be made available; removes everything it made, even on failure.
+ */
+import { mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { randomBytes } from 'node:crypto';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createIpam } from '../../src/ipam/index.js';
+import { netContains, parseCidr, parseIp } from '../../src/ipam/address.js';
+import { createIptablesFirewall, createLinuxBackend } from '../../src/backend/linux/index.js';
+import { Cleanup, IMAGE, ServeProcess, cnmLinks, cnmRules, docker, e2eSkipReason, run, socketLive } from './harness.js';
+
+const SOCKET = '/run/docker/plugins/cnmkit.sock';
+let skip = await e2eSkipReason();
+if (skip === null && (await socketLive(SOCKET))) skip = `${SOCKET} is in use by another plugin process`;
+if (skip !== null) console.log(`docker e2e skipped: ${skip}`);
+
+const SUBNET = '10.231.0.0/16';
+const GATEWAY = '10.231.0.1';
+const RANGE = '10.231.5.0/24';
+const AUX = '10.231.5.7';
+
+function inNet(cidr: string, ip: string): boolean {
+  const net = parseCidr(cidr);
+  const addr = parseIp(ip);
+  return net !== null && addr !== null && netContains(net, addr);
+}
+
+describe.skipIf(skip !== null)('cnmkit under a real Docker daemon', () => {
+  const tag = randomBytes(3).toString('hex');
+  const netA = `cnmt-e2e-a-${tag}`;
+  const netB = `cnmt-e2e-b-${tag}`;
+  const c = (n: string): string => `cnmt-e2e-${n}-${tag}`;
+  const state = mkdtempSync(join(tmpdir(), 'cnmt-e2e-state-'));
+  const serveArgs = ['--backend', 'linux', '--state', state, '--socket', SOCKET];
+  let serve = new ServeProcess(serveArgs);
+  const cleanup = new Cleanup();
+  const ips: Record<string, string> = {};
+
+  const ipOf = async (name: string, net: string): Promise<string> =>
+    docker('inspect', '-f', `{{(index .NetworkSettings.Networks "${net}").IPAddress}}`, name);
+  const execIn = (name: string, ...cmd: string[]): Promise<string> => docker('exec', name, ...cmd);
+  const runDetached = async (name: string, net: string, ...extra: string[]): Promise<void> => {
+    cleanup.container(name);
+    await docker('run', '-d', '--name', name, '--network', net, ...extra, IMAGE, 'sleep', '600');
+  };
+  const ping = async (from: string, to: string): Promise<boolean> => (await run('docker', ['exec', from, 'ping', '-c', '1', '-W', '2', to])).ok;
+
+  beforeAll(async () => {
+    cleanup.file(state);
+    cleanup.add(() => serve.stop('SIGTERM'));
+    await serve.start(SOCKET);
+  });
+
+  afterAll(async () => {
+    await cleanup.runAll();
+    await serve.stop('SIGTERM');
+    // Whatever a failed run left: our links and rules (only cnm- links and cnmkit-tagged rules).
+    if ((await cnmLinks()).length > 0 || (await cnmRules()).length > 0) {
+      const b = createLinuxBackend();
+      await b.removeOwned().catch(() => undefined);
+      await b.close();
+      await createIptablesFirewall().removeAll().catch(() => undefined);
+    }
+    await run('rm', ['-f', SOCKET]);
+  });
+
+  it('creates a network with --subnet/--gateway/--ip-range/--aux-address', async () => {
+    cleanup.network(netA);
+    await docker('network', 'create', '-d', 'cnmkit', '--ipam-driver', 'cnmkit', '--subnet', SUBNET, '--gateway', GATEWAY, '--ip-range', RANGE, '--aux-address', `a1=${AUX}`, netA);
+    const cfg = JSON.parse(await docker('network', 'inspect', '-f', '{{json .IPAM.Config}}', netA)) as Array<Record<string, unknown>>;
+    expect(cfg[0]).toMatchObject({ Subnet: SUBNET, Gateway: GATEWAY, IPRange: RANGE });
+    expect(await docker('network', 'inspect', '-f', '{{.Driver}}', netA)).toBe('cnmkit');
+  });
+
+  it('creates a network from the default pool that does not collide with docker0', async () => {
+    cleanup.network(netB);
+    await docker('network', 'create', '-d', 'cnmkit', '--ipam-driver', 'cnmkit', netB);
+    const subnet = await docker('network', 'inspect', '-f', '{{(index .IPAM.Config 0).Subnet}}', netB);
+    const docker0 = await docker('network', 'inspect', '-f', '{{(index .IPAM.Config 0).Subnet}}', 'bridge');
+    const a = parseCidr(subnet);
+    const d = parseCidr(docker0);
+    expect(a).not.toBeNull();
+    expect(d).not.toBeNull();
+    expect(subnet).not.toBe(docker0);
+    expect(inNet(docker0, subnet.split('/')[0]) || inNet(subnet, docker0.split('/')[0])).toBe(false);
+  });
+
+  it('runs two containers: IPAM addresses in the ip-range on eth0, default route via the gateway, ping', async () => {
+    await runDetached(c('one'), netA);
+    await runDetached(c('two'), netA);
+    ips.one = await ipOf(c('one'), netA);
+    ips.two = await ipOf(c('two'), netA);
+    for (const ip of [ips.one, ips.two]) {
+      expect(inNet(RANGE, ip), ip).toBe(true);
+      expect(ip).not.toBe(AUX);
+    }
+    expect(ips.one).not.toBe(ips.two);
+    expect(await execIn(c('one'), 'ip', '-4', '-o', 'addr', 'show', 'dev', 'eth0')).toContain(`inet ${ips.one}/16`);
+    expect(await execIn(c('one'), 'ip', 'route', 'show', 'default')).toMatch(new RegExp(`^default via ${GATEWAY.replace(/\./g, '\\.')} dev eth0`));
+    expect(await ping(c('one'), ips.two)).toBe(true);
+    // The host side: the gateway on the bridge answers (non-internal network).
+    expect(await ping(c('two'), GATEWAY)).toBe(true);
+  });
+
+  it('gives a container started with --ip exactly that address', async () => {
+    await runDetached(c('fixed'), netA, '--ip', '10.231.9.9');
+    expect(await ipOf(c('fixed'), netA)).toBe('10.231.9.9');
+    expect(await execIn(c('fixed'), 'ip', '-4', '-o', 'addr', 'show', 'dev', 'eth0')).toContain('inet 10.231.9.9/16');
+    expect(await ping(c('fixed'), ips.one)).toBe(true);
+    await docker('rm', '-f', c('fixed'));
+  });
+
+  it('runs a container on the default-pool network', async () => {
+    const out = await docker('run', '--rm', '--network', netB, IMAGE, 'ip', '-4', '-o', 'addr', 'show', 'dev', 'eth0');
+    const subnet = await docker('network', 'inspect', '-f', '{{(index .IPAM.Config 0).Subnet}}', netB);
+    const ip = /inet ([0-9.]+)\//.exec(out)?.[1] ?? '';
+    expect(inNet(subnet, ip), `${ip} in ${subnet}`).toBe(true);
+  });
+
+  it('survives kill -9 of cnmkit serve: running containers keep connectivity, new ones get new addresses', async () => {
+    await serve.stop('SIGKILL');
+    // What the IPAM handed out is in its durable state.
+    const ipam = createIpam({ stateDir: join(state, 'ipam') });
+    try {
+      const pool = ipam.pools().find((p) => p.pool === SUBNET && p.subPool === RANGE);
+      expect(pool).toBeDefined();
+      expect(ipam.isAllocated(pool!.id, ips.one)).toBe(true);
+      expect(ipam.isAllocated(pool!.id, ips.two)).toBe(true);
+      expect(ipam.isAllocated(pool!.id, '10.231.9.9')).toBe(false);
+    } finally {
+      await ipam.close();
+    }
+    // Still connected while no plugin runs at all.
+    expect(await ping(c('one'), ips.two)).toBe(true);
+    serve = new ServeProcess(serveArgs);
+    await serve.start(SOCKET);
+    expect(await ping(c('two'), ips.one)).toBe(true);
+    await runDetached(c('three'), netA);
+    ips.three = await ipOf(c('three'), netA);
+    expect(inNet(RANGE, ips.three)).toBe(true);
+    expect([ips.one, ips.two, AUX]).not.toContain(ips.three);
+    expect(await ping(c('three'), ips.one)).toBe(true);
+  });
+
+  it('removes everything: no link, namespace, rule or allocation is left', async () => {
+    for (const n of ['one', 'two', 'three']) await docker('rm', '-f', c(n));
+    await docker('network', 'rm', netA);
+    await docker('network', 'rm', netB);
+    expect(await cnmLinks()).toEqual([]);
+    expect((await cnmRules()).filter((r) => r.includes('cnmkit:'))).toEqual([]);
+    await serve.stop('SIGTERM');
+    expect(await cnmRules()).toEqual([]);
+    expect(await socketLive(SOCKET)).toBe(false);
+    expect((await run('ip', ['netns', 'list'])).out).not.toMatch(/cnm/);
+    const ipam = createIpam({ stateDir: join(state, 'ipam') });
+    try {
+      expect(ipam.pools()).toEqual([]);
+    } finally {
+      await ipam.close();
+    }
+  });
+});

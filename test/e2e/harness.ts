@@ -1,0 +1,154 @@
+/**
+ * Real-Docker e2e plumbing: readiness (root, docker, the busybox image; runs
+ * scripts/setup-docker.sh when docker is missing), the `docker` CLI, a
+ * `cnmkit serve` child, and a cleanup ledger that removes what a test made
+ * (containers, networks, plugins, the socket) even when the test failed.
+ */
+import { execFile, spawn, type ChildProcess } from 'node:child_process';
+import { existsSync, rmSync } from 'node:fs';
+import { connect } from 'node:net';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+export const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
+export const IMAGE = process.env.CNMKIT_E2E_IMAGE ?? 'cnmkit-busybox:latest';
+
+export interface Run {
+  readonly ok: boolean;
+  readonly code: number | null;
+  readonly out: string;
+  readonly err: string;
+}
+
+export function run(file: string, args: readonly string[], timeoutMs = 120_000): Promise<Run> {
+  return new Promise((resolve) => {
+    execFile(file, [...args], { timeout: timeoutMs, maxBuffer: 16 * 1024 * 1024 }, (e, out, err) => {
+      const code = e === null ? 0 : typeof (e as { code?: unknown }).code === 'number' ? ((e as { code: number }).code) : null;
+      resolve({ ok: e === null, code, out: out.toString(), err: err.toString() });
+    });
+  });
+}
+
+export async function docker(...args: string[]): Promise<string> {
+  const r = await run('docker', args);
+  if (!r.ok) throw new Error(`docker ${args.join(' ')} failed: ${r.err.trim() || r.out.trim()}`);
+  return r.out.trim();
+}
+
+/** Why the e2e cannot run here (null: ready). Installs/starts docker through the committed script when missing. */
+export async function e2eSkipReason(): Promise<string | null> {
+  if (process.platform !== 'linux') return 'not Linux';
+  if (process.getuid?.() !== 0) return 'not root';
+  if (process.env.CNMKIT_SKIP_E2E === '1') return 'CNMKIT_SKIP_E2E=1';
+  let info = await run('docker', ['info', '--format', '{{.ServerVersion}}'], 30_000);
+  if (!info.ok || !(await run('docker', ['image', 'inspect', IMAGE], 30_000)).ok) {
+    const setup = await run('bash', [join(ROOT, 'scripts', 'setup-docker.sh')], 600_000);
+    if (!setup.ok) return `scripts/setup-docker.sh failed: ${(setup.out + setup.err).trim().split('\n').pop() ?? ''}`;
+    info = await run('docker', ['info', '--format', '{{.ServerVersion}}'], 30_000);
+  }
+  if (!info.ok) return `no docker daemon: ${info.err.trim()}`;
+  if (!(await run('docker', ['image', 'inspect', IMAGE], 30_000)).ok) return `image ${IMAGE} is missing`;
+  if (!(await run('iptables', ['-V'])).ok) return 'iptables is not installed';
+  return null;
+}
+
+/** True when something accepts connections on the unix socket. */
+export function socketLive(path: string): Promise<boolean> {
+  return new Promise((resolve) => {
+    if (!existsSync(path)) return resolve(false);
+    const s = connect(path);
+    s.once('connect', () => {
+      s.destroy();
+      resolve(true);
+    });
+    s.once('error', () => resolve(false));
+  });
+}
+
+/** `cnmkit serve` as a child (through tsx, so the sources under test run, not a stale build). */
+export class ServeProcess {
+  private child: ChildProcess | null = null;
+  log = '';
+
+  constructor(private readonly args: readonly string[]) {}
+
+  async start(socket: string): Promise<void> {
+    const child = spawn(process.execPath, ['--import', 'tsx', join(ROOT, 'src', 'cli', 'main.ts'), 'serve', ...this.args], {
+      cwd: ROOT,
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    this.child = child;
+    child.stdout?.on('data', (d: Buffer) => (this.log += d.toString()));
+    child.stderr?.on('data', (d: Buffer) => (this.log += d.toString()));
+    const deadline = Date.now() + 30_000;
+    while (Date.now() < deadline) {
+      if (child.exitCode !== null) throw new Error(`cnmkit serve exited (${child.exitCode}): ${this.log}`);
+      if (/NetworkDriver/.test(this.log) && (await socketLive(socket))) return;
+      await new Promise((r) => setTimeout(r, 100));
+    }
+    throw new Error(`cnmkit serve did not come up: ${this.log}`);
+  }
+
+  get pid(): number | undefined {
+    return this.child?.pid;
+  }
+
+  /** Stops the child with `signal` and waits for it. */
+  async stop(signal: NodeJS.Signals = 'SIGTERM'): Promise<void> {
+    const c = this.child;
+    this.child = null;
+    if (c === null || c.exitCode !== null || c.signalCode !== null) return;
+    const exited = new Promise<void>((resolve) => c.once('exit', () => resolve()));
+    c.kill(signal);
+    const timer = setTimeout(() => c.kill('SIGKILL'), 15_000);
+    await exited;
+    clearTimeout(timer);
+  }
+}
+
+/** Undo list run in reverse order; every step tolerates "already gone". */
+export class Cleanup {
+  private readonly steps: Array<() => Promise<unknown>> = [];
+
+  add(step: () => Promise<unknown>): void {
+    this.steps.push(step);
+  }
+
+  container(name: string): void {
+    this.add(() => run('docker', ['rm', '-f', name]));
+  }
+
+  network(name: string): void {
+    this.add(() => run('docker', ['network', 'rm', name]));
+  }
+
+  file(path: string): void {
+    this.add(async () => rmSync(path, { recursive: true, force: true }));
+  }
+
+  async runAll(): Promise<void> {
+    while (this.steps.length > 0) {
+      const step = this.steps.pop()!;
+      await step().catch(() => undefined);
+    }
+  }
+}
+
+/** Host links whose name starts with `cnm-`. */
+export async function cnmLinks(): Promise<string[]> {
+  const r = await run('ip', ['-o', 'link', 'show']);
+  return r.out
+    .split('\n')
+    .map((l) => /^\d+:\s+([^:@\s]+)/.exec(l)?.[1])
+    .filter((n): n is string => n !== undefined && n.startsWith('cnm-'));
+}
+
+/** iptables/ip6tables rules mentioning cnmkit. */
+export async function cnmRules(): Promise<string[]> {
+  const out: string[] = [];
+  for (const tool of ['iptables', 'ip6tables']) {
+    const r = await run(tool, ['-w', '-S']);
+    if (r.ok) out.push(...r.out.split('\n').filter((l) => /cnmkit|CNMKIT/.test(l)));
+  }
+  return out;
+}
