@@ -29,8 +29,8 @@ export type Fault =
   | { readonly kind: 'timeout'; readonly forward?: boolean }
   /** HTTP 200 with this body (default `not json`): a decode error. */
   | { readonly kind: 'bad-reply'; readonly body?: string; readonly forward?: boolean }
-  /** The plugin answers, then the reply value is replaced by `patch(value)` (a JSON-able object). */
-  | { readonly kind: 'reply'; readonly patch: (value: Record<string, unknown>) => unknown };
+  /** The plugin answers, then the reply value is replaced by `patch(value, request)` (a JSON-able object). */
+  | { readonly kind: 'reply'; readonly patch: (value: Record<string, unknown>, request: unknown) => unknown };
 
 export interface FaultRule {
   /** MethodKey (`Join`, `RequestAddress`) or `Interface.Method` (`NetworkDriver.Join`). */
@@ -193,7 +193,7 @@ export function faultyCaller(inner: PluginCaller, plan: readonly FaultRule[] = [
         emit(real!.record);
         return real!;
       }
-      const patched = fault.patch({ ...(real!.value as Record<string, unknown>) });
+      const patched = fault.patch({ ...(real!.value as Record<string, unknown>) }, req);
       const body = `${JSON.stringify(patched)}\n`;
       const interp = interpretReply(spec, { status: 200, headers: {}, body: enc.encode(body) });
       if (interp.outcome === 'ok') {

@@ -14,6 +14,10 @@ export interface FakeDriverKnobs {
   /** Answer CreateEndpoint with this interface. */
   createEndpoint?: m.EndpointInterfaceReply;
   scope?: 'local' | 'global';
+  /** moby: advertise GwAllocChecker and answer GwAllocCheck with these skips. */
+  gwAllocChecker?: boolean;
+  skipIPv4?: boolean;
+  skipIPv6?: boolean;
 }
 
 export function fakeDriver(backend: Backend, knobs: FakeDriverKnobs = {}): NetworkDriverApi & { knobs: FakeDriverKnobs } {
@@ -22,7 +26,8 @@ export function fakeDriver(backend: Backend, knobs: FakeDriverKnobs = {}): Netwo
   let n = 0;
   return {
     knobs,
-    getCapabilities: () => ({ Scope: knobs.scope ?? 'local', ConnectivityScope: 'local' }),
+    getCapabilities: () => ({ Scope: knobs.scope ?? 'local', ConnectivityScope: 'local', ...(knobs.gwAllocChecker ? { GwAllocChecker: true } : {}) }),
+    gwAllocCheck: () => ({ SkipIPv4: knobs.skipIPv4 === true, SkipIPv6: knobs.skipIPv6 === true }),
     async createNetwork(req) {
       const bridge = `cnm-br${n++}`;
       await backend.createBridge(HOST_NAMESPACE, bridge);
