@@ -233,6 +233,8 @@ describe('HTTP/1.1 layer', () => {
       stalled.push(s);
     }
     await Promise.all(stalled.map((s) => (s.connecting ? once(s, 'connect') : undefined)));
+    for (let i = 0; i < 100 && server.connections < 300; i++) await new Promise((r) => setTimeout(r, 10));
+    expect(server.connections).toBeGreaterThanOrEqual(300);
     const t0 = Date.now();
     const r = await exchange(sock, [post('/IpamDriver.RequestAddress', okBody)], 1, 2000);
     expect(r.replies[0]?.status).toBe(200);
