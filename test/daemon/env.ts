@@ -6,6 +6,7 @@
  */
 import { VirtualBackend } from '../../src/backend/virtual/index.js';
 import { createDaemon, faultyCaller, inProcessPlugin, type Fault, type FaultRule, type FaultyCaller, type InProcessPlugin, type SimulatedDaemon } from '../../src/daemon/index.js';
+import { createReferenceDriver } from '../../src/driver/index.js';
 import { createIpam, type AddressPoolSpec, type SyncReferenceIpam } from '../../src/ipam/index.js';
 import type { IpamApi, NetworkDriverApi } from '../../src/protocol/api.js';
 import type { Profile } from '../../src/protocol/constants.js';
@@ -15,8 +16,8 @@ export interface EnvOptions {
   profile?: Profile;
   ipam?: { requiresRequestReplay?: boolean; requiresMACAddress?: boolean; defaultAddressPools?: AddressPoolSpec[] };
   driver?: FakeDriverKnobs;
-  /** Use this driver factory instead of the fake one. */
-  makeDriver?: (backend: VirtualBackend) => NetworkDriverApi;
+  /** `reference`: the reference bridge driver (deterministic MACs); default: the fake driver of fakes.ts. */
+  driverKind?: 'fake' | 'reference';
   daemon?: { hostRoutes?: string[] };
   seed?: number;
 }
@@ -48,7 +49,16 @@ export async function makeEnv(opts: EnvOptions = {}): Promise<Env> {
     requestAddress: (r) => ipamSlot.current.requestAddress(r),
     releaseAddress: (r) => ipamSlot.current.releaseAddress(r),
   };
-  const driver = opts.makeDriver ? opts.makeDriver(backend) : fakeDriver(backend, opts.driver ?? {});
+  let macSeed = opts.seed ?? 1;
+  const driver: NetworkDriverApi =
+    opts.driverKind === 'reference'
+      ? createReferenceDriver({
+          backend,
+          ...(opts.profile ? { profile: opts.profile } : {}),
+          ...(opts.driver?.scope ? { scope: opts.driver.scope } : {}),
+          randomBytes: (n) => Uint8Array.from({ length: n }, () => (macSeed = (Math.imul(macSeed, 1103515245) + 12345) >>> 0) >>> 24),
+        })
+      : fakeDriver(backend, opts.driver ?? {});
   const plugin = await inProcessPlugin({ driver, ipam, ...(opts.profile ? { profile: opts.profile } : {}) });
   const faulty = faultyCaller(plugin.client);
   const daemon = createDaemon({
