@@ -24,6 +24,9 @@ export interface ModelPool {
   readonly dataGateway: bigint | null;
 }
 
+/** Marker in `ModelPool.unknown`: an unreadable address was handed out, so which ones are free is unknown. */
+export const UNREADABLE = -1n;
+
 export interface IpamModel {
   readonly pools: ModelPool[];
   /** Slots whose pool was released in this run: requesting them again must work. */

@@ -198,8 +198,12 @@ export const survivesBadInput: Check = {
     if (held) {
       const again = await p.verdict({ path: '/IpamDriver.RequestAddress', body: JSON.stringify({ PoolID: held.poolId, Address: held.address, Options: null }) });
       if (again.kind === 'success') {
-        await p.send({ path: '/IpamDriver.ReleaseAddress', body: JSON.stringify({ PoolID: held.poolId, Address: held.address }) });
-        p.fail(`after the bad requests ${held.address} of ${held.pool} was handed out again: the plugin lost its state`);
+        const d = goDecode(RequestAddressResponse, again.json);
+        const parsed = d.ok ? parseCidrWithAddress(d.value.Address) : null;
+        const got = parsed ? formatIp(parsed.cidr.family, parsed.addr) : null;
+        if (got) await p.send({ path: '/IpamDriver.ReleaseAddress', body: JSON.stringify({ PoolID: held.poolId, Address: got }) });
+        // A different address means the preference was ignored (ipam.preferred-address-honoured), not lost state.
+        if (got === held.address) p.fail(`after the bad requests ${held.address} of ${held.pool} was handed out again: the plugin lost its state`);
       }
       const other = await p.verdict({ path: '/IpamDriver.RequestAddress', body: JSON.stringify({ PoolID: held.poolId, Address: '', Options: null }) });
       if (other.kind !== 'success') p.fail(`after the bad requests pool ${held.pool} (${held.poolId}) no longer serves addresses: the plugin lost its state`);

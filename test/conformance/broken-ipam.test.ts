@@ -72,6 +72,28 @@ describe('broken IPAM plugins are caught by the right check', () => {
     }
   });
 
+  // The whole suite against one flaw: the flaw's own check fails and nothing unrelated does.
+  const isolated: { flaw: Flaw; fails: string[] }[] = [
+    { flaw: 'ignore-preferred', fails: [IpamIds.preferred] },
+    { flaw: 'release-noop', fails: [IpamIds.releasedAddress] },
+    { flaw: 'bare-ip', fails: [IpamIds.cidrReply] },
+    { flaw: 'ignore-subpool', fails: [IpamIds.inSubPool] },
+    { flaw: 'pool-never-freed', fails: [IpamIds.releasedPool] },
+    { flaw: 'accept-overlap', fails: [IpamIds.overlap] },
+  ];
+  for (const c of isolated) {
+    it(`${c.flaw} fails only ${c.fails.join(', ')} (no collateral alarms)`, async () => {
+      const plugin = await startMiniIpam(dir.socket(`iso-${c.flaw}`), [c.flaw]);
+      try {
+        const report = await runOn(plugin.socketPath, quickConfig(dir, { suites: ['protocol', 'ipam'], runs: 20 }));
+        const failing = report.checks.filter((r) => r.status === 'failed' && r.level !== 'compat').map((r) => r.id);
+        expect(failing).toEqual(c.fails);
+      } finally {
+        await plugin.close();
+      }
+    });
+  }
+
   it('the leak report lists pools the plugin still holds after cleanup', async () => {
     const plugin = await startMiniIpam(dir.socket('leaky'), ['pool-never-freed']);
     try {

@@ -2,7 +2,7 @@
 import type { AsyncCommand } from 'fast-check';
 import { formatIp, isReserved, sizeOf } from '../../cidr.js';
 import { IpamIds } from '../ids.js';
-import { type IpamModel, describePool } from '../model.js';
+import { type IpamModel, UNREADABLE, describePool } from '../model.js';
 import type { IpamSystem } from '../system.js';
 
 export class RequestPreferredAddressCommand implements AsyncCommand<IpamModel, IpamSystem> {
@@ -23,11 +23,11 @@ export class RequestPreferredAddressCommand implements AsyncCommand<IpamModel, I
     const out = await r.call('RequestAddress', { PoolID: pool.poolId, Address: text, Options: null });
     const reserved = isReserved(pool.cidr, addr);
     const held = pool.held.has(addr);
-    const unknown = pool.unknown.has(addr);
+    const unknown = pool.unknown.has(addr) || pool.unknown.has(UNREADABLE);
     if (!out.ok) {
       if (!reserved && !held && !unknown) {
         if (pool.released.has(addr)) r.violate(IpamIds.releasedAddress, `RequestAddress ${text} refused although it was released earlier: ${out.error.message}`);
-        r.violate(IpamIds.preferred, `RequestAddress ${text} (free) in ${describePool(pool)} refused: ${out.error.message}`);
+        else r.violate(IpamIds.preferred, `RequestAddress ${text} (free) in ${describePool(pool)} refused: ${out.error.message}`);
       }
       return;
     }
@@ -39,6 +39,7 @@ export class RequestPreferredAddressCommand implements AsyncCommand<IpamModel, I
       r.violate(IpamIds.preferred, `RequestAddress ${text} granted although ${text} is already allocated; it must be refused as in use`);
     }
     if (got !== null) r.hold(pool, got);
+    else pool.unknown.add(addr); // granted in a form we cannot read: its state is unknown
   }
 
   toString(): string {
