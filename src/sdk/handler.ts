@@ -48,7 +48,7 @@ export interface WireReply {
   readonly body: string;
 }
 
-/** Where a call's abort signal comes from; servers create it lazily per connection. */
+/** Where a call's abort signal comes from; the HTTP layer makes one per call, lazily. */
 export interface SignalSource {
   readonly signal: AbortSignal;
 }
@@ -95,12 +95,13 @@ export function errReply(status: number, message: string): WireReply {
 
 /** Per-call context; `signal` is fetched only if the handler reads it. */
 class Context implements CallContext {
+  private cached: AbortSignal | null = null;
   constructor(
     readonly path: string,
     private readonly source: SignalSource,
   ) {}
   get signal(): AbortSignal {
-    return this.source.signal;
+    return (this.cached ??= this.source.signal);
   }
 }
 

@@ -265,7 +265,10 @@ class Connection implements SignalSource {
   private peerEnded = false;
   private writeBlocked = false;
   private paused = false;
-  private controller: AbortController | null = null;
+  /** Controller of the call in progress, created only if its handler reads ctx.signal. */
+  private callController: AbortController | null = null;
+  /** Why the peer is gone (connection closed or EOF), once it is. */
+  private goneReason: string | null = null;
   private closed = false;
 
   constructor(server: Http1Server, socket: Socket) {
@@ -280,13 +283,17 @@ class Connection implements SignalSource {
     socket.on('close', () => this.onClose());
   }
 
-  /** Aborted when the connection closes (lazily created: most handlers never look). */
+  /**
+   * Signal of the call in progress: one per call (so listeners never pile up on a
+   * keep-alive connection), created lazily (most handlers never look), aborted
+   * when the peer closes or half-closes the connection while the call runs.
+   */
   get signal(): AbortSignal {
-    if (this.controller === null) {
-      this.controller = new AbortController();
-      if (this.closed) this.controller.abort(new Error('connection closed'));
+    if (this.callController === null) {
+      this.callController = new AbortController();
+      if (this.goneReason !== null) this.callController.abort(new Error(this.goneReason));
     }
-    return this.controller.signal;
+    return this.callController.signal;
   }
 
   private onData(chunk: Buffer): void {
@@ -470,6 +477,7 @@ class Connection implements SignalSource {
   }
 
   private reply(reply: WireReply): void {
+    this.callController = null;
     if (this.closed) return;
     const close = !this.keepAlive || this.peerEnded || this.server.closing;
     const head = `${statusLine(reply.status)}Date: ${this.server.date}\r\nContent-Length: ${Buffer.byteLength(reply.body)}\r\n${
@@ -551,8 +559,9 @@ class Connection implements SignalSource {
   }
 
   private abort(why: string): void {
-    if (this.controller === null) this.controller = new AbortController();
-    if (!this.controller.signal.aborted) this.controller.abort(new Error(why));
+    this.goneReason ??= why;
+    const c = this.callController;
+    if (c !== null && !c.signal.aborted) c.abort(new Error(why));
   }
 
   /** Called by the sweeper when the deadline of the current phase passed. */
@@ -590,7 +599,7 @@ class Connection implements SignalSource {
   private onClose(): void {
     this.closed = true;
     this.buf = null;
-    if (this.controller !== null && !this.controller.signal.aborted) this.controller.abort(new Error('connection closed'));
+    this.abort('connection closed');
     this.server.forget(this);
   }
 }

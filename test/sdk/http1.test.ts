@@ -11,20 +11,23 @@ let tmp: Awaited<ReturnType<typeof tempDir>>;
 let server: PluginServer;
 let sock: string;
 let aborted: string[] = [];
+const signals: AbortSignal[] = [];
 
 /** An IPAM whose ReleasePool waits until its connection goes away (to observe ctx.signal). */
 function ipamWithSlowCall(): IpamApi {
   return {
     ...testIpam(),
-    releasePool: (req, ctx) =>
-      req.PoolID === 'wait-for-abort'
+    releasePool: (req, ctx) => {
+      if (req.PoolID === 'record-signal') signals.push(ctx.signal);
+      return req.PoolID === 'wait-for-abort'
         ? new Promise<void>((resolve) => {
             ctx.signal.addEventListener('abort', () => {
               aborted.push(ctx.path);
               resolve();
             });
           })
-        : undefined,
+        : undefined;
+    },
   };
 }
 
@@ -269,6 +272,15 @@ describe('HTTP/1.1 layer', () => {
     const [second] = (await once(s, 'data')) as [Buffer];
     expect(parseReplies(second).replies[0]!.status).toBe(200);
     s.destroy();
+  });
+
+  it('gives each call on a keep-alive connection its own signal', async () => {
+    signals.length = 0;
+    const req = post('/IpamDriver.ReleasePool', '{"PoolID":"record-signal"}');
+    const r = await exchange(sock, [req, req, req], 3);
+    expect(r.replies.map((x) => x.status)).toEqual([200, 200, 200]);
+    expect(new Set(signals).size).toBe(3);
+    expect(signals.some((s) => s.aborted)).toBe(false);
   });
 
   it('aborts the call signal when the client goes away', async () => {
