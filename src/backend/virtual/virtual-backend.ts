@@ -443,7 +443,7 @@ export class VirtualBackend implements Backend {
         indices.add(l.index);
         if (l.kind === 'loopback') {
           loopbacks++;
-          if (l.name !== 'lo' || l.index !== 1) bad(`${at}: loopback must be lo with ifindex 1`);
+          if (l.index !== 1) bad(`${at}: loopback must have ifindex 1`); // it may be renamed (the kernel allows it)
         } else {
           const mac = parseMac(l.mac);
           if (mac === null || !isValidLinkMac(mac) || formatMac(mac) !== l.mac) bad(`${at}: invalid MAC ${l.mac}`);
@@ -472,7 +472,7 @@ export class VirtualBackend implements Backend {
           if (a.family === 6 && l.mtu < IPV6_MIN_MTU) bad(`${at}: IPv6 address ${a.cidr} with MTU ${l.mtu}`);
         }
       }
-      if (loopbacks !== 1 || !ns.links.has('lo')) bad(`${ns.key}: needs exactly one lo`);
+      if (loopbacks !== 1) bad(`${ns.key}: needs exactly one loopback`);
       for (const r of ns.routes) {
         const at = `${ns.key} route ${r.destination.text} dev ${r.dev.name}`;
         if (r.dev.ns !== ns || ns.links.get(r.dev.name) !== r.dev) bad(`${at}: device not in the namespace`);
