@@ -52,6 +52,19 @@ describe('broken plugins are caught by the right protocol check', () => {
     });
   }
 
+  it('--bail stops after the first failing check; the rest are reported as not run', async () => {
+    const plugin = await startMiniIpam(dir.socket('bail'), ['unknown-method-500']);
+    try {
+      const report = await runOn(plugin.socketPath, quickConfig(dir, { suites: ['protocol'], bail: true }));
+      const i = report.checks.findIndex((c) => c.id === 'protocol.unknown-method-404');
+      expect(report.checks[i]!.status).toBe('failed');
+      expect(report.checks.slice(i + 1).every((c) => c.status === 'skipped' && c.message.includes('--bail'))).toBe(true);
+      expect(report.checks.slice(i + 1).length).toBeGreaterThan(0);
+    } finally {
+      await plugin.close();
+    }
+  });
+
   it('the correct independent plugins pass the whole protocol suite at the default level', async () => {
     const ipam = await startMiniIpam(dir.socket('ok-ipam'));
     const driver = await startMiniDriver(dir.socket('ok-driver'));
