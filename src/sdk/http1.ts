@@ -17,6 +17,7 @@
  */
 import type { Server as NetServer, Socket } from 'node:net';
 import { CONTENT_TYPE } from '../protocol/constants.js';
+import { SdkOptionsError } from './errors.js';
 import { errBody, type PluginHandler, type SignalSource, type WireReply } from './handler.js';
 
 export interface Http1Limits {
@@ -116,6 +117,11 @@ function statusLine(status: number): string {
   return line;
 }
 
+function positive(name: string, v: number): number {
+  if (typeof v !== 'number' || !Number.isFinite(v) || v <= 0) throw new SdkOptionsError(`${name} must be a positive number, got ${String(v)}`);
+  return v;
+}
+
 class HeadError {
   constructor(
     readonly status: number,
@@ -140,10 +146,10 @@ export class Http1Server {
 
   constructor(handler: PluginHandler, limits: Http1Limits = {}) {
     this.handler = handler;
-    this.headerLimit = limits.headerLimit ?? DEFAULTS.headerLimit;
-    this.headersTimeoutMs = limits.headersTimeoutMs ?? DEFAULTS.headersTimeoutMs;
-    this.bodyTimeoutMs = limits.bodyTimeoutMs ?? DEFAULTS.bodyTimeoutMs;
-    this.keepAliveTimeoutMs = limits.keepAliveTimeoutMs ?? DEFAULTS.keepAliveTimeoutMs;
+    this.headerLimit = positive('headerLimit', limits.headerLimit ?? DEFAULTS.headerLimit);
+    this.headersTimeoutMs = positive('headersTimeoutMs', limits.headersTimeoutMs ?? DEFAULTS.headersTimeoutMs);
+    this.bodyTimeoutMs = positive('bodyTimeoutMs', limits.bodyTimeoutMs ?? DEFAULTS.bodyTimeoutMs);
+    this.keepAliveTimeoutMs = positive('keepAliveTimeoutMs', limits.keepAliveTimeoutMs ?? DEFAULTS.keepAliveTimeoutMs);
     this.refreshDate();
   }
 
@@ -151,7 +157,8 @@ export class Http1Server {
   attach(server: NetServer, secure = false): void {
     server.on(secure ? 'secureConnection' : 'connection', (socket: Socket) => this.accept(socket));
     if (this.sweeper === null) {
-      this.sweeper = setInterval(() => this.sweep(), Math.min(SWEEP_MS, this.headersTimeoutMs)).unref();
+      const every = Math.max(10, Math.min(SWEEP_MS, this.headersTimeoutMs, this.bodyTimeoutMs, this.keepAliveTimeoutMs));
+      this.sweeper = setInterval(() => this.sweep(), every).unref();
     }
   }
 

@@ -77,6 +77,9 @@ describe('unix sockets', () => {
     expect(await readFile(path, 'utf8')).toBe('keep me');
     await expect(servePlugin({ ipam: testIpam(), listen: { socket: join(tmp.dir, 'x'.repeat(120)) } })).rejects.toMatchObject({ code: 'E_SOCKET_PATH' });
     await expect(servePlugin({ ipam: testIpam(), listen: { name: '../evil', socketDir: tmp.dir } })).rejects.toMatchObject({ code: 'E_SDK_OPTIONS' });
+    await expect(servePlugin({ ipam: testIpam(), listen: { socket: join(tmp.dir, 'k.sock') }, keepAliveTimeoutMs: 0 })).rejects.toMatchObject({ code: 'E_SDK_OPTIONS' });
+    await expect(servePlugin({ ipam: testIpam(), listen: { socket: join(tmp.dir, 'k.sock') }, bodyLimit: -1 })).rejects.toMatchObject({ code: 'E_SDK_OPTIONS' });
+    expect(existsSync(join(tmp.dir, 'k.sock'))).toBe(false);
   });
 });
 
