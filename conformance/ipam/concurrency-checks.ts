@@ -129,3 +129,44 @@ export const concurrentLinearizable: Check = {
     }
   },
 };
+
+export const concurrentPreferredExclusive: Check = {
+  id: 'ipam.concurrent-preferred-exclusive',
+  title: 'Parallel requests for the same preferred address: at most one wins',
+  level: 'must',
+  reason:
+    'ipam-semantics.md §2.2 step 6 / protocol.md §7.1 item 5: a preferred address (--ip, --gateway) already taken is refused ("Address already in use"); two containers started in parallel with the same --ip must not both get it.',
+  requires: ['ipam'],
+  async run(ctx: CheckContext) {
+    const cidr = stormCidr(ctx);
+    const pool = await openPool(ctx, cidr);
+    const conns = await connections(ctx);
+    const usable = Number(usableCount(cidr) > 64n ? 64n : usableCount(cidr));
+    const tasks: Promise<{ address: string; ok: boolean; record: CallRecord }>[] = [];
+    for (let i = 1; i <= usable; i++) {
+      const address = formatIp(cidr.family, cidr.base + BigInt(i));
+      for (let k = 0; k < 2; k++) {
+        const c = conns[(i * 2 + k) % conns.length]!;
+        tasks.push(
+          c.tryCall('RequestAddress', { PoolID: pool.poolId, Address: address, Options: null }, { timeoutMs: ctx.config.timeoutMs }).then((out) => {
+            const got = out.ok ? bare(out.value.Address) : null;
+            if (got) ctx.resources.trackAddress(c, pool.poolId, got);
+            // Another address than asked for is ipam.preferred-address-honoured's concern.
+            return { address, ok: got === address, record: out.record };
+          }),
+        );
+      }
+    }
+    const results = await Promise.all(tasks);
+    const winners = new Map<string, CallRecord[]>();
+    for (const r of results) if (r.ok) winners.set(r.address, [...(winners.get(r.address) ?? []), r.record]);
+    for (const [address, records] of winners) {
+      if (records.length > 1) {
+        ctx.fail(`${address} was granted to ${records.length} parallel RequestAddress calls asking for it`, {
+          steps: [`RequestPool ${formatCidr(cidr)}`, `2 parallel RequestAddress {Address: ${address}} over different connections`],
+          calls: records.map(summarizeRecord),
+        });
+      }
+    }
+  },
+};

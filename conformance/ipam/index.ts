@@ -4,7 +4,7 @@
  */
 import type { Suite } from '../types.js';
 import { addressOrderCompat, errorTextCompat, poolIdCompat } from './compat-checks.js';
-import { concurrentLinearizable, concurrentNoDuplicate } from './concurrency-checks.js';
+import { concurrentLinearizable, concurrentNoDuplicate, concurrentPreferredExclusive } from './concurrency-checks.js';
 import { IpamIds } from './ids.js';
 import { modelCheck } from './model-check.js';
 import { autoPool, identicalPoolRequest, requestOptionsTolerated, subPoolGranted, subPoolWithoutPool, unknownPoolRefused } from './pool-checks.js';
@@ -118,6 +118,7 @@ export const ipamSuite: Suite = {
     autoPool,
     concurrentNoDuplicate,
     concurrentLinearizable,
+    concurrentPreferredExclusive,
     addressOrderCompat,
     poolIdCompat,
     errorTextCompat,

@@ -29,12 +29,13 @@ const cases: { flaw: Flaw; check: string; maxSteps?: number }[] = [
   { flaw: 'ignore-subpool', check: IpamIds.inSubPool, maxSteps: 2 },
   { flaw: 'full-returns-duplicate', check: IpamIds.exhaustionError, maxSteps: 2 },
   { flaw: 'race', check: 'ipam.concurrent-no-duplicate' },
+  { flaw: 'race', check: 'ipam.concurrent-preferred-exclusive' },
 ];
 
 describe('broken IPAM plugins are caught by the right check', () => {
   for (const c of cases) {
     it(`${c.flaw} -> ${c.check}`, async () => {
-      const plugin = await startMiniIpam(dir.socket(c.flaw), [c.flaw]);
+      const plugin = await startMiniIpam(dir.socket(`${c.flaw}-${c.check.length}`), [c.flaw]);
       try {
         const report = await runOn(plugin.socketPath, quickConfig(dir, { suites: ['ipam'], checks: [c.check] }));
         const r = result(report, c.check);

@@ -136,6 +136,7 @@ export async function startMiniIpam(socketPath: string, flaws: readonly Flaw[] =
         const a = toBig(ipaddr.parse(pref));
         if (a < p.base || a >= p.base + size) throw new PluginFailure(`${pref} is outside the pool`);
         if (reserved(a) || p.used.has(a)) throw new PluginFailure(`${pref} is already in use`);
+        if (flaw.has('race')) await new Promise((r) => setTimeout(r, 1)); // FLAW: check-then-set again
         p.used.add(a);
         return answer(a);
       }
