@@ -10,14 +10,26 @@ import { join } from 'node:path';
 import { randomBytes } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createIpam } from '../../src/ipam/index.js';
+import { HOST_NAMESPACE } from '../../src/backend/backend.js';
 import { netContains, parseCidr, parseIp } from '../../src/ipam/address.js';
 import { createIptablesFirewall, createLinuxBackend } from '../../src/backend/linux/index.js';
-import { Cleanup, IMAGE, ServeProcess, cnmLinks, cnmRules, docker, e2eSkipReason, run, socketLive } from './harness.js';
+import { Cleanup, IMAGE, ROOT, ServeProcess, acquireE2eLock, cnmRules, docker, e2eSkipReason, existingLinks, portsOf, run, socketLive } from './harness.js';
 
 const SOCKET = '/run/docker/plugins/cnmkit.sock';
 let skip = await e2eSkipReason();
+let release: (() => void) | null = null;
+if (skip === null) {
+  release = await acquireE2eLock();
+  if (release === null) skip = 'another cnmkit e2e run holds /run/lock/cnmkit-e2e.lock';
+}
 if (skip === null && (await socketLive(SOCKET))) skip = `${SOCKET} is in use by another plugin process`;
 if (skip !== null) console.log(`docker e2e skipped: ${skip}`);
+afterAll(() => release?.());
+
+/** Rules tagged for one network (cnmkit:<id>). */
+async function rulesOf(networkId: string): Promise<string[]> {
+  return (await cnmRules()).filter((r) => r.includes(`cnmkit:${networkId}`));
+}
 
 const SUBNET = '10.231.0.0/16';
 const GATEWAY = '10.231.0.1';
@@ -40,6 +52,16 @@ describe.skipIf(skip !== null)('cnmkit under a real Docker daemon', () => {
   let serve = new ServeProcess(serveArgs);
   const cleanup = new Cleanup();
   const ips: Record<string, string> = {};
+  /** Host links this run made (bridges and veth host ends), checked gone at the end. */
+  const ours: string[] = [];
+  const ids: string[] = [];
+  const bridgeOf = async (net: string): Promise<string> => {
+    const id = await docker('network', 'inspect', '-f', '{{.Id}}', net);
+    if (!ids.includes(id)) ids.push(id);
+    const bridge = `cnm-${id.slice(0, 11)}`;
+    if (!ours.includes(bridge)) ours.push(bridge);
+    return bridge;
+  };
 
   const ipOf = async (name: string, net: string): Promise<string> =>
     docker('inspect', '-f', `{{(index .NetworkSettings.Networks "${net}").IPAddress}}`, name);
@@ -59,13 +81,16 @@ describe.skipIf(skip !== null)('cnmkit under a real Docker daemon', () => {
   afterAll(async () => {
     await cleanup.runAll();
     await serve.stop('SIGTERM');
-    // Whatever a failed run left: our links and rules (only cnm- links and cnmkit-tagged rules).
-    if ((await cnmLinks()).length > 0 || (await cnmRules()).length > 0) {
+    // Whatever a failed run left of its own: its links and its networks' rules, nothing else.
+    const left = await existingLinks(ours);
+    if (left.length > 0) {
       const b = createLinuxBackend();
-      await b.removeOwned().catch(() => undefined);
+      for (const n of left) await b.deleteLink(HOST_NAMESPACE, n).catch(() => undefined);
       await b.close();
-      await createIptablesFirewall().removeAll().catch(() => undefined);
     }
+    const fw = createIptablesFirewall();
+    for (const id of ids) await fw.removeNetwork(id).catch(() => undefined);
+    if ((await cnmRules()).every((r) => !r.includes('cnmkit:'))) await fw.removeAll().catch(() => undefined);
     await run('rm', ['-f', SOCKET]);
   });
 
@@ -75,6 +100,8 @@ describe.skipIf(skip !== null)('cnmkit under a real Docker daemon', () => {
     const cfg = JSON.parse(await docker('network', 'inspect', '-f', '{{json .IPAM.Config}}', netA)) as Array<Record<string, unknown>>;
     expect(cfg[0]).toMatchObject({ Subnet: SUBNET, Gateway: GATEWAY, IPRange: RANGE });
     expect(await docker('network', 'inspect', '-f', '{{.Driver}}', netA)).toBe('cnmkit');
+    expect(await existingLinks([await bridgeOf(netA)])).toHaveLength(1);
+    expect(await rulesOf(ids[0])).toHaveLength(3);
   });
 
   it('creates a network from the default pool that does not collide with docker0', async () => {
@@ -87,6 +114,7 @@ describe.skipIf(skip !== null)('cnmkit under a real Docker daemon', () => {
     expect(a).not.toBeNull();
     expect(d).not.toBeNull();
     expect(subnet).not.toBe(docker0);
+    await bridgeOf(netB);
     expect(inNet(docker0, subnet.split('/')[0]) || inNet(subnet, docker0.split('/')[0])).toBe(false);
   });
 
@@ -103,6 +131,8 @@ describe.skipIf(skip !== null)('cnmkit under a real Docker daemon', () => {
     expect(await execIn(c('one'), 'ip', '-4', '-o', 'addr', 'show', 'dev', 'eth0')).toContain(`inet ${ips.one}/16`);
     expect(await execIn(c('one'), 'ip', 'route', 'show', 'default')).toMatch(new RegExp(`^default via ${GATEWAY.replace(/\./g, '\\.')} dev eth0`));
     expect(await ping(c('one'), ips.two)).toBe(true);
+    ours.push(...(await portsOf(await bridgeOf(netA))));
+    expect(ours.length).toBeGreaterThanOrEqual(2);
     // The host side: the gateway on the bridge answers (non-internal network).
     expect(await ping(c('two'), GATEWAY)).toBe(true);
   });
@@ -142,6 +172,7 @@ describe.skipIf(skip !== null)('cnmkit under a real Docker daemon', () => {
     expect(await ping(c('two'), ips.one)).toBe(true);
     await runDetached(c('three'), netA);
     ips.three = await ipOf(c('three'), netA);
+    ours.push(...(await portsOf(await bridgeOf(netA))).filter((n) => !ours.includes(n)));
     expect(inNet(RANGE, ips.three)).toBe(true);
     expect([ips.one, ips.two, AUX]).not.toContain(ips.three);
     expect(await ping(c('three'), ips.one)).toBe(true);
@@ -151,10 +182,11 @@ describe.skipIf(skip !== null)('cnmkit under a real Docker daemon', () => {
     for (const n of ['one', 'two', 'three']) await docker('rm', '-f', c(n));
     await docker('network', 'rm', netA);
     await docker('network', 'rm', netB);
-    expect(await cnmLinks()).toEqual([]);
-    expect((await cnmRules()).filter((r) => r.includes('cnmkit:'))).toEqual([]);
+    expect(await existingLinks(ours)).toEqual([]);
+    for (const id of ids) expect(await rulesOf(id)).toEqual([]);
     await serve.stop('SIGTERM');
-    expect(await cnmRules()).toEqual([]);
+    // With no network left the owned chain and its jump go too (unless another cnmkit has networks).
+    if ((await cnmRules()).every((r) => !r.includes('cnmkit:'))) expect(await cnmRules()).toEqual([]);
     expect(await socketLive(SOCKET)).toBe(false);
     expect((await run('ip', ['netns', 'list'])).out).not.toMatch(/cnm/);
     const ipam = createIpam({ stateDir: join(state, 'ipam') });
@@ -164,4 +196,55 @@ describe.skipIf(skip !== null)('cnmkit under a real Docker daemon', () => {
       await ipam.close();
     }
   });
+});
+
+/**
+ * The managed (v2) plugin: built by scripts/build-managed-plugin.sh from local
+ * files, installed with `docker plugin create`, enabled, used by name:tag.
+ * Same file as above so the two never run at once against the one dockerd.
+ */
+describe.skipIf(skip !== null)('cnmkit as a managed plugin', () => {
+  const tag = randomBytes(3).toString('hex');
+  const plugin = `cnmt-e2e-plugin:${tag}`;
+  const net = `cnmt-e2e-m-${tag}`;
+  const out = mkdtempSync(join(tmpdir(), 'cnmt-e2e-plugin-'));
+  const cleanup = new Cleanup();
+
+  beforeAll(async () => {
+    cleanup.file(out);
+    cleanup.add(() => run('docker', ['plugin', 'rm', '-f', plugin]));
+    cleanup.add(() => run('docker', ['plugin', 'disable', '-f', plugin]));
+    const build = await run('bash', [join(ROOT, 'scripts', 'build-managed-plugin.sh'), '--out', out], 600_000);
+    if (!build.ok) throw new Error(`build-managed-plugin.sh failed: ${build.err}${build.out}`);
+  }, 600_000);
+
+  afterAll(async () => {
+    await cleanup.runAll();
+  });
+
+  it('installs, enables and serves a network by name:tag', async () => {
+    await docker('plugin', 'create', plugin, out);
+    await docker('plugin', 'enable', plugin);
+    expect(await docker('plugin', 'inspect', '-f', '{{.Enabled}}', plugin)).toBe('true');
+    cleanup.network(net);
+    await docker('network', 'create', '-d', plugin, '--ipam-driver', plugin, '--subnet', '10.232.0.0/24', net);
+    const id = await docker('network', 'inspect', '-f', '{{.Id}}', net);
+    const bridge = `cnm-${id.slice(0, 11)}`;
+    expect(await existingLinks([bridge])).toEqual([bridge]);
+    expect(await rulesOf(id)).toHaveLength(3);
+    const name = `cnmt-e2e-mc-${tag}`;
+    cleanup.container(name);
+    await docker('run', '-d', '--name', name, '--network', net, IMAGE, 'sleep', '600');
+    const ip = await docker('inspect', '-f', `{{(index .NetworkSettings.Networks "${net}").IPAddress}}`, name);
+    expect(inNet('10.232.0.0/24', ip)).toBe(true);
+    const other = await docker('run', '--rm', '--network', net, IMAGE, 'ping', '-c', '1', '-W', '2', ip);
+    expect(other).toContain('1 packets received');
+    const ports = await portsOf(bridge);
+    expect(ports).toHaveLength(1);
+    await docker('rm', '-f', name);
+    await docker('network', 'rm', net);
+    expect(await existingLinks([bridge, ...ports])).toEqual([]);
+    expect(await rulesOf(id)).toEqual([]);
+    await docker('plugin', 'disable', plugin);
+  }, 120_000);
 });

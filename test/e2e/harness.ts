@@ -152,3 +152,72 @@ export async function cnmRules(): Promise<string[]> {
   }
   return out;
 }
+
+const LOCK = '/run/lock/cnmkit-e2e.lock';
+
+function alive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/**
+ * One e2e run per host at a time (they share dockerd and the plugin socket):
+ * waits up to `waitMs` for another live run, takes over a dead one's lock.
+ * Returns a release function, or null when the lock stayed busy.
+ */
+export async function acquireE2eLock(waitMs = 300_000): Promise<(() => void) | null> {
+  const { mkdirSync, openSync, writeSync, closeSync, readFileSync, unlinkSync } = await import('node:fs');
+  mkdirSync('/run/lock', { recursive: true });
+  const deadline = Date.now() + waitMs;
+  for (;;) {
+    try {
+      const fd = openSync(LOCK, 'wx');
+      writeSync(fd, String(process.pid));
+      closeSync(fd);
+      return () => {
+        try {
+          if (readFileSync(LOCK, 'utf8') === String(process.pid)) unlinkSync(LOCK);
+        } catch {
+          /* already gone */
+        }
+      };
+    } catch (e) {
+      if ((e as NodeJS.ErrnoException).code !== 'EEXIST') throw e;
+    }
+    let holder = NaN;
+    try {
+      holder = Number(readFileSync(LOCK, 'utf8'));
+    } catch {
+      continue;
+    }
+    if (!Number.isInteger(holder) || !alive(holder)) {
+      try {
+        unlinkSync(LOCK);
+      } catch {
+        /* raced with another taker */
+      }
+      continue;
+    }
+    if (Date.now() > deadline) return null;
+    await new Promise((r) => setTimeout(r, 500));
+  }
+}
+
+/** Names of the links enslaved to `bridge` (host namespace). */
+export async function portsOf(bridge: string): Promise<string[]> {
+  const r = await run('ip', ['-o', 'link', 'show', 'master', bridge]);
+  return r.out
+    .split('\n')
+    .map((l) => /^\d+:\s+([^:@\s]+)/.exec(l)?.[1])
+    .filter((n): n is string => n !== undefined);
+}
+
+/** Which of `names` still exist as host links. */
+export async function existingLinks(names: readonly string[]): Promise<string[]> {
+  const all = new Set(await cnmLinks());
+  return names.filter((n) => all.has(n));
+}
