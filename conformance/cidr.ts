@@ -18,7 +18,8 @@ const bitsOf = (f: Family): number => (f === 4 ? 32 : 128);
 export function parseIp(text: string): { family: Family; value: bigint } | null {
   if (!ipaddr.isValid(text)) return null;
   // ipaddr accepts shorthand like "10.1" or octal; dockerd's Go parser does not.
-  if (text.includes('.') && !text.includes(':') && !/^\d{1,3}(\.\d{1,3}){3}$/.test(text)) return null;
+  // Go (1.17+) rejects leading zeros too (no octal); ipaddr.js would read "010" as 8.
+  if (text.includes('.') && !text.includes(':') && !/^(0|[1-9]\d{0,2})(\.(0|[1-9]\d{0,2})){3}$/.test(text)) return null;
   const addr = ipaddr.parse(text);
   const bytes = addr.toByteArray();
   let value = 0n;

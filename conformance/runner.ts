@@ -77,13 +77,20 @@ export async function runSuites(
   const started = performance.now();
   const startedAt = new Date().toISOString();
   let calls = 0;
-  const currentRecords: { list: CallRecord[] | null } = { list: null };
+  const currentRecords: { list: CallRecord[] | null; raw: number } = { list: null, raw: 0 };
   const onRecord = (r: CallRecord): void => {
     calls++;
     currentRecords.list?.push(r);
     emit({ type: 'call', record: r });
   };
-  const raw = tgt.rawSender({ hostHeader: hostHeaderFor(config.profile), defaultTimeoutMs: config.timeoutMs, onExchange: () => calls++ });
+  const raw = tgt.rawSender({
+    hostHeader: hostHeaderFor(config.profile),
+    defaultTimeoutMs: config.timeoutMs,
+    onExchange: () => {
+      calls++;
+      currentRecords.raw++;
+    },
+  });
 
   let caller: PluginCaller;
   try {
@@ -182,7 +189,7 @@ interface RunEnv {
   readonly plan: PoolPlan;
   readonly tgt: Target;
   readonly onRecord: (r: CallRecord) => void;
-  readonly currentRecords: { list: CallRecord[] | null };
+  readonly currentRecords: { list: CallRecord[] | null; raw: number };
 }
 
 class BudgetExceeded extends Error {}
@@ -191,6 +198,7 @@ async function runOneCheck(suite: Suite, check: Check, env: RunEnv): Promise<{ r
   const { config } = env;
   const records: CallRecord[] = [];
   env.currentRecords.list = records;
+  env.currentRecords.raw = 0;
   const notes: string[] = [];
   const ac = new AbortController();
   const resources = new Resources(check.id, config.timeoutMs);
@@ -263,6 +271,9 @@ async function runOneCheck(suite: Suite, check: Check, env: RunEnv): Promise<{ r
     clearTimeout(timer);
   }
   env.currentRecords.list = null;
+  const rawCalls = env.currentRecords.raw;
+  // What the client noticed on the way (protocol.md deviations) is worth a note even when the check passed.
+  for (const r of records) for (const d of r.deviations) if (d.level !== 'compat') ctx.note(`${r.path}: ${d.id} (${d.rule}): ${d.message}`);
   let leaks: Leak[] = [];
   try {
     leaks = await withTimeout(resources.cleanup({ probe: true }), Math.max(config.timeoutMs * 4, 2000), []);
@@ -280,7 +291,7 @@ async function runOneCheck(suite: Suite, check: Check, env: RunEnv): Promise<{ r
     notes,
     ...(counterexample ? { counterexample } : {}),
     seed,
-    calls: records.length,
+    calls: records.length + rawCalls,
     durationMs: Math.round(performance.now() - started),
   };
   if (status === 'failed' && config.replayDir !== null) {
