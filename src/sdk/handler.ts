@@ -248,7 +248,14 @@ function parseBody(route: Route, body: Uint8Array): unknown {
     return new BadRequest(`body: expected a JSON object, got ${value === null ? 'null' : Array.isArray(value) ? 'array' : typeof value}`);
   }
   // Own `__proto__` keys from JSON.parse are harmless until someone Object.assigns them; drop them.
-  if (text.includes('proto')) stripPollution(value); // `__proto__` or `prototype`
+  if (text.includes('proto')) {
+    // `__proto__` or `prototype` somewhere in the text.
+    try {
+      stripPollution(value);
+    } catch {
+      return new BadRequest('body: nested too deeply');
+    }
+  }
   const issue = route.validate!(value);
   if (issue !== null) {
     const where = issue.path.length === 0 ? 'body' : `field ${formatPath(issue.path)}`;

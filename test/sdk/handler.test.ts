@@ -177,6 +177,12 @@ describe('requests', () => {
     }
   });
 
+  it('answers 400, not 500, for absurdly nested bodies', async () => {
+    const deep = `{"PoolID":"p","Options":${'['.repeat(200_000)}"proto"${']'.repeat(200_000)}}`;
+    const r = await inject(createPluginHandler({ ipam: testIpam() }), '/IpamDriver.ReleasePool', deep);
+    expect(r.status).toBe(400);
+  });
+
   it('answers 413 for bodies over the limit', async () => {
     const h = createPluginHandler({ ipam: testIpam(), bodyLimit: 64 });
     const r = await inject(h, '/IpamDriver.ReleasePool', { PoolID: 'x'.repeat(100) });
