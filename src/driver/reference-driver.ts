@@ -117,6 +117,9 @@ class ReferenceNetworkDriver implements ReferenceDriver {
   private readonly random: (size: number) => Uint8Array;
   private networks = new Map<string, NetworkRecord>();
   private discovered = new Map<string, NodeRecord>();
+  /** Link names and MACs of all endpoints (indexes over `networks`, for O(1) uniqueness checks). */
+  private usedNames = new Set<string>();
+  private usedMacs = new Set<string>();
   private queue: Promise<unknown> = Promise.resolve();
 
   constructor(o: ReferenceDriverOptions) {
@@ -261,6 +264,7 @@ class ReferenceNetworkDriver implements ReferenceDriver {
       };
       await this.createVeth(net, ep, `endpoint ${epId}`);
       net.endpoints[epId] = ep;
+      this.index(ep, true);
       await this.persist();
       return endpointReply(ep);
     });
@@ -276,6 +280,7 @@ class ReferenceNetworkDriver implements ReferenceDriver {
       // The veth may already be gone: deleting the sandbox netns deletes both ends.
       await this.deleteLinkIfPresent(ep.hostVeth, `endpoint ${epId}`);
       delete net.endpoints[epId];
+      this.index(ep, false);
       await this.persist();
       return EMPTY;
     });
@@ -372,6 +377,9 @@ class ReferenceNetworkDriver implements ReferenceDriver {
     }
     this.networks = networks;
     this.discovered = new Map(s.nodes.map((n) => [n.address, { ...n }]));
+    this.usedNames = new Set();
+    this.usedMacs = new Set();
+    for (const n of networks.values()) for (const ep of Object.values(n.endpoints)) this.index(ep, true);
   }
 
   reconcile(): Promise<string[]> {
@@ -454,22 +462,27 @@ class ReferenceNetworkDriver implements ReferenceDriver {
     throw new DriverError('E_DRIVER_CONFLICT', `no free bridge name for network ${id}`);
   }
 
-  private pickVethNames(epId: string): [string, string] {
-    const used = new Set<string>();
-    for (const n of this.networks.values()) {
-      used.add(n.bridge);
-      for (const e of Object.values(n.endpoints)) used.add(e.hostVeth).add(e.srcName);
+  private index(ep: EndpointRecord, add: boolean): void {
+    for (const n of [ep.hostVeth, ep.srcName]) {
+      if (add) this.usedNames.add(n);
+      else this.usedNames.delete(n);
     }
+    if (add) this.usedMacs.add(ep.mac);
+    else this.usedMacs.delete(ep.mac);
+  }
+
+  private pickVethNames(epId: string): [string, string] {
+    // Bridge names cannot collide: they have no `h`/`c` after the prefix only by chance, so check them too.
+    const taken = (n: string): boolean => this.usedNames.has(n) || [...this.networks.values()].some((x) => x.bridge === n);
     for (let attempt = 0; attempt < 8; attempt++) {
       const names = vethNames(epId, attempt);
-      if (!used.has(names[0]) && !used.has(names[1])) return names;
+      if (!taken(names[0]) && !taken(names[1])) return names;
     }
     throw new DriverError('E_DRIVER_CONFLICT', `no free veth names for endpoint ${epId}`);
   }
 
   private generateMac(address: Ip | null): string {
-    const used = new Set<string>();
-    for (const n of this.networks.values()) for (const e of Object.values(n.endpoints)) used.add(e.mac);
+    const used = this.usedMacs;
     if (address !== null) {
       const v = address.value as number;
       const derived = formatMac(Uint8Array.of(0x02, 0x42, v >>> 24, (v >>> 16) & 255, (v >>> 8) & 255, v & 255));

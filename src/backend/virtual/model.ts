@@ -25,6 +25,8 @@ export interface VLink {
   mtu: number;
   up: boolean;
   master: VLink | null;
+  /** Bridges: the links whose master this is (kept in step with `master`). */
+  readonly ports: Set<VLink>;
   peer: VLink | null;
   /** Bridges: MTU set through setMtu (BROPT_MTU_SET_BY_USER), so ports no longer drive it. */
   mtuSetByUser: boolean;
@@ -47,6 +49,8 @@ export interface VRoute {
 export interface VNamespace {
   readonly key: NamespaceKey;
   readonly links: Map<string, VLink>;
+  /** ifindexes in use (kept in step with `links`). */
+  readonly indices: Set<number>;
   /** Next ifindex to try (the kernel's per-netns counter). */
   nextIndex: number;
   routes: VRoute[];

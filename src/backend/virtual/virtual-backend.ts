@@ -226,6 +226,9 @@ export class VirtualBackend implements Backend {
     if (link.kind === 'loopback') this.fail('EINVAL', op, target, 'loopback cannot be a bridge port');
     if (link.master !== null) this.release(link);
     link.master = bridge;
+    bridge.ports.add(link);
+    // The bridge already follows the minimum of its other ports: only a smaller newcomer changes it.
+    if (bridge.ports.size > 1 && link.mtu >= bridge.mtu && !bridge.mtuSetByUser) return;
     this.adjustBridgeMtu(bridge);
   }
 
@@ -247,10 +250,12 @@ export class VirtualBackend implements Backend {
     link.addresses = [];
     this.dropRoutes(link.ns, (r) => r.dev === link);
     link.ns.links.delete(link.name);
-    const keepIndex = ![...dest.links.values()].some((l) => l.index === link.index);
+    link.ns.indices.delete(link.index);
+    const keepIndex = !dest.indices.has(link.index);
     link.ns = dest;
     link.name = finalName;
     link.index = keepIndex ? link.index : this.allocIndex(dest);
+    dest.indices.add(link.index);
     dest.links.set(finalName, link);
   }
 
@@ -457,7 +462,9 @@ export class VirtualBackend implements Backend {
             bad(`${at}: peer ${l.peer.ns.key}/${l.peer.name} is not in its namespace`);
           }
         } else if (l.peer !== null) bad(`${at}: ${l.kind} with a peer`);
+        for (const p of l.ports) if (p.master !== l) bad(`${at}: lists ${p.name} as a port, which has another master`);
         if (l.master !== null) {
+          if (!l.master.ports.has(l)) bad(`${at}: master ${l.master.name} does not list it as a port`);
           if (l.master.kind !== 'bridge') bad(`${at}: master ${l.master.name} is not a bridge`);
           if (l.master.ns !== ns || ns.links.get(l.master.name) !== l.master) bad(`${at}: master ${l.master.name} is not in the namespace`);
           if (l.kind === 'bridge' || l.kind === 'loopback') bad(`${at}: a ${l.kind} cannot be a port`);
@@ -473,6 +480,7 @@ export class VirtualBackend implements Backend {
         }
       }
       if (loopbacks !== 1) bad(`${ns.key}: needs exactly one loopback`);
+      if (ns.indices.size !== ns.links.size || [...ns.links.values()].some((l) => !ns.indices.has(l.index))) bad(`${ns.key}: ifindex set out of step`);
       for (const r of ns.routes) {
         const at = `${ns.key} route ${r.destination.text} dev ${r.dev.name}`;
         if (r.dev.ns !== ns || ns.links.get(r.dev.name) !== r.dev) bad(`${at}: device not in the namespace`);
@@ -525,7 +533,7 @@ export class VirtualBackend implements Backend {
   }
 
   private addNamespace(key: NamespaceKey, hostLike: boolean): void {
-    const ns: VNamespace = { key, links: new Map(), nextIndex: 1, routes: [] };
+    const ns: VNamespace = { key, links: new Map(), indices: new Set(), nextIndex: 1, routes: [] };
     this.namespaces.set(key, ns);
     const lo = this.addLink(ns, 'lo', 'loopback', LOOPBACK_MTU, '00:00:00:00:00:00');
     if (hostLike) {
@@ -544,17 +552,18 @@ export class VirtualBackend implements Backend {
       mtu,
       up: false,
       master: null,
+      ports: new Set(),
       peer: null,
       mtuSetByUser: false,
       addresses: [],
     };
     ns.links.set(name, link);
+    ns.indices.add(link.index);
     return link;
   }
 
   private allocIndex(ns: VNamespace): number {
-    const used = new Set([...ns.links.values()].map((l) => l.index));
-    while (used.has(ns.nextIndex)) ns.nextIndex++;
+    while (ns.indices.has(ns.nextIndex)) ns.nextIndex++;
     return ns.nextIndex++;
   }
 
@@ -672,23 +681,29 @@ export class VirtualBackend implements Backend {
   /** br_mtu_auto_adjust: a bridge whose MTU the user never set follows its smallest port. */
   private adjustBridgeMtu(bridge: VLink): void {
     if (bridge.mtuSetByUser) return;
-    const ports = portsOf(bridge);
-    this.changeMtu(bridge, ports.length === 0 ? DEFAULT_MTU : Math.min(...ports.map((p) => p.mtu)));
+    let min = Infinity;
+    for (const p of bridge.ports) if (p.mtu < min) min = p.mtu;
+    this.changeMtu(bridge, min === Infinity ? DEFAULT_MTU : min);
   }
 
   private release(link: VLink): void {
     const bridge = link.master;
     link.master = null;
-    if (bridge !== null) this.adjustBridgeMtu(bridge);
+    if (bridge !== null) {
+      bridge.ports.delete(link);
+      this.adjustBridgeMtu(bridge);
+    }
   }
 
   /** Unregisters one link (not its peer): releases ports/master, drops its routes. */
   private removeLink(link: VLink): void {
     const ns = link.ns;
     if (link.master !== null) this.release(link);
-    for (const port of portsOf(link)) port.master = null;
+    for (const port of link.ports) port.master = null;
+    link.ports.clear();
     this.dropRoutes(ns, (r) => r.dev === link);
     ns.links.delete(link.name);
+    ns.indices.delete(link.index);
     if (link.peer !== null) {
       link.peer.peer = null;
       link.peer = null;
@@ -703,7 +718,7 @@ function mtuBounds(kind: LinkKind): [number, number] {
 }
 
 function portsOf(bridge: VLink): VLink[] {
-  return [...bridge.ns.links.values()].filter((l) => l.master === bridge);
+  return [...bridge.ports];
 }
 
 function sortedLinks(ns: VNamespace): VLink[] {
