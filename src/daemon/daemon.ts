@@ -1094,6 +1094,9 @@ class Daemon implements SimulatedDaemon {
     if (await this.quietResolve('driver')) {
       const ok = await this.logged(this.driver, 'DeleteEndpoint', { NetworkID: ep.network.id, EndpointID: ep.id }, `driver error deleting endpoint ${ep.name}`);
       if (!ok) this.leak({ kind: 'endpoint', detail: `DeleteEndpoint of ${ep.id} failed; the driver may keep its state` });
+    } else {
+      // dockerd keeps such an endpoint in its store; cnmkit forgets it and reports the driver-side leftover.
+      this.leak({ kind: 'endpoint', detail: `driver not resolvable: endpoint ${ep.id} never deleted in the driver` });
     }
     await this.releaseAddress(ep);
   }

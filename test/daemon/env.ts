@@ -5,7 +5,7 @@
  * in front and a daemon on top.
  */
 import { VirtualBackend } from '../../src/backend/virtual/index.js';
-import { createDaemon, faultyCaller, inProcessPlugin, type Fault, type FaultRule, type FaultyCaller, type InProcessPlugin, type SimulatedDaemon } from '../../src/daemon/index.js';
+import { DaemonError, createDaemon, faultyCaller, inProcessPlugin, type Fault, type FaultRule, type FaultyCaller, type InProcessPlugin, type SimulatedDaemon } from '../../src/daemon/index.js';
 import { createReferenceDriver } from '../../src/driver/index.js';
 import { createIpam, type AddressPoolSpec, type SyncReferenceIpam } from '../../src/ipam/index.js';
 import type { IpamApi, NetworkDriverApi } from '../../src/protocol/api.js';
@@ -148,5 +148,14 @@ export async function teardown(env: Env): Promise<void> {
   env.faulty.clearRules();
   const view = env.daemon.inspect();
   for (const c of view.containers) await env.daemon.containerRm(c.name, { force: true });
-  for (const n of env.daemon.inspect().networks) await env.daemon.networkRm(n.name);
+  for (const n of env.daemon.inspect().networks) {
+    try {
+      await env.daemon.networkRm(n.name);
+    } catch (e) {
+      // A driver that failed GetCapabilities stays unresolved until the daemon restarts (protocol.md §1.7).
+      if (!(e instanceof DaemonError && e.step === 'activate')) throw e;
+      await env.daemon.daemonRestart();
+      await env.daemon.networkRm(n.name);
+    }
+  }
 }
