@@ -123,7 +123,8 @@ export async function runSuites(
       } else {
         const missing = check.requires.filter((c) => !capabilities.has(c));
         if (missing.length > 0) {
-          result = skipped(suite, check, config, `plugin does not offer ${missing.join(', ')}`);
+          const noV6Subnet = missing.includes('ipv6') && config.subnets.length > 0 && !config.subnets.some((x) => x.includes(':'));
+          result = skipped(suite, check, config, noV6Subnet ? 'no IPv6 --subnet given' : `plugin does not offer ${missing.join(', ')}`);
         } else {
           const { result: r, leaks: l } = await runOneCheck(suite, check, { caller, raw, config, capabilities, spaces, plan, tgt, onRecord, currentRecords });
           result = r;

@@ -32,6 +32,17 @@ describe('reference IPAM', () => {
     }
   });
 
+  it('passes the protocol suite over TCP (--url)', async () => {
+    const server = await servePlugin({ ipam: createIpam(), listen: { tcp: 'tcp://127.0.0.1:0' } });
+    try {
+      const report = await runSuites({ url: `tcp://127.0.0.1:${server.port}` }, quickConfig(dir, { level: 'compat', suites: ['protocol'] }));
+      expect(report.checks.filter((c) => c.status === 'failed').map((c) => `${c.id}: ${c.message}`)).toEqual([]);
+      expect(report.summary.passed).toBeGreaterThan(10);
+    } finally {
+      await server.close();
+    }
+  });
+
   it('passes in-process through the SDK handler too', async () => {
     const handler = createPluginHandler({ ipam: createIpam() });
     const report = await runSuites({ handler, label: 'reference (in-process)' }, quickConfig(dir, { level: 'compat', runs: 20 }));
