@@ -38,6 +38,7 @@ import {
   HOST_NAMESPACE,
   isBackendError,
   type Backend,
+  type LinkInfo,
   type NamespaceKey,
 } from '../backend/backend.js';
 import { formatMac, isValidLinkMac, parseMac, randomLinkMac } from '../backend/mac.js';
@@ -75,9 +76,10 @@ export interface ReferenceDriver extends NetworkDriverApi {
   /** Replaces the in-memory state (no backend changes; call `reconcile` after). Throws E_DRIVER_STATE when malformed. */
   importState(state: DriverState): void;
   /**
-   * Makes the backend match the state: recreates missing bridges (with gateways,
-   * up) and missing veth pairs of endpoints not joined to a sandbox. Returns what
-   * it did, one line per action.
+   * Makes the backend match the state (after a restart or crash): recreates
+   * missing bridges (gateways, MTU, up) and missing veth pairs of endpoints not
+   * joined to a sandbox; adopts existing ones by fixing MTU, gateway addresses,
+   * port attachment and up state. Returns what it did, one line per action.
    */
   reconcile(): Promise<string[]>;
   getNetwork(id: string): NetworkRecord | undefined;
@@ -386,18 +388,58 @@ class ReferenceNetworkDriver implements ReferenceDriver {
     return this.serial(async () => {
       const done: string[] = [];
       for (const net of this.networks.values()) {
-        if (!(await this.linkExists(net.bridge))) {
+        const bridge = await this.findLink(net.bridge);
+        if (bridge === null) {
           await this.createBridge(net, `reconcile network ${net.id}`);
           done.push(`created bridge ${net.bridge} of network ${net.id}`);
+        } else {
+          await this.repairBridge(net, bridge, done);
         }
         for (const ep of Object.values(net.endpoints)) {
-          if (ep.sandboxKey !== null || (await this.linkExists(ep.hostVeth))) continue;
-          await this.createVeth(net, ep, `reconcile endpoint ${ep.id}`);
-          done.push(`created veth ${ep.hostVeth}/${ep.srcName} of endpoint ${ep.id}`);
+          const host = await this.findLink(ep.hostVeth);
+          if (host === null) {
+            // Joined endpoints whose pair is gone are left alone: the daemon tears them down.
+            if (ep.sandboxKey !== null) continue;
+            await this.createVeth(net, ep, `reconcile endpoint ${ep.id}`);
+            done.push(`created veth ${ep.hostVeth}/${ep.srcName} of endpoint ${ep.id}`);
+            continue;
+          }
+          const what = `reconcile endpoint ${ep.id}`;
+          if (host.master !== net.bridge) {
+            await this.backend.setMaster(this.ns, ep.hostVeth, net.bridge).catch((e: unknown) => Promise.reject(backendFailure(what, e)));
+            done.push(`attached ${ep.hostVeth} to ${net.bridge}`);
+          }
+          if (!host.up) {
+            await this.backend.setLinkUp(this.ns, ep.hostVeth).catch((e: unknown) => Promise.reject(backendFailure(what, e)));
+            done.push(`set ${ep.hostVeth} up`);
+          }
         }
       }
       return done;
     });
+  }
+
+  /** Adopts an existing bridge: MTU, gateway addresses and up state as the network wants them. */
+  private async repairBridge(net: NetworkRecord, bridge: LinkInfo, done: string[]): Promise<void> {
+    const what = `reconcile network ${net.id}`;
+    try {
+      if (bridge.mtu !== net.mtu) {
+        await this.backend.setMtu(this.ns, net.bridge, net.mtu);
+        done.push(`set MTU ${net.mtu} on ${net.bridge}`);
+      }
+      const have = new Set((await this.backend.listAddresses(this.ns, net.bridge)).map((a) => a.cidr));
+      for (const gw of gateways(net.ipv4).concat(gateways(net.ipv6))) {
+        if (have.has(gw)) continue;
+        await this.backend.addAddress(this.ns, net.bridge, gw);
+        done.push(`added ${gw} to ${net.bridge}`);
+      }
+      if (!bridge.up) {
+        await this.backend.setLinkUp(this.ns, net.bridge);
+        done.push(`set ${net.bridge} up`);
+      }
+    } catch (e) {
+      throw backendFailure(what, e);
+    }
   }
 
   getNetwork(id: string): NetworkRecord | undefined {
@@ -472,7 +514,7 @@ class ReferenceNetworkDriver implements ReferenceDriver {
   }
 
   private pickVethNames(epId: string): [string, string] {
-    // Bridge names cannot collide: they have no `h`/`c` after the prefix only by chance, so check them too.
+    // A user-chosen bridge name (`cnm-h…`) could look like a veth name: check bridges too.
     const taken = (n: string): boolean => this.usedNames.has(n) || [...this.networks.values()].some((x) => x.bridge === n);
     for (let attempt = 0; attempt < 8; attempt++) {
       const names = vethNames(epId, attempt);
@@ -558,6 +600,15 @@ class ReferenceNetworkDriver implements ReferenceDriver {
       return true;
     } catch (e) {
       if (isBackendError(e, 'ENODEV')) return false;
+      throw backendFailure(`looking up ${name}`, e);
+    }
+  }
+
+  private async findLink(name: string): Promise<LinkInfo | null> {
+    try {
+      return await this.backend.getLink(this.ns, name);
+    } catch (e) {
+      if (isBackendError(e, 'ENODEV')) return null;
       throw backendFailure(`looking up ${name}`, e);
     }
   }

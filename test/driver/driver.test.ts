@@ -473,6 +473,28 @@ describe('state', () => {
     expect(() => d2.importState({ version: 9 } as unknown as typeof state)).toThrow(DriverError);
   });
 
+  it('reconcile adopts existing links: MTU, gateways, ports and up state', async () => {
+    await d.createNetwork(netReq(NET, { 'cnmkit.mtu': '1400' }), ctx);
+    await d.createEndpoint(epReq(), ctx);
+    const good = b.snapshot();
+    const br = bridgeName(NET);
+    const [hostEnd] = vethNames(EP);
+    await b.setMaster(H, hostEnd, null);
+    await b.setLinkDown(H, hostEnd);
+    await b.deleteAddress(H, br, '10.20.0.1/24');
+    await b.setLinkDown(H, br);
+    await b.setMtu(H, br, 1500);
+    expect(await d.reconcile()).toEqual([
+      `set MTU 1400 on ${br}`,
+      `added 10.20.0.1/24 to ${br}`,
+      `set ${br} up`,
+      `attached ${hostEnd} to ${br}`,
+      `set ${hostEnd} up`,
+    ]);
+    expect(diffSnapshots(good, b.snapshot())).toEqual([]);
+    expect(await d.reconcile()).toEqual([]);
+  });
+
   it('a memory store sees every change; openReferenceDriver restores from it', async () => {
     const store = createMemoryStateStore();
     const d1 = createReferenceDriver({ backend: b, store });
