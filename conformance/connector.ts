@@ -1,5 +1,5 @@
 /** The default Connector: cnmkit's own client (src/client). */
-import { connect, lookupPlugin } from '../src/client/index.js';
+import { connect, lookupPlugin, type DiscoveryDirs } from '../src/client/index.js';
 import type { RawSender } from './raw.js';
 import { socketRawSender, type RawSenderOptions } from './raw.js';
 import { endpointOfUrl, type Connector } from './target.js';
@@ -7,10 +7,10 @@ import { endpointOfUrl, type Connector } from './target.js';
 export const clientConnector: Connector = (spec, opts) => connect(spec, { timeoutMs: opts.timeoutMs, ...(opts.profile ? { profile: opts.profile } : {}) });
 
 /** A raw sender for a plugin found by name (discovery as dockerd does it, no retries). */
-export function pluginRawSender(name: string, options: RawSenderOptions): RawSender {
+export function pluginRawSender(name: string, options: RawSenderOptions, dirs?: DiscoveryDirs): RawSender {
   let resolved: Promise<RawSender> | null = null;
   const get = (): Promise<RawSender> =>
-    (resolved ??= lookupPlugin(name, undefined, { mode: 'none' }).then((ep) => socketRawSender(endpointOfUrl(ep.addr), options)));
+    (resolved ??= lookupPlugin(name, dirs, { mode: 'none' }).then((ep) => socketRawSender(endpointOfUrl(ep.addr), options)));
   return {
     curlPrefix: null,
     async send(ex, opts) {

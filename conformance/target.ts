@@ -7,12 +7,14 @@ import type { RawHandler } from '../src/protocol/raw.js';
 import { handlerRawSender, type RawSender, type RawSenderOptions, socketRawSender } from './raw.js';
 import { UsageError } from '../src/errors.js';
 import type { Profile } from '../src/protocol/constants.js';
+import type { DiscoveryDirs } from '../src/client/discovery.js';
 
 /** Where the plugin is, as the CLI flags name it. */
 export type TargetSpec =
   | { readonly socket: string }
   | { readonly url: string }
-  | { readonly plugin: string }
+  /** `dirs` overrides where discovery looks (tests; default /run/docker/plugins and the spec dirs). */
+  | { readonly plugin: string; readonly dirs?: DiscoveryDirs }
   | { readonly handler: RawHandler; readonly label?: string };
 
 export interface ConnectOptions {
@@ -55,7 +57,7 @@ export function endpointOfUrl(url: string): { socketPath: string } | { host: str
 }
 
 /** Build a Target from a spec and a connector (`pluginRaw` finds a named plugin for raw exchanges). */
-export function createTarget(spec: TargetSpec, connector: Connector, pluginRaw?: (name: string, options: RawSenderOptions) => RawSender): Target {
+export function createTarget(spec: TargetSpec, connector: Connector, pluginRaw?: (name: string, options: RawSenderOptions, dirs?: DiscoveryDirs) => RawSender): Target {
   return {
     description: describeSpec(spec),
     connect: (opts) => connector(spec, opts),
@@ -63,7 +65,7 @@ export function createTarget(spec: TargetSpec, connector: Connector, pluginRaw?:
       if ('handler' in spec) return handlerRawSender(spec.handler, options);
       if ('socket' in spec) return socketRawSender({ socketPath: spec.socket }, options);
       if ('url' in spec) return socketRawSender(endpointOfUrl(spec.url), options);
-      if (pluginRaw) return pluginRaw(spec.plugin, options);
+      if (pluginRaw) return pluginRaw(spec.plugin, options, spec.dirs);
       return socketRawSender({ socketPath: `/run/docker/plugins/${spec.plugin}.sock` }, options);
     },
   };

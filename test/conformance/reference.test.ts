@@ -43,6 +43,18 @@ describe('reference IPAM', () => {
     }
   });
 
+  it('finds a plugin by name (discovery) for both the client and the raw sender', async () => {
+    const server = await servePlugin({ ipam: createIpam(), listen: { socket: dir.socket('named') } });
+    try {
+      const report = await runSuites({ plugin: 'named', dirs: { socketDir: dir.path, specDirs: [] } }, quickConfig(dir, { suites: ['protocol'] }));
+      expect(report.target).toBe('plugin named');
+      expect(report.capabilities).toContain('ipam');
+      expect(report.checks.filter((c) => c.status === 'failed').map((c) => c.id)).toEqual([]);
+    } finally {
+      await server.close();
+    }
+  });
+
   it('passes in-process through the SDK handler too', async () => {
     const handler = createPluginHandler({ ipam: createIpam() });
     const report = await runSuites({ handler, label: 'reference (in-process)' }, quickConfig(dir, { level: 'compat', runs: 20 }));
