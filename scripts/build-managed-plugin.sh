@@ -6,6 +6,7 @@
 #                    and the package (package.json, bin/, dist/, production
 #                    node_modules) under /opt/cnmkit.
 # Usage: scripts/build-managed-plugin.sh [--out DIR] [--create NAME:TAG] [--no-build]
+#   --no-build uses the repo's dist/ as it is (npm run build); the default compiles afresh.
 #   --create runs `docker plugin create NAME:TAG DIR` (then: docker plugin enable NAME:TAG).
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
@@ -26,13 +27,18 @@ done
 need() { command -v "$1" >/dev/null || { echo "build-managed-plugin: $1 not found" >&2; exit 1; }; }
 need node; need ip; need ldd
 
-if [ "$build" = 1 ]; then
-  # Type errors elsewhere do not stop tsc from emitting; a missing entry point does.
-  (cd "$repo" && npx --no-install tsc -p tsconfig.build.json) || echo "build-managed-plugin: tsc reported errors (output emitted anyway)" >&2
-fi
-[ -f "$repo/dist/src/cli/main.js" ] || { echo "build-managed-plugin: dist/src/cli/main.js missing (npm run build)" >&2; exit 1; }
-
 rm -rf "$out"
+mkdir -p "$out"
+dist="$repo/dist"
+if [ "$build" = 1 ]; then
+  # Compiled into the output, not the repo's dist/ (tests may be importing it meanwhile).
+  # Type errors elsewhere do not stop tsc from emitting; a missing entry point does.
+  dist="$out/.dist"
+  (cd "$repo" && npx --no-install tsc -p tsconfig.build.json --outDir "$dist" --declaration false --sourceMap false) ||
+    echo "build-managed-plugin: tsc reported errors (output emitted anyway)" >&2
+fi
+[ -f "$dist/src/cli/main.js" ] || { echo "build-managed-plugin: $dist/src/cli/main.js missing (npm run build)" >&2; exit 1; }
+
 root="$out/rootfs"
 mkdir -p "$root"/{proc,sys,dev,tmp,run/docker/plugins,etc,var/lib/cnmkit,opt/cnmkit,usr/bin,usr/sbin}
 chmod 1777 "$root/tmp"
@@ -72,7 +78,9 @@ printf 'root:x:0:\n' >"$root/etc/group"
 # The package: production dependencies only (npm ls works offline on the installed tree).
 pkg="$root/opt/cnmkit"
 cp "$repo/package.json" "$pkg/"
-cp -r "$repo/bin" "$repo/dist" "$pkg/"
+cp -r "$repo/bin" "$pkg/"
+cp -r "$dist" "$pkg/dist"
+rm -rf "$out/.dist"
 [ -d "$repo/fixtures" ] && cp -r "$repo/fixtures" "$pkg/"
 # Sorted, a package comes before the packages nested in it, which its copy already holds.
 (cd "$repo" && npm ls --omit=dev --parseable --all 2>/dev/null | tail -n +2 | sort -u) | while read -r dir; do

@@ -26,9 +26,10 @@ if (skip === null && (await socketLive(SOCKET))) skip = `${SOCKET} is in use by 
 if (skip !== null) console.log(`docker e2e skipped: ${skip}`);
 afterAll(() => release?.());
 
-/** Rules tagged for one network (cnmkit:<id>). */
+/** IPv4 rules tagged for one network (cnmkit:<id>); ip6tables holds the same set. */
 async function rulesOf(networkId: string): Promise<string[]> {
-  return (await cnmRules()).filter((r) => r.includes(`cnmkit:${networkId}`));
+  const r = await run('iptables', ['-w', '-S']);
+  return r.out.split('\n').filter((l) => l.includes(`cnmkit:${networkId}`));
 }
 
 const SUBNET = '10.231.0.0/16';
@@ -42,7 +43,7 @@ function inNet(cidr: string, ip: string): boolean {
   return net !== null && addr !== null && netContains(net, addr);
 }
 
-describe.skipIf(skip !== null)('cnmkit under a real Docker daemon', () => {
+describe.skipIf(skip !== null)('cnmkit under a real Docker daemon', { timeout: 120_000 }, () => {
   const tag = randomBytes(3).toString('hex');
   const netA = `cnmt-e2e-a-${tag}`;
   const netB = `cnmt-e2e-b-${tag}`;
@@ -203,7 +204,7 @@ describe.skipIf(skip !== null)('cnmkit under a real Docker daemon', () => {
  * files, installed with `docker plugin create`, enabled, used by name:tag.
  * Same file as above so the two never run at once against the one dockerd.
  */
-describe.skipIf(skip !== null)('cnmkit as a managed plugin', () => {
+describe.skipIf(skip !== null)('cnmkit as a managed plugin', { timeout: 120_000 }, () => {
   const tag = randomBytes(3).toString('hex');
   const plugin = `cnmt-e2e-plugin:${tag}`;
   const net = `cnmt-e2e-m-${tag}`;
