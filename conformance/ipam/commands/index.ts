@@ -33,7 +33,7 @@ export function ipamCommands(space: CommandSpace): fc.Arbitrary<Iterable<IpamCom
       fc.tuple(pool, fc.constantFrom('inner' as const, 'outer' as const)).map(([p, shape]) => new RequestOverlappingPoolCommand(p, shape)),
       pool.map((p) => new ReleasePoolCommand(p)),
       fc.tuple(pool, fc.boolean()).map(([p, gw]) => new RequestAddressCommand(p, gw)),
-      fc.tuple(pool, offset).map(([p, o]) => new RequestPreferredAddressCommand(p, o)),
+      fc.tuple(pool, offset, fc.boolean()).map(([p, o, gw]) => new RequestPreferredAddressCommand(p, o, gw)),
       fc.tuple(pool, fc.nat(63), fc.constantFrom('held' as const, 'twice' as const, 'released' as const, 'any' as const)).map(([p, i, mode]) => new ReleaseAddressCommand(p, i, mode)),
       // Address traffic is what most bugs hide in: weigh it double.
       fc.tuple(pool, fc.boolean()).map(([p, gw]) => new RequestAddressCommand(p, gw)),

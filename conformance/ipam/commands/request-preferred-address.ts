@@ -1,5 +1,6 @@
-/** RequestAddress for a given address (`--ip`, `--gateway`, `--aux-address`). */
+/** RequestAddress for a given address (`--ip`, `--aux-address`, or `--gateway` with the gateway marker). */
 import type { AsyncCommand } from 'fast-check';
+import { Options } from '../../../src/protocol/constants.js';
 import { formatIp, isReserved, sizeOf } from '../../cidr.js';
 import { IpamIds } from '../ids.js';
 import { type IpamModel, UNREADABLE, describePool } from '../model.js';
@@ -9,6 +10,7 @@ export class RequestPreferredAddressCommand implements AsyncCommand<IpamModel, I
   constructor(
     readonly poolIndex: number,
     readonly offset: number,
+    readonly asGateway = false,
   ) {}
 
   check(m: Readonly<IpamModel>): boolean {
@@ -20,7 +22,11 @@ export class RequestPreferredAddressCommand implements AsyncCommand<IpamModel, I
     const addr = pool.cidr.base + (BigInt(this.offset) % sizeOf(pool.cidr));
     const text = formatIp(pool.cidr.family, addr);
     r.steps.push(`${this.toString()} -> ${text}`);
-    const out = await r.call('RequestAddress', { PoolID: pool.poolId, Address: text, Options: null });
+    const out = await r.call('RequestAddress', {
+      PoolID: pool.poolId,
+      Address: text,
+      Options: this.asGateway ? { [Options.RequestAddressType]: Options.Gateway } : null,
+    });
     const reserved = isReserved(pool.cidr, addr);
     const held = pool.held.has(addr);
     const unknown = pool.unknown.has(addr) || pool.unknown.has(UNREADABLE);
@@ -43,6 +49,6 @@ export class RequestPreferredAddressCommand implements AsyncCommand<IpamModel, I
   }
 
   toString(): string {
-    return `RequestPreferredAddress(pool ${this.poolIndex}, offset ${this.offset})`;
+    return `RequestPreferredAddress(pool ${this.poolIndex}, offset ${this.offset}${this.asGateway ? ', gateway' : ''})`;
   }
 }
