@@ -1,7 +1,8 @@
 /**
  * The reference network driver: a bridge driver over the `Backend` contract.
  *
- * - CreateNetwork: a bridge (`cnm-` + 11 id chars) holding the IPAM gateways, up.
+ * - CreateNetwork: a bridge (`cnm-` + 11 id chars) with its own fixed MAC and
+ *   MTU, holding the IPAM gateways, up.
  * - CreateEndpoint: a veth pair; the host end (`cnm-h…`) joins the bridge and
  *   goes up, the container end (`cnm-c…`) stays down in the host namespace for
  *   the daemon to move. Supplied Interface fields are never echoed; a MAC is
@@ -119,7 +120,7 @@ class ReferenceNetworkDriver implements ReferenceDriver {
   private readonly random: (size: number) => Uint8Array;
   private networks = new Map<string, NetworkRecord>();
   private discovered = new Map<string, NodeRecord>();
-  /** Link names and MACs of all endpoints (indexes over `networks`, for O(1) uniqueness checks). */
+  /** Link names of all endpoints and MACs of all endpoints and bridges (indexes over `networks`). */
   private usedNames = new Set<string>();
   private usedMacs = new Set<string>();
   private queue: Promise<unknown> = Promise.resolve();
@@ -171,6 +172,9 @@ class ReferenceNetworkDriver implements ReferenceDriver {
       const record: NetworkRecord = {
         id,
         bridge: name,
+        // Set explicitly, as Docker's bridge driver does: otherwise the kernel gives the bridge
+        // the lowest port MAC, so the gateway MAC would change as containers come and go.
+        bridgeMac: this.generateMac(null),
         mtu: config.mtu,
         internal: config.internal,
         dstPrefix: config.dstPrefix,
@@ -183,6 +187,7 @@ class ReferenceNetworkDriver implements ReferenceDriver {
       };
       await this.createBridge(record, `network ${id}`);
       this.networks.set(id, record);
+      if (record.bridgeMac !== undefined) this.usedMacs.add(record.bridgeMac);
       await this.persist();
       return EMPTY;
     });
@@ -199,6 +204,7 @@ class ReferenceNetworkDriver implements ReferenceDriver {
       }
       await this.deleteLinkIfPresent(net.bridge, `network ${id}`);
       this.networks.delete(id);
+      if (net.bridgeMac !== undefined) this.usedMacs.delete(net.bridgeMac);
       await this.persist();
       return EMPTY;
     });
@@ -381,7 +387,10 @@ class ReferenceNetworkDriver implements ReferenceDriver {
     this.discovered = new Map(s.nodes.map((n) => [n.address, { ...n }]));
     this.usedNames = new Set();
     this.usedMacs = new Set();
-    for (const n of networks.values()) for (const ep of Object.values(n.endpoints)) this.index(ep, true);
+    for (const n of networks.values()) {
+      if (n.bridgeMac !== undefined) this.usedMacs.add(n.bridgeMac);
+      for (const ep of Object.values(n.endpoints)) this.index(ep, true);
+    }
   }
 
   reconcile(): Promise<string[]> {
@@ -530,16 +539,17 @@ class ReferenceNetworkDriver implements ReferenceDriver {
       const derived = formatMac(Uint8Array.of(0x02, 0x42, v >>> 24, (v >>> 16) & 255, (v >>> 8) & 255, v & 255));
       if (!used.has(derived)) return derived;
     }
-    for (;;) {
+    for (let attempt = 0; attempt < 64; attempt++) {
       const mac = randomLinkMac(this.random(6));
       if (!used.has(mac)) return mac;
     }
+    throw new DriverError('E_DRIVER_CONFLICT', 'could not find an unused MAC address (is the random source constant?)');
   }
 
   /** Bridge with gateways, up; on failure removes what it made. */
   private async createBridge(net: NetworkRecord, what: string): Promise<void> {
     try {
-      await this.backend.createBridge(this.ns, net.bridge);
+      await this.backend.createBridge(this.ns, net.bridge, net.bridgeMac === undefined ? {} : { mac: net.bridgeMac });
     } catch (e) {
       if (isBackendError(e, 'EEXIST')) {
         throw new DriverError('E_DRIVER_CONFLICT', `${what}: a link named ${net.bridge} already exists (not made by this network); choose another bridge name`, { cause: e });

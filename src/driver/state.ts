@@ -35,6 +35,8 @@ export interface EndpointRecord {
 export interface NetworkRecord {
   readonly id: string;
   readonly bridge: string;
+  /** MAC set on the bridge at creation (stable gateway MAC); absent in states of older versions. */
+  readonly bridgeMac?: string;
   readonly mtu: number;
   readonly internal: boolean;
   readonly dstPrefix: string;

@@ -244,6 +244,31 @@ describe('bridges', () => {
     expect((await b.getLink(H, 'br1')).mtu).toBe(1400);
   });
 
+  it('a bridge without a set MAC takes its lowest port MAC, and zeros when the last leaves (Linux 6.18)', async () => {
+    await b.setMac(H, 'a', '02:00:00:00:00:09');
+    await b.setMac(H, 'b', '02:00:00:00:00:01');
+    await b.setMaster(H, 'a', 'br0');
+    expect((await b.getLink(H, 'br0')).mac).toBe('02:00:00:00:00:09');
+    await b.setMaster(H, 'b', 'br0');
+    expect((await b.getLink(H, 'br0')).mac).toBe('02:00:00:00:00:01');
+    await b.setMac(H, 'b', '02:00:00:00:00:0f');
+    expect((await b.getLink(H, 'br0')).mac).toBe('02:00:00:00:00:09');
+    await b.setMaster(H, 'b', null);
+    await b.deleteLink(H, 'a');
+    expect((await b.getLink(H, 'br0')).mac).toBe('00:00:00:00:00:00');
+    expect(b.checkInvariants()).toEqual([]);
+  });
+
+  it('a MAC given at creation or set later sticks', async () => {
+    await b.createBridge(H, 'br1', { mac: '02:11:00:00:00:01' });
+    await b.setMaster(H, 'a', 'br1');
+    expect((await b.getLink(H, 'br1')).mac).toBe('02:11:00:00:00:01');
+    await b.setMaster(H, 'a', 'br0');
+    await b.setMac(H, 'br0', '02:22:00:00:00:01');
+    await b.setMaster(H, 'a', null);
+    expect((await b.getLink(H, 'br0')).mac).toBe('02:22:00:00:00:01');
+  });
+
   it('deleting a bridge releases its ports; bridges cannot change namespace', async () => {
     await b.setMaster(H, 'a', 'br0');
     await b.createNamespace(SB);

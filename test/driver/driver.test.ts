@@ -263,10 +263,25 @@ describe('CreateEndpoint / DeleteEndpoint', () => {
     expect(bb.Interface!.MacAddress).not.toBe('02:42:0a:14:00:09');
   });
 
-  it('deterministic random MACs with injected randomness', async () => {
-    const det = createReferenceDriver({ backend: new VirtualBackend(), randomBytes: (n) => new Uint8Array(n).fill(0x11) });
+  it('deterministic random MACs with injected randomness; a stuck source is a clear error', async () => {
+    let n = 0;
+    const det = createReferenceDriver({ backend: new VirtualBackend(), randomBytes: (size) => new Uint8Array(size).fill(++n) });
     await det.createNetwork(netReq(), ctx);
-    expect(await det.createEndpoint(epReq(EP, {}), ctx)).toEqual({ Interface: { MacAddress: '12:11:11:11:11:11' } });
+    expect(det.getNetwork(NET)!.bridgeMac).toBe('02:01:01:01:01:01');
+    expect(await det.createEndpoint(epReq(EP, {}), ctx)).toEqual({ Interface: { MacAddress: '02:02:02:02:02:02' } });
+    const stuck = createReferenceDriver({ backend: new VirtualBackend(), randomBytes: (size) => new Uint8Array(size).fill(7) });
+    await stuck.createNetwork(netReq(), ctx);
+    expect(await codeOf(stuck.createEndpoint(epReq(EP, {}), ctx))).toBe('E_DRIVER_CONFLICT');
+  });
+
+  it('the bridge keeps its own MAC while endpoints come and go (the gateway MAC is stable)', async () => {
+    const br = bridgeName(NET);
+    const mac = (await b.getLink(H, br)).mac;
+    expect(mac).toBe(d.getNetwork(NET)!.bridgeMac);
+    await d.createEndpoint(epReq(EP, { Address: '10.20.0.2/24', MacAddress: '02:00:00:00:00:01' }), ctx);
+    expect((await b.getLink(H, br)).mac).toBe(mac);
+    await d.deleteEndpoint({ NetworkID: NET, EndpointID: EP }, ctx);
+    expect((await b.getLink(H, br)).mac).toBe(mac);
   });
 
   it.each([

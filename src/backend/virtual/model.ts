@@ -30,6 +30,8 @@ export interface VLink {
   peer: VLink | null;
   /** Bridges: MTU set through setMtu (BROPT_MTU_SET_BY_USER), so ports no longer drive it. */
   mtuSetByUser: boolean;
+  /** Bridges: MAC given at creation or set later (NET_ADDR_SET), so ports no longer drive it. */
+  macSetByUser: boolean;
   /** In insertion order (the kernel lists them so; the first of a subnet is the IPv4 primary). */
   addresses: VAddress[];
 }

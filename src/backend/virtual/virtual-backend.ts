@@ -7,11 +7,11 @@
  * bridges with ports (auto MTU), dummies, ifindex per namespace, name rules and
  * `%d` templates, MAC/MTU/up state, addresses (IPv4 primary/secondary, IPv6
  * dropped on down or MTU < 1280), main-table routes (connected, on-link, via
- * gateway), moves between namespaces, cascading deletes.
+ * gateway), moves between namespaces, cascading deletes,
+ * bridge MAC following the lowest port MAC unless set, live renames (Linux >= 6.8).
  * Not modelled (documented simplifications): carrier/operstate, IPv6 link-local
  * autoconfiguration, local/broadcast tables (addresses on `lo` make no main-table
- * routes), multipath, neighbour tables, sysctls other than the defaults, bridge
- * MAC inheritance from ports.
+ * routes), multipath, neighbour tables, sysctls other than the defaults.
  *
  * Extras for tests (not part of `Backend`): `snapshot`, `render`,
  * `checkInvariants`, `failNext` fault injection.
@@ -71,6 +71,7 @@ interface Fault {
 }
 
 const LOOPBACK_MTU = 65536;
+const ZERO_MAC = '00:00:00:00:00:00';
 const LOOPBACK_MAX_MTU = 0x7fffffff;
 /** IPV6_MIN_MTU: below it the kernel drops a link's IPv6 configuration. */
 const IPV6_MIN_MTU = 1280;
@@ -208,6 +209,8 @@ export class VirtualBackend implements Backend {
     const link = this.link(op, nsKey, name);
     if (link.kind === 'loopback') this.fail('EOPNOTSUPP', op, `${nsKey}/${name}`);
     link.mac = this.checkMac(op, `${nsKey}/${name}`, mac);
+    if (link.kind === 'bridge') link.macSetByUser = true;
+    if (link.master !== null) this.recalcBridgeMac(link.master);
   }
 
   async setMaster(nsKey: NamespaceKey, name: string, master: string | null): Promise<void> {
@@ -227,6 +230,7 @@ export class VirtualBackend implements Backend {
     if (link.master !== null) this.release(link);
     link.master = bridge;
     bridge.ports.add(link);
+    this.recalcBridgeMac(bridge);
     // The bridge already follows the minimum of its other ports: only a smaller newcomer changes it.
     if (bridge.ports.size > 1 && link.mtu >= bridge.mtu && !bridge.mtuSetByUser) return;
     this.adjustBridgeMtu(bridge);
@@ -451,7 +455,12 @@ export class VirtualBackend implements Backend {
           if (l.index !== 1) bad(`${at}: loopback must have ifindex 1`); // it may be renamed (the kernel allows it)
         } else {
           const mac = parseMac(l.mac);
-          if (mac === null || !isValidLinkMac(mac) || formatMac(mac) !== l.mac) bad(`${at}: invalid MAC ${l.mac}`);
+          const zeroBridge = l.kind === 'bridge' && l.mac === ZERO_MAC && !l.macSetByUser && l.ports.size === 0;
+          if (mac === null || (!isValidLinkMac(mac) && !zeroBridge) || formatMac(mac) !== l.mac) bad(`${at}: invalid MAC ${l.mac}`);
+        }
+        if (l.kind === 'bridge' && !l.macSetByUser && l.ports.size > 0) {
+          const lowest = [...l.ports].map((p) => p.mac).sort()[0];
+          if (l.mac !== lowest) bad(`${at}: bridge MAC ${l.mac} does not follow its lowest port ${lowest}`);
         }
         const [min, max] = mtuBounds(l.kind);
         if (!Number.isInteger(l.mtu) || l.mtu < min || l.mtu > max) bad(`${at}: MTU ${l.mtu} out of range`);
@@ -555,6 +564,7 @@ export class VirtualBackend implements Backend {
       ports: new Set(),
       peer: null,
       mtuSetByUser: false,
+      macSetByUser: mac !== undefined,
       addresses: [],
     };
     ns.links.set(name, link);
@@ -686,12 +696,25 @@ export class VirtualBackend implements Backend {
     this.changeMtu(bridge, min === Infinity ? DEFAULT_MTU : min);
   }
 
+  /**
+   * br_stp_recalculate_bridge_id: a bridge whose MAC was never set takes the
+   * lowest MAC of its ports, and 00:00:00:00:00:00 once the last port has left
+   * (checked on Linux 6.18). A fresh bridge keeps its random MAC until then.
+   */
+  private recalcBridgeMac(bridge: VLink): void {
+    if (bridge.macSetByUser) return;
+    let lowest: string | null = null;
+    for (const p of bridge.ports) if (lowest === null || p.mac < lowest) lowest = p.mac;
+    bridge.mac = lowest ?? ZERO_MAC;
+  }
+
   private release(link: VLink): void {
     const bridge = link.master;
     link.master = null;
     if (bridge !== null) {
       bridge.ports.delete(link);
       this.adjustBridgeMtu(bridge);
+      this.recalcBridgeMac(bridge);
     }
   }
 
