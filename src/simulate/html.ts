@@ -134,9 +134,10 @@ main{padding:0 24px 40px}
 #current .action{font:600 14px ui-monospace,monospace;background:#1f2933;color:#e6edf3;padding:8px 12px;border-radius:6px;margin:14px 0 6px;white-space:pre-wrap}
 #current .note{max-width:980px;margin:6px 0}
 .error{color:#a32020;font-weight:600}.expected{color:#2e7d4f;font-weight:600}
-table.calls{border-collapse:collapse;width:100%;font:12px ui-monospace,monospace;background:#fff}
+table.calls{border-collapse:collapse;width:100%;table-layout:fixed;font:12px ui-monospace,monospace;background:#fff}
+table.calls th:nth-child(1){width:36px}table.calls th:nth-child(2){width:260px}table.calls th:nth-child(5){width:170px}
 table.calls td,table.calls th{border:1px solid var(--line);padding:3px 6px;text-align:left;vertical-align:top}
-table.calls td.body{max-width:520px;overflow:hidden;text-overflow:ellipsis;white-space:nowrap}
+table.calls td{overflow:hidden;text-overflow:ellipsis;white-space:nowrap}
 tr.fail td{background:#fdf1f1}tr.injected td:first-child::after{content:" ⚡ injected";color:#a32020}
 .legend{display:flex;flex-wrap:wrap;gap:14px;font-size:12px;margin-bottom:8px}.legend span{display:flex;align-items:center;gap:4px}
 .c{display:inline-block;width:12px;height:12px;border-radius:2px;background:var(--free);border:1px solid #cfd4db}
@@ -150,10 +151,12 @@ tr.fail td{background:#fdf1f1}tr.injected td:first-child::after{content:" ⚡ in
 .counts{display:flex;flex-wrap:wrap;gap:10px;font-size:12px;margin:6px 0}.counts b{font-variant-numeric:tabular-nums}
 .grid{display:grid;gap:1px}.grid .c{width:11px;height:11px;border-radius:1px}
 .grid.buckets .c{width:9px;height:9px}
+.grid.tiny .c{width:22px;height:22px;border-radius:3px}
 .grid .c:hover{outline:2px solid #111;outline-offset:0}
 .holders{font:12px ui-monospace,monospace;margin:6px 0 0;max-height:140px;overflow:auto}
 #tip{position:fixed;z-index:5;pointer-events:none;background:#1f2933;color:#fff;font:12px ui-monospace,monospace;padding:4px 8px;border-radius:4px;max-width:420px;white-space:pre-wrap}
-#tree{position:relative;display:flex;flex-wrap:wrap;gap:40px;align-items:flex-start;padding:8px 0}
+#tree{position:relative;display:flex;gap:70px;align-items:flex-start;padding:8px 0}
+#tree .sandboxes{display:flex;flex-direction:column;gap:12px;align-items:flex-start}
 #tree svg{position:absolute;left:0;top:0;pointer-events:none;overflow:visible}
 .ns{background:#fff;border:2px solid #9aa5b1;border-radius:8px;padding:6px 8px 8px;min-width:180px}
 .ns.host{border-color:#1f2933}.ns h4{margin:0 0 6px;font-size:13px}.ns h4 small{color:#6b7280;font-weight:400}
@@ -231,10 +234,10 @@ function drawPool(p){
   box.appendChild(counts);
   var roles = classify(p), size = big(p.size), grid;
   if (size <= BigInt(D.fullGridMax)) {
-    var n = Number(size), cols = n <= 64 ? 8 : n <= 256 ? 16 : n <= 1024 ? 32 : 64;
-    grid = el('div', 'grid full'); grid.style.gridTemplateColumns = 'repeat(' + cols + ', 11px)';
+    var n = Number(size), cols = n <= 64 ? 8 : n <= 256 ? 16 : n <= 1024 ? 32 : 64, px = n <= 64 ? 22 : 11;
+    grid = el('div', 'grid full' + (n <= 64 ? ' tiny' : '')); grid.style.gridTemplateColumns = 'repeat(' + cols + ', ' + px + 'px)';
     for (var i = 0; i < n; i++) {
-      var off = BigInt(i), r = cellRole(p, roles, off), cell = el('i', 'c ' + (r ? r.role : 'free') + (inRange(p, off) ? '' : ' out'));
+      var off = BigInt(i), r = cellRole(p, roles, off), cell = el('i', 'c ' + (r ? r.role : 'free') + (r || inRange(p, off) ? '' : ' out'));
       cell.setAttribute('data-tip', addrAt(p, off) + ' — ' + (r ? r.who : 'free' + (inRange(p, off) ? '' : ' (outside ip-range: only --ip can take it)')));
       grid.appendChild(cell);
     }
@@ -261,7 +264,7 @@ function drawPool(p){
   box.appendChild(grid);
   if (p.holders.length) {
     var hl = el('div', 'holders');
-    p.holders.slice(0, 200).forEach(function(h){ hl.appendChild(el('div', '', h[3] + '  ' + (h[1] === h[2] ? h[1] : h[1] === 'container' ? h[2] : h[1] + ' ' + h[2]))); });
+    p.holders.slice().sort(function(a, b){ var x = big(a[0]), y = big(b[0]); return x < y ? -1 : x > y ? 1 : 0; }).slice(0, 200).forEach(function(h){ hl.appendChild(el('div', '', h[3] + '  ' + (h[1] === h[2] ? h[1] : h[1] === 'container' ? h[2] : h[1] + ' ' + h[2]))); });
     box.appendChild(hl);
   }
   return box;
@@ -291,7 +294,7 @@ function drawTree(s){
   var root = $('tree'); root.textContent = '';
   if (!s.tree) { root.appendChild(el('p', 'empty', 'the plugin runs behind a socket: its namespaces and links are not visible')); return; }
   var svg = document.createElementNS('http://www.w3.org/2000/svg', 'svg'); root.appendChild(svg);
-  var pos = new Map();
+  var pos = new Map(), right = el('div', 'sandboxes');
   s.tree.forEach(function(ns){
     var box = el('div', 'ns' + (ns.key === 'host' ? ' host' : '')); box.setAttribute('data-ns', ns.key);
     var h = el('h4', '', ns.label + ' '); if (ns.label !== ns.key) h.appendChild(el('small', '', ns.key)); box.appendChild(h);
@@ -311,8 +314,9 @@ function drawTree(s){
       if (ports) { var pd = el('div', 'ports'); ports.forEach(function(p){ pd.appendChild(linkBox(p)); }); box.appendChild(pd); }
     });
     if (!ns.links.length) box.appendChild(el('div', 'empty', 'no links'));
-    root.appendChild(box);
+    (ns.key === 'host' ? root : right).appendChild(box);
   });
+  root.appendChild(right);
   requestAnimationFrame(function(){
     var base = root.getBoundingClientRect(), seen = new Set();
     svg.setAttribute('width', base.width); svg.setAttribute('height', base.height);

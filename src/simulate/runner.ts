@@ -34,6 +34,8 @@ export interface RunOptions {
   readonly invariants?: boolean;
   /** Stop at the first problem (fuzzing). */
   readonly stopOnProblem?: boolean;
+  /** Steps may fail without `expect-error` (generated scenarios). */
+  readonly allowErrors?: boolean;
 }
 
 export interface RunResult {
@@ -68,7 +70,7 @@ export async function runOnHost(scenario: Scenario, host: SimHost, opts: RunOpti
       if (step.expectError !== undefined) {
         if (error === null) problems.push(`${where}: expected an error containing "${step.expectError}", but it succeeded`);
         else if (!error.includes(step.expectError)) problems.push(`${where}: expected an error containing "${step.expectError}", got: ${error}`);
-      } else if (error !== null && !opts.invariants) problems.push(`${where}: unexpected error: ${error}`);
+      } else if (error !== null && !opts.allowErrors) problems.push(`${where}: unexpected error: ${error}`);
       steps.push({
         index,
         action: actionText(step.action),

@@ -38,8 +38,8 @@ export function renderStep(s: TraceStep, opts: TextOptions = {}): string[] {
 }
 
 function renderCall(c: TraceCall, width: number): string[] {
-  const req = clip(JSON.stringify(c.request) ?? '', width);
-  const rep = c.reply === null ? '(no reply)' : clip(JSON.stringify(c.reply) ?? '', width);
+  const req = clip(shortIds(JSON.stringify(c.request) ?? ''), width);
+  const rep = c.reply === null ? '(no reply)' : clip(shortIds(JSON.stringify(c.reply) ?? ''), width);
   const mark = c.outcome === 'ok' ? '->' : '!!';
   return [`   ${mark} ${c.path} ${req}`, `      <- ${rep}${c.outcome === 'ok' ? '' : `  [${c.outcome}${c.injected ? ', injected' : ''}${c.error ? `: ${c.error}` : ''}]`}`];
 }
@@ -61,7 +61,7 @@ function renderPool(p: PoolView, maxHolders: number): string[] {
   const extra = [c.leaked > 0n ? `${c.leaked} leaked` : '', c.stale > 0 ? `${c.stale} held but free in the IPAM` : ''].filter(Boolean).join(', ');
   const out = [extra ? `${head} [${extra}]` : head];
   const byAddr = [...p.holders].sort((a, b) => cmpAddr(a.address, b.address));
-  for (const h of byAddr.slice(0, maxHolders)) out.push(`  ${h.address.padEnd(p.family === 4 ? 15 : 24)} ${h.role === 'container' ? h.who : `${h.role}${h.who !== h.role ? ` ${h.who}` : ''}`}`);
+  for (const h of byAddr.slice(0, maxHolders)) out.push(`  ${h.address.padEnd(p.family === 4 ? 15 : 24)} ${h.role === 'container' || h.role === 'leaked' ? h.who : `${h.role}${h.who !== h.role ? ` ${h.who}` : ''}`}`);
   if (byAddr.length > maxHolders) out.push(`  ... ${byAddr.length - maxHolders} more`);
   if (p.runs !== null && p.runs.length > 0 && c.leaked > 0n) out.push(`  IPAM runs: ${p.runs.slice(0, 6).map((r) => (r.first === r.last ? r.first : `${r.first}-${r.last}`)).join(', ')}${p.runs.length > 6 ? ', ...' : ''}`);
   return out;
@@ -91,6 +91,11 @@ function cmpAddr(a: string, b: string): number {
   const pa = a.includes(':') ? a : a.split('.').map((x) => x.padStart(3, '0')).join('.');
   const pb = b.includes(':') ? b : b.split('.').map((x) => x.padStart(3, '0')).join('.');
   return pa < pb ? -1 : pa > pb ? 1 : 0;
+}
+
+/** 64-hex ids as docker prints them: the first 12 characters. */
+function shortIds(s: string): string {
+  return s.replace(/\b([0-9a-f]{12})[0-9a-f]{52}\b/g, '$1');
 }
 
 function clip(s: string, n: number): string {

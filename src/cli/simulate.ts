@@ -1,0 +1,105 @@
+/**
+ * `cnmkit simulate`: replay a scenario file (or a generated one with
+ * `--seed N --steps K`) on the simulated daemon with the reference plugin or
+ * any plugin socket; print each call, the answer and the state; optionally
+ * write a self-contained HTML page. Exit 1 when an expectation or invariant
+ * does not hold (fuzzing: after writing the shrunk replay file).
+ */
+import { writeFileSync } from 'node:fs';
+import type { Argv } from 'yargs';
+import { UsageError } from '../errors.js';
+import { PROFILES, type Profile } from '../protocol/constants.js';
+import { renderHtml } from '../simulate/html.js';
+import { loadScenario, ScenarioError, type Scenario } from '../simulate/scenario.js';
+import { fuzz, simulate } from '../simulate/simulate.js';
+import { renderText } from '../simulate/text.js';
+import type { Trace } from '../simulate/trace.js';
+import { scenarioToYaml } from '../simulate/write.js';
+import { EXIT_OK, EXIT_VIOLATIONS } from './errors.js';
+
+interface SimulateArgs {
+  scenario?: string;
+  socket?: string;
+  html?: string;
+  json: boolean;
+  seed?: number;
+  steps?: number;
+  profile?: Profile;
+  replay?: string;
+}
+
+export function registerSimulate(cli: Argv): Argv {
+  return cli.command(
+    'simulate [scenario]',
+    'Replay a scenario (docker commands) on the simulated daemon and show every plugin call and the state after it',
+    (y) =>
+      y
+        .positional('scenario', { type: 'string', describe: 'scenario file (YAML/JSON, see fixtures/scenarios/README.md)' })
+        .option('socket', { type: 'string', describe: 'plugin socket to run against (default: the in-process reference plugin)' })
+        .option('html', { type: 'string', describe: 'write a self-contained HTML page (allocation maps, timeline, namespaces)' })
+        .option('json', { type: 'boolean', default: false, describe: 'print the trace as JSON' })
+        .option('seed', { type: 'number', describe: 'generate a random scenario from this seed (fuzzing)' })
+        .option('steps', { type: 'number', describe: 'steps of the generated scenario (with --seed, default 30)' })
+        .option('replay', { type: 'string', describe: 'with --seed: where to write the shrunk failing scenario (default ./simulate-replay-<seed>.yaml)' })
+        .option('profile', { choices: PROFILES, describe: 'daemon profile (default: the scenario\'s, else docker-20.10)' }),
+    async (argv) => {
+      process.exitCode = await runSimulate(argv as unknown as SimulateArgs);
+    },
+  );
+}
+
+function output(trace: Trace, a: SimulateArgs): void {
+  if (a.json) process.stdout.write(`${JSON.stringify(trace, null, 2)}\n`);
+  else process.stdout.write(renderText(trace));
+  if (a.html !== undefined) {
+    try {
+      writeFileSync(a.html, renderHtml(trace));
+    } catch (e) {
+      throw new UsageError(`--html ${a.html}: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`);
+    }
+    if (!a.json) process.stdout.write(`wrote ${a.html}\n`);
+  }
+}
+
+function integer(name: string, v: number | undefined, min: number, max: number): number | undefined {
+  if (v === undefined) return undefined;
+  if (!Number.isInteger(v) || v < min || v > max) throw new UsageError(`--${name} must be an integer from ${min} to ${max}, got ${v}`);
+  return v;
+}
+
+export async function runSimulate(a: SimulateArgs): Promise<number> {
+  const seed = integer('seed', a.seed, 0, 2 ** 31 - 1);
+  const steps = integer('steps', a.steps, 1, 10_000);
+  const opts = { ...(a.socket !== undefined ? { socket: a.socket } : {}), ...(a.profile !== undefined ? { profile: a.profile } : {}) };
+  if (seed === undefined) {
+    if (steps !== undefined) throw new UsageError('--steps needs --seed');
+    if (a.replay !== undefined) throw new UsageError('--replay needs --seed');
+    if (a.scenario === undefined) throw new UsageError('give a scenario file, or --seed N [--steps K] for a random one');
+    let scenario: Scenario;
+    try {
+      scenario = loadScenario(a.scenario);
+    } catch (e) {
+      if (e instanceof ScenarioError) throw new UsageError(e.message);
+      throw e;
+    }
+    const { trace } = await simulate(scenario, opts);
+    output(trace, a);
+    return trace.problems.length > 0 ? EXIT_VIOLATIONS : EXIT_OK;
+  }
+  if (a.scenario !== undefined) throw new UsageError('give either a scenario file or --seed, not both');
+  const r = await fuzz({ ...opts, seed, steps: steps ?? 30 });
+  if (r.shrunk === null) {
+    output(r.result.trace, a);
+    return EXIT_OK;
+  }
+  output(r.shrunk.result.trace, a);
+  const file = a.replay ?? `simulate-replay-${seed}.yaml`;
+  const header = `Replay file written by cnmkit simulate --seed ${seed} --steps ${steps ?? 30}\n${r.result.trace.problems.join('\n')}`;
+  try {
+    writeFileSync(file, scenarioToYaml(r.shrunk.scenario, header));
+  } catch (e) {
+    throw new UsageError(`--replay ${file}: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`);
+  }
+  process.stderr.write(`cnmkit simulate: invariant violated at step ${r.result.violationAt} of seed ${seed}; shrunk to ${r.shrunk.scenario.steps.length} steps (${r.shrunk.runs} runs); replay: cnmkit simulate ${file}\n`);
+  return EXIT_VIOLATIONS;
+}
