@@ -79,6 +79,40 @@ const NETNS_DIR = '/var/run/docker/netns/';
 const PROTO: Record<string, number> = { tcp: 6, udp: 17, sctp: 132 };
 const NO_SUBNET_IP = 'user specified IP address is supported only when connecting to networks with user configured subnets';
 
+/** A call log entry; the request body is parsed on first access (the log is cheap to keep). */
+class LogEntry implements CallLogEntry {
+  private parsed: { v: unknown } | undefined;
+  readonly call: string;
+  readonly outcome: CallRecord['outcome'];
+  readonly error?: string;
+  constructor(
+    readonly index: number,
+    readonly record: CallRecord,
+    readonly operation: string,
+  ) {
+    this.call = record.path.slice(1);
+    this.outcome = record.outcome;
+    if (record.error !== undefined) this.error = record.error;
+  }
+  get request(): unknown {
+    if (this.parsed === undefined) {
+      let v: unknown = null;
+      if (this.record.request !== '') {
+        try {
+          v = JSON.parse(this.record.request);
+        } catch {
+          v = this.record.request;
+        }
+      }
+      this.parsed = { v };
+    }
+    return this.parsed.v;
+  }
+  toJSON(): unknown {
+    return { index: this.index, call: this.call, request: this.request, outcome: this.outcome, ...(this.error !== undefined ? { error: this.error } : {}), operation: this.operation };
+  }
+}
+
 export function createDaemon(opts: DaemonOptions): SimulatedDaemon {
   return new Daemon(opts);
 }
@@ -133,23 +167,7 @@ class Daemon implements SimulatedDaemon {
   // ---- bookkeeping -------------------------------------------------------------------
 
   private record(r: CallRecord): void {
-    let request: unknown = null;
-    if (r.request !== '') {
-      try {
-        request = JSON.parse(r.request);
-      } catch {
-        request = r.request;
-      }
-    }
-    this.log.push({
-      index: this.logIndex++,
-      call: r.path.slice(1),
-      request,
-      outcome: r.outcome,
-      ...(r.error !== undefined ? { error: r.error } : {}),
-      operation: this.operation,
-      record: r,
-    });
+    this.log.push(new LogEntry(this.logIndex++, r, this.operation));
   }
 
   callLog(): readonly CallLogEntry[] {
@@ -370,6 +388,7 @@ class Daemon implements SimulatedDaemon {
       v4: [],
       v6: [],
       endpoints: new Map(),
+      endpointNames: new Set(),
     };
     await this.ipamAllocate(n, fail, skip4, skip6);
 
@@ -695,9 +714,7 @@ class Daemon implements SimulatedDaemon {
     const mac = a.mac !== undefined && a.mac !== '' ? parseMacText(a.mac) : null;
     if (mac !== null) epOptions[Options.MacAddress] = macBase64(mac);
     for (const [k, v] of Object.entries(a.driverOpts ?? {})) epOptions[k] = v;
-    for (const ep of n.endpoints.values()) {
-      if (ep.name === c.name) fail('validate', `endpoint with name ${c.name} already exists in network ${n.name}`, { status: 403 });
-    }
+    if (n.endpointNames.has(c.name)) fail('validate', `endpoint with name ${c.name} already exists in network ${n.name}`, { status: 403 });
     const ep = await this.createEndpoint(n, c, a, mac, epOptions, fail);
     try {
       if (sb === null) {
@@ -784,6 +801,7 @@ class Daemon implements SimulatedDaemon {
       fail('CreateEndpoint', problem);
     }
     n.endpoints.set(ep.id, ep);
+    n.endpointNames.add(ep.name);
     return ep;
   }
 
@@ -1060,11 +1078,13 @@ class Daemon implements SimulatedDaemon {
 
   /** Move the endpoint's interface out, drop its routes, take it out of the heap, move the default route on. */
   private async clearNetworkResources(sb: SandboxRec, ep: EndpointRec): Promise<void> {
+    let linkGone = true;
     if (sb.osCreated) {
       for (const f of sb.ifaces.filter((x) => x.ep === ep)) {
         try {
           await removeInterface(this.backend, sb, f);
         } catch (e) {
+          linkGone = false;
           this.warn(`Remove interface ${f.srcName} failed: ${goErr(e)}`);
         }
       }
@@ -1082,8 +1102,11 @@ class Daemon implements SimulatedDaemon {
     if (sb.osCreated && gwAfter !== null && gwAfter !== gwBefore) {
       await updateGateway(this.backend, sb, gwAfter).catch((e: unknown) => this.warn(`updating gateway: ${goErr(e)}`));
     } else if (sb.osCreated && gwAfter === null && gwBefore === ep) {
-      // The route went with the interface; forget it.
-      await updateGateway(this.backend, sb, null);
+      if (linkGone) {
+        // The kernel dropped the default route with the link.
+        sb.defaultRoute4 = null;
+        sb.defaultRoute6 = null;
+      } else await updateGateway(this.backend, sb, null);
     }
   }
 
@@ -1091,6 +1114,7 @@ class Daemon implements SimulatedDaemon {
   private async endpointDelete(ep: EndpointRec): Promise<void> {
     if (ep.sandbox !== null) await this.sbLeave(ep.sandbox, ep);
     ep.network.endpoints.delete(ep.id);
+    ep.network.endpointNames.delete(ep.name);
     if (await this.quietResolve('driver')) {
       const ok = await this.logged(this.driver, 'DeleteEndpoint', { NetworkID: ep.network.id, EndpointID: ep.id }, `driver error deleting endpoint ${ep.name}`);
       if (!ok) this.leak({ kind: 'endpoint', detail: `DeleteEndpoint of ${ep.id} failed; the driver may keep its state` });

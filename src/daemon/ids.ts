@@ -11,6 +11,8 @@ export interface IdGenerator {
   mac(): string;
 }
 
+const HEX: readonly string[] = Array.from({ length: 256 }, (_, i) => i.toString(16).padStart(2, '0'));
+
 /** splitmix32-style generator: fast, good enough for ids, fully reproducible. */
 export function createIdGenerator(seed = 1): IdGenerator {
   let state = seed >>> 0;
@@ -21,7 +23,10 @@ export function createIdGenerator(seed = 1): IdGenerator {
     z = Math.imul(z ^ (z >>> 13), 0xc2b2ae35) >>> 0;
     return (z ^ (z >>> 16)) >>> 0;
   };
-  const hex8 = (): string => next().toString(16).padStart(8, '0');
+  const hex8 = (): string => {
+    const v = next();
+    return HEX[v >>> 24]! + HEX[(v >>> 16) & 255]! + HEX[(v >>> 8) & 255]! + HEX[v & 255]!;
+  };
   return {
     id() {
       let s = '';

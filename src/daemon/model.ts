@@ -31,6 +31,8 @@ export interface NetworkRec {
   v4: PoolRec[];
   v6: PoolRec[];
   readonly endpoints: Map<string, EndpointRec>;
+  /** Endpoint (container) names, for the duplicate check. */
+  readonly endpointNames: Set<string>;
 }
 
 export interface StaticRouteRec {
