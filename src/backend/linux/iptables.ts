@@ -95,23 +95,39 @@ export class IptablesFirewall implements Firewall {
     return out;
   }
 
+  /** The network's rules as `-A CHAIN` specs, in chain order. */
+  private specs(rule: NetworkForwarding): string[][] {
+    const tag = ['-m', 'comment', '--comment', `${TAG_PREFIX}${rule.network}`];
+    const br = rule.bridge;
+    if (rule.internal) {
+      return [
+        ['-i', br, '-o', br, ...tag, '-j', 'ACCEPT'],
+        ['!', '-i', br, '-o', br, ...tag, '-j', 'DROP'],
+        ['-i', br, '!', '-o', br, ...tag, '-j', 'DROP'],
+      ];
+    }
+    return [
+      ['-i', br, '-o', br, ...tag, '-j', 'ACCEPT'],
+      ['-i', br, '!', '-o', br, ...tag, '-j', 'ACCEPT'],
+      ['-o', br, '-m', 'conntrack', '--ctstate', 'RELATED,ESTABLISHED', ...tag, '-j', 'ACCEPT'],
+    ];
+  }
+
   allowNetwork(rule: NetworkForwarding): Promise<void> {
     checkForwarding(rule, this.ownedPrefix);
     return this.serial(async () => {
+      const want = this.specs(rule);
+      const key = (xs: string[][]): string => xs.map((x) => x.join(' ')).sort().join('\n');
       for (const tool of await this.binaries()) {
         await this.ensureChain(tool);
-        for (const spec of await this.taggedRules(tool, rule.network)) await this.must(tool, ['-D', FIREWALL_CHAIN, ...spec]);
-        const tag = ['-m', 'comment', '--comment', `${TAG_PREFIX}${rule.network}`];
-        const br = rule.bridge;
-        if (rule.internal) {
-          await this.must(tool, ['-I', FIREWALL_CHAIN, '1', '-i', br, '!', '-o', br, ...tag, '-j', 'DROP']);
-          await this.must(tool, ['-I', FIREWALL_CHAIN, '1', '!', '-i', br, '-o', br, ...tag, '-j', 'DROP']);
-          await this.must(tool, ['-I', FIREWALL_CHAIN, '1', '-i', br, '-o', br, ...tag, '-j', 'ACCEPT']);
-        } else {
-          await this.must(tool, ['-A', FIREWALL_CHAIN, '-i', br, '-o', br, ...tag, '-j', 'ACCEPT']);
-          await this.must(tool, ['-A', FIREWALL_CHAIN, '-i', br, '!', '-o', br, ...tag, '-j', 'ACCEPT']);
-          await this.must(tool, ['-A', FIREWALL_CHAIN, '-o', br, '-m', 'conntrack', '--ctstate', 'RELATED,ESTABLISHED', ...tag, '-j', 'ACCEPT']);
-        }
+        const have = await this.taggedRules(tool, rule.network);
+        // Already right (a restart adopting its networks): touch nothing, drop no packet.
+        if (key(have) === key(want)) continue;
+        // Internal networks' DROPs go first, ahead of other networks' ACCEPTs; new rules
+        // go in before the old ones leave, so traffic that stays allowed never stops.
+        if (rule.internal) for (const spec of [...want].reverse()) await this.must(tool, ['-I', FIREWALL_CHAIN, '1', ...spec]);
+        else for (const spec of want) await this.must(tool, ['-A', FIREWALL_CHAIN, ...spec]);
+        for (const spec of have) await this.must(tool, ['-D', FIREWALL_CHAIN, ...spec]);
       }
     });
   }
