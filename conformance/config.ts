@@ -49,6 +49,12 @@ export interface ConformanceConfig {
   defaultV6Base: string;
   /** Replay of one failure: the check seed and fast-check path recorded in a replay file. */
   replay: { readonly seed: number; readonly path?: string; readonly commandsReplayPath?: string } | null;
+  /** `--netns linux`: driver checks also verify the plugin's links on the real kernel (needs root). */
+  netns: 'none' | 'linux';
+  /** Named netns (`ip netns`) where the plugin creates its links; null = this process's namespace. */
+  netnsHost: string | null;
+  /** `--restart-cmd CMD`: argv (no shell) that restarts the plugin; enables lifecycle.restart-keeps-state. */
+  restartCmd: string[] | null;
 }
 
 export type ResolvedConfig = Readonly<ConformanceConfig>;
@@ -76,6 +82,9 @@ export function defaultConfig(overrides: Partial<ConformanceConfig> = {}): Confo
     defaultV4Base: '10.199.0.0/16',
     defaultV6Base: 'fd00:c0::/48',
     replay: null,
+    netns: 'none',
+    netnsHost: null,
+    restartCmd: null,
     ...overrides,
   };
   validateConfig(config);
@@ -96,6 +105,8 @@ export function validateConfig(c: ConformanceConfig): void {
   ] as const) {
     if (!Number.isInteger(v) || v < min) throw new UsageError(`${name} must be an integer >= ${min}, got ${String(v)}`);
   }
+  if (c.netns !== 'none' && c.netns !== 'linux') throw new UsageError(`--netns must be none or linux, got ${String(c.netns)}`);
+  if (c.restartCmd !== null && (c.restartCmd.length === 0 || c.restartCmd[0] === '')) throw new UsageError('--restart-cmd: empty command');
   if (!Number.isInteger(c.seed)) throw new UsageError(`--seed must be an integer, got ${String(c.seed)}`);
   for (const s of [...c.subnets, c.defaultV4Base, c.defaultV6Base]) {
     if (!parseCidr(s)) throw new UsageError(`--subnet: not a CIDR: ${s}`);

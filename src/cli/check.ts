@@ -50,6 +50,8 @@ export interface CheckArgs {
   'ipam-opt'?: string[];
   subnet?: string[];
   'replay-dir'?: string;
+  netns?: string;
+  'restart-cmd'?: string;
   color?: boolean;
 }
 
@@ -85,6 +87,8 @@ export function checkOptions(y: Argv): Argv {
     .option('driver-opt', { type: 'string', array: true, describe: 'K=V added to every CreateNetwork (like docker network create -o)' })
     .option('ipam-opt', { type: 'string', array: true, describe: 'K=V sent with every RequestPool (like --ipam-opt)' })
     .option('subnet', { type: 'string', array: true, describe: 'pools the checks use (repeatable; default private test ranges)' })
+    .option('netns', { choices: ['none', 'linux'], describe: 'linux: driver checks move the plugin\'s links into cnmt- namespaces and test traffic (root)' })
+    .option('restart-cmd', { type: 'string', describe: 'command (split on spaces, no shell) that restarts the plugin, for lifecycle.restart-keeps-state' })
     .option('replay-dir', { type: 'string', describe: 'where replay files of failures go (default ./cnmkit-replays)' })
     .option('color', { type: 'boolean', describe: 'colour the console report (default: when stdout is a TTY)' });
 }
@@ -131,6 +135,8 @@ export function configFromArgs(a: CheckArgs): ConformanceConfig {
     over.timeoutMs = Math.ceil(a.timeout * 1000);
   }
   if (a['replay-dir'] !== undefined) over.replayDir = a['replay-dir'];
+  if (a.netns !== undefined) over.netns = a.netns as ConformanceConfig['netns'];
+  if (a['restart-cmd'] !== undefined) over.restartCmd = a['restart-cmd'].split(/\s+/).filter((x) => x !== '');
   return defaultConfig(over);
 }
 
