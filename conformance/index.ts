@@ -26,4 +26,5 @@ export { junitReport } from './report/junit.js';
 export { tapReport } from './report/tap.js';
 export { consoleReport, consoleProgress, type ConsoleOptions } from './report/console.js';
 export { curlReproducer } from './counterexample.js';
+export { defineConformanceTests, ConformanceFailure, type TestApi } from './vitest.js';
 export * from './types.js';
