@@ -346,7 +346,8 @@ class Daemon implements SimulatedDaemon {
     if (this.findNetworkByName(name) !== undefined) fail('validate', `network with name ${name} already exists`, { status: 409 });
     const v4Conf = [...(spec.ipv4 ?? [])];
     const v6Conf = spec.ipv6 === true ? [] : spec.ipv6 === false || spec.ipv6 === undefined ? [] : [...spec.ipv6];
-    const enableIPv6 = spec.ipv6 === true || (Array.isArray(spec.ipv6) && spec.ipv6.length > 0) || (Array.isArray(spec.ipv6) && spec.ipv6.length === 0);
+    // `ipv6: true` or a list (an empty list = one automatic IPv6 pool, like `--ipv6` alone).
+    const enableIPv6 = spec.ipv6 === true || Array.isArray(spec.ipv6);
     this.checkIpamConfs(v4Conf, 4, fail);
     this.checkIpamConfs(v6Conf, 6, fail);
     const internal = spec.internal === true;
@@ -1068,7 +1069,8 @@ class Daemon implements SimulatedDaemon {
     }
     if (before.includes(ep)) {
       for (const nw of this.gatewaySet(sb)) {
-        if (before.includes(nw) || nw.network.internal) continue;
+        // 20.10's sbLeave programs the new gateway endpoint without looking at --internal.
+        if (before.includes(nw) || (this.profile === 'moby' && nw.network.internal)) continue;
         const r = await this.program(sb, nw);
         if (!r.ok && r.error.kind !== 'not-implemented') this.warn(`driver failed programming external connectivity on endpoint ${nw.name}: (${nw.id}) ${r.error.message}`);
       }
@@ -1313,12 +1315,22 @@ class Daemon implements SimulatedDaemon {
         if (JSON.stringify(addrs) !== JSON.stringify(expAddrs)) problems.push(`${where}: ${l.name} has addresses [${addrs.join(', ')}], expected [${expAddrs.join(', ')}]`);
       }
       for (const name of want.keys()) problems.push(`${where}: interface ${name} missing`);
+      const routes = await this.backend.listRoutes(sb.key);
+      for (const f of sb.ifaces) {
+        for (const r of f.ep.join?.ifaceRoutes ?? []) {
+          if (!routes.some((x) => x.destination === (parseCidr(r)?.text ?? r) && x.dev === f.dstName && x.gateway === null)) problems.push(`${where}: connected route ${r} dev ${f.dstName} missing`);
+        }
+      }
+      for (const ep of sb.endpoints) {
+        for (const r of sb.programmedRoutes.get(ep.id) ?? []) {
+          if (!routes.some((x) => x.destination === (parseCidr(r.destination)?.text ?? r.destination) && x.gateway === r.nextHop)) problems.push(`${where}: route ${r.destination} via ${r.nextHop} missing`);
+        }
+      }
       // Every joined endpoint with a SrcName has its interface.
       for (const ep of sb.endpoints) {
         if (ep.join !== null && ep.join.srcName !== '' && !sb.ifaces.some((f) => f.ep === ep)) problems.push(`${where}: endpoint ${ep.id} has no interface`);
       }
       const gwEp = this.gatewayEndpoint(sb);
-      const routes = await this.backend.listRoutes(sb.key);
       const defaults4 = routes.filter((r) => r.family === 4 && r.destination === '0.0.0.0/0');
       const defaults6 = routes.filter((r) => r.family === 6 && r.destination === '::/0');
       const exp4 = gwEp?.join?.gw ?? null;
