@@ -52,6 +52,18 @@ describe('broken plugins are caught by the right protocol check', () => {
     });
   }
 
+  it('a slow but correct plugin gets fewer model runs within the budget, not a failure', async () => {
+    const plugin = await startMiniIpam(dir.socket('slow-model'), ['slow']);
+    try {
+      const report = await runOn(plugin.socketPath, quickConfig(dir, { suites: ['ipam'], checks: ['ipam.no-duplicate-address'], capabilities: ['ipam'], checkBudgetMs: 4000, timeoutMs: 3000 }));
+      const r = result(report, 'ipam.no-duplicate-address');
+      expect(r.status, r.message).toBe('passed');
+      expect(r.notes.join(' ')).toMatch(/time budget: stopped after \d+ of 30 runs/);
+    } finally {
+      await plugin.close();
+    }
+  }, 20_000);
+
   it('--bail stops after the first failing check; the rest are reported as not run', async () => {
     const plugin = await startMiniIpam(dir.socket('bail'), ['unknown-method-500']);
     try {

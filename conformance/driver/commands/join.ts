@@ -1,0 +1,78 @@
+/** Join (container start: the sandbox gets the interface) and Leave (container stop). */
+import type { AsyncCommand } from 'fast-check';
+import type { ResponseOf } from '../../../src/protocol/methods.js';
+import { DriverIds } from '../ids.js';
+import { type DriverModel, type ModelEndpoint, type ModelNetwork, liveEndpoints } from '../model.js';
+import { gatewayProblem, interfaceNameProblem, routeProblem } from '../rules.js';
+import { type DriverSystem, sandboxOptions } from '../system.js';
+
+let sandboxCounter = 0;
+
+/** Check a Join reply against every rule; returns the SrcName ('' = no interface). */
+export function checkJoinReply(m: Readonly<DriverModel>, r: DriverSystem, net: ModelNetwork, ep: ModelEndpoint, reply: ResponseOf<'Join'>): string {
+  const src = reply.InterfaceName?.SrcName ?? '';
+  const prefix = reply.InterfaceName?.DstPrefix ?? '';
+  const who = `Join of ${ep.id.slice(0, 12)} (${ep.address})`;
+  if (src !== '') {
+    const problem = interfaceNameProblem(src, prefix);
+    if (problem !== null) r.violate(DriverIds.ifName, `${who}: ${problem}; the daemon cannot move or rename the interface and container start fails`);
+    const clash = liveEndpoints(m).find((x) => x.ep !== ep && x.ep.joined === src);
+    if (clash) r.violate(DriverIds.ifNameUnique, `${who} answered SrcName ${src}, already the SrcName of joined endpoint ${clash.ep.id.slice(0, 12)}; two sandboxes cannot get one host link`);
+  }
+  const own = ep.address.split('/')[0]!;
+  if (reply.Gateway) {
+    const problem = gatewayProblem(reply.Gateway, net.pool, own);
+    if (problem !== null) r.violate(DriverIds.gateway, `${who}: ${problem}`);
+  }
+  if (reply.GatewayIPv6) r.violate(DriverIds.gateway, `${who}: GatewayIPv6 ${reply.GatewayIPv6} on an IPv4-only endpoint (the daemon cannot add an IPv6 default route: container start fails)`);
+  for (const route of reply.StaticRoutes ?? []) {
+    const problem = routeProblem(route, net.pool);
+    if (problem !== null) r.violate(DriverIds.routes, `${who}: ${problem}`);
+  }
+  return src;
+}
+
+export class JoinCommand implements AsyncCommand<DriverModel, DriverSystem> {
+  constructor(readonly index: number) {}
+  check(m: Readonly<DriverModel>): boolean {
+    return liveEndpoints(m).some((x) => x.ep.joined === null);
+  }
+  async run(m: DriverModel, r: DriverSystem): Promise<void> {
+    const c = liveEndpoints(m).filter((x) => x.ep.joined === null);
+    const { net, ep } = c[this.index % c.length]!;
+    r.steps.push(`${this.toString()} -> ${ep.id.slice(0, 12)}`);
+    const key = `/var/run/docker/netns/${(sandboxCounter++).toString(16).padStart(12, '0')}`;
+    const out = await r.call('Join', { NetworkID: net.id, EndpointID: ep.id, SandboxKey: key, Options: sandboxOptions() });
+    if (!out.ok) {
+      r.refused(`Join of a created endpoint ${ep.id.slice(0, 12)}`, out);
+      return;
+    }
+    r.trackJoin(net, ep);
+    ep.joined = checkJoinReply(m, r, net, ep, out.value);
+  }
+  toString(): string {
+    return `Join(${this.index})`;
+  }
+}
+
+export class LeaveCommand implements AsyncCommand<DriverModel, DriverSystem> {
+  constructor(readonly index: number) {}
+  check(m: Readonly<DriverModel>): boolean {
+    return liveEndpoints(m).some((x) => x.ep.joined !== null);
+  }
+  async run(m: DriverModel, r: DriverSystem): Promise<void> {
+    const c = liveEndpoints(m).filter((x) => x.ep.joined !== null);
+    const { net, ep } = c[this.index % c.length]!;
+    r.steps.push(`${this.toString()} -> ${ep.id.slice(0, 12)}`);
+    const out = await r.call('Leave', { NetworkID: net.id, EndpointID: ep.id });
+    ep.joined = null; // dockerd leaves whatever the answer
+    if (!out.ok) {
+      r.violate(DriverIds.deleteUndoes, `Leave of joined endpoint ${ep.id.slice(0, 12)} was refused: ${out.error.message}; dockerd goes on and the plugin keeps the sandbox's link`);
+      return;
+    }
+    r.resources.forget('join', ep.id);
+  }
+  toString(): string {
+    return `Leave(${this.index})`;
+  }
+}

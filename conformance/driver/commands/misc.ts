@@ -1,0 +1,90 @@
+/** Calls dockerd makes around the lifecycle: EndpointOperInfo, Program/RevokeExternalConnectivity, and calls with unknown ids. */
+import type { AsyncCommand } from 'fast-check';
+import { DriverIds } from '../ids.js';
+import { type DriverModel, liveEndpoints } from '../model.js';
+import type { DriverSystem } from '../system.js';
+
+export class OperInfoCommand implements AsyncCommand<DriverModel, DriverSystem> {
+  constructor(readonly index: number) {}
+  check(m: Readonly<DriverModel>): boolean {
+    return liveEndpoints(m).length > 0;
+  }
+  async run(m: DriverModel, r: DriverSystem): Promise<void> {
+    const c = liveEndpoints(m);
+    const { net, ep } = c[this.index % c.length]!;
+    r.steps.push(`${this.toString()} -> ${ep.id.slice(0, 12)}`);
+    const out = await r.call('EndpointOperInfo', { NetworkID: net.id, EndpointID: ep.id });
+    if (out.ok) return;
+    const notFound = out.error.kind === 'not-implemented';
+    if (notFound && r.ctx.config.profile !== 'docker-20.10') return; // newer daemons ignore a 404 here
+    r.violate(DriverIds.operInfo, `EndpointOperInfo of live endpoint ${ep.id.slice(0, 12)} failed (${out.error.message}); dockerd 20.10 calls it after every Join and rolls the container start back on any error, 404 included (protocol.md §1.6, §4.3)`);
+  }
+  toString(): string {
+    return `EndpointOperInfo(${this.index})`;
+  }
+}
+
+export class ProgramRevokeCommand implements AsyncCommand<DriverModel, DriverSystem> {
+  constructor(readonly index: number) {}
+  check(m: Readonly<DriverModel>): boolean {
+    return liveEndpoints(m).some((x) => x.ep.joined !== null);
+  }
+  async run(m: DriverModel, r: DriverSystem): Promise<void> {
+    const c = liveEndpoints(m).filter((x) => x.ep.joined !== null);
+    const { net, ep } = c[this.index % c.length]!;
+    r.steps.push(`${this.toString()} -> ${ep.id.slice(0, 12)}`);
+    const p = await r.call('ProgramExternalConnectivity', { NetworkID: net.id, EndpointID: ep.id, Options: {} });
+    // 404 = not implemented: ignored by dockerd (protocol.md §2.2).
+    if (!p.ok && p.error.kind !== 'not-implemented') {
+      r.violate(DriverIds.programRevoke, `ProgramExternalConnectivity of joined endpoint ${ep.id.slice(0, 12)} failed (${p.error.message}); dockerd rolls the container start back (protocol.md §4.3). Answer {} or 404 when there is nothing to do`);
+    }
+    const v = await r.call('RevokeExternalConnectivity', { NetworkID: net.id, EndpointID: ep.id });
+    if (!v.ok && v.error.kind !== 'not-implemented') r.ctx.note(`RevokeExternalConnectivity answered an error (${v.error.message}); dockerd only logs it`);
+  }
+  toString(): string {
+    return `ProgramRevoke(${this.index})`;
+  }
+}
+
+export type UnknownKind = 'endpoint-on-unknown-network' | 'join-unknown-endpoint' | 'delete-unknown-endpoint' | 'delete-unknown-network';
+
+export class UnknownIdCommand implements AsyncCommand<DriverModel, DriverSystem> {
+  constructor(readonly kind: UnknownKind) {}
+  check(m: Readonly<DriverModel>): boolean {
+    return this.kind === 'endpoint-on-unknown-network' || this.kind === 'delete-unknown-network' || m.networks.length > 0;
+  }
+  async run(m: DriverModel, r: DriverSystem): Promise<void> {
+    r.steps.push(this.toString());
+    const ghost = r.ids.next('ghost');
+    const net = m.networks[0];
+    switch (this.kind) {
+      case 'endpoint-on-unknown-network': {
+        const pool = r.pool(0);
+        const out = await r.call('CreateEndpoint', { NetworkID: ghost, EndpointID: r.ids.next('ep'), Interface: { Address: `${r.hostAddress(pool, 2)}/${pool.prefix}`, AddressIPv6: '', MacAddress: '' }, Options: {} });
+        if (out.ok) {
+          r.resources.add({ kind: 'endpoint', id: 'ghost', release: async () => null });
+          r.violate(DriverIds.unknownIds, `CreateEndpoint on unknown network ${ghost.slice(0, 12)} succeeded; a driver that lost a network (restart without state) must say so instead of creating an endpoint nobody can use`);
+        }
+        return;
+      }
+      case 'join-unknown-endpoint': {
+        const out = await r.call('Join', { NetworkID: net!.id, EndpointID: ghost, SandboxKey: '/var/run/docker/netns/ffffffffffff', Options: {} });
+        if (out.ok) {
+          r.resources.add({ kind: 'join', id: ghost, release: async () => ((await r.caller.tryCall('Leave', { NetworkID: net!.id, EndpointID: ghost })).ok, null) });
+          r.violate(DriverIds.unknownIds, `Join of unknown endpoint ${ghost.slice(0, 12)} succeeded; the container would start without the interface the driver never created`);
+        }
+        return;
+      }
+      case 'delete-unknown-endpoint':
+      case 'delete-unknown-network': {
+        // Success and an error are both fine: dockerd only logs the answer.
+        const out = this.kind === 'delete-unknown-endpoint' ? await r.call('DeleteEndpoint', { NetworkID: net!.id, EndpointID: ghost }) : await r.call('DeleteNetwork', { NetworkID: ghost });
+        if (!out.ok && out.error.kind !== 'plugin-error' && out.error.kind !== 'not-implemented') r.ctx.note(`deleting an unknown id answered ${out.error.kind}: ${out.error.message}`);
+        return;
+      }
+    }
+  }
+  toString(): string {
+    return `Unknown(${this.kind})`;
+  }
+}
