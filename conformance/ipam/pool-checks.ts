@@ -107,6 +107,16 @@ export const autoPool: Check = {
   requires: ['ipam'],
   async run(ctx: CheckContext) {
     const held: Cidr[] = [];
+    // An explicit pool is held too: automatic picks must avoid it (ipam-semantics.md §1.3 step 3).
+    const explicit = ctx.pools.next().v4[0];
+    if (explicit) {
+      const req = poolRequest(ctx, explicit);
+      const out = await ctx.caller.tryCall('RequestPool', req, { timeoutMs: ctx.config.timeoutMs });
+      if (out.ok) {
+        ctx.resources.trackPool(ctx.caller, out.value.PoolID, req);
+        held.push(explicit);
+      }
+    }
     for (let i = 0; i < 3; i++) {
       const req = poolRequest(ctx, null);
       const out = await ctx.caller.tryCall('RequestPool', req, { timeoutMs: ctx.config.timeoutMs });
@@ -119,7 +129,7 @@ export const autoPool: Check = {
       if (!c) ctx.fail(`automatic RequestPool answered Pool ${JSON.stringify(out.value.Pool)}, not a CIDR (dockerd fails with "invalid CIDR address")`);
       if (c.family !== 4) ctx.fail(`automatic RequestPool with V6=false answered the IPv6 pool ${out.value.Pool}`);
       const clash = held.find((h) => overlaps(h, c));
-      if (clash) ctx.fail(`automatic RequestPool answered ${formatCidr(c)}, overlapping the automatic pool ${formatCidr(clash)} still held`);
+      if (clash) ctx.fail(`automatic RequestPool answered ${formatCidr(c)}, overlapping the pool ${formatCidr(clash)} still held`);
       held.push(c);
     }
   },

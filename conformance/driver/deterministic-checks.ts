@@ -1,0 +1,86 @@
+/** Deterministic driver checks: reply times of one container lifecycle, and differences from Docker's own drivers (compat). */
+import type { Check, CheckContext } from '../types.js';
+import { join, openEndpoint, openNetwork, teardown } from './helpers.js';
+
+export const timelyLifecycle: Check = {
+  id: 'driver.timely-replies',
+  title: 'Lifecycle calls answer promptly',
+  level: 'should',
+  reason: 'protocol.md §1.5: v1 plugins have no timeout, so a slow CreateEndpoint/Join stalls `docker run` (and managed plugins time out and get an empty-body retry); every call of a container lifecycle should answer well under a second.',
+  requires: ['driver'],
+  async run(ctx: CheckContext) {
+    const limit = Math.min(ctx.config.slowCallMs, ctx.config.timeoutMs);
+    const net = await openNetwork(ctx);
+    for (let i = 0; i < 2; i++) {
+      const ep = await openEndpoint(ctx, net, 2 + i);
+      if (typeof ep === 'string') ctx.skip(`precondition: CreateEndpoint refused (${ep}); see driver.lifecycle-accepted`);
+      const j = await join(ctx, net, ep);
+      if (typeof j !== 'string') await ctx.caller.tryCall('EndpointOperInfo', { NetworkID: net.id, EndpointID: ep.id }, { timeoutMs: ctx.config.timeoutMs });
+      await teardown(ctx, net, ep);
+    }
+    const slow = ctx.records.filter((r) => r.durationMs > limit || r.outcome === 'timeout');
+    if (slow.length > 0) ctx.fail(`${slow.map((r) => `${r.path} took ${Math.round(r.durationMs)} ms`).join(', ')} (limit ${limit} ms)`);
+  },
+};
+
+export const dstPrefixCompat: Check = {
+  id: 'driver.dst-prefix-compat',
+  title: 'Join names the container interface eth<N>',
+  level: 'compat',
+  reason: "protocol.md §2.2 (Join): Docker's own drivers answer DstPrefix \"eth\" (eth0 in the container); other prefixes work but tools expecting eth0 do not find it.",
+  requires: ['driver'],
+  async run(ctx: CheckContext) {
+    const net = await openNetwork(ctx);
+    const ep = await openEndpoint(ctx, net, 2);
+    if (typeof ep === 'string') ctx.skip(`precondition: CreateEndpoint refused (${ep}); see driver.lifecycle-accepted`);
+    const j = await join(ctx, net, ep);
+    if (typeof j === 'string') ctx.skip(`precondition: Join refused (${j}); see driver.lifecycle-accepted`);
+    const prefix = j.InterfaceName?.DstPrefix ?? '';
+    if (j.InterfaceName?.SrcName && prefix !== 'eth') ctx.fail(`DstPrefix is ${JSON.stringify(prefix)}: the container interface is ${prefix}0, not eth0`);
+    if (j.Gateway && j.Gateway !== net.gateway) ctx.fail(`Join Gateway ${j.Gateway} differs from the IPAM gateway ${net.gateway} Docker's bridge driver would answer`);
+    if (!j.Gateway && !j.DisableGatewayService) ctx.note('Join answers no Gateway: dockerd attaches the container to docker_gwbridge for outside access');
+  },
+};
+
+export const externalConnectivityCompat: Check = {
+  id: 'driver.external-connectivity-compat',
+  title: 'Program/RevokeExternalConnectivity and Discover answer {}',
+  level: 'compat',
+  reason: "protocol.md §2.2: Docker's own drivers answer {} to ProgramExternalConnectivity, RevokeExternalConnectivity, DiscoverNew and DiscoverDelete; dockerd also accepts 404 (ignored) and logs other errors.",
+  requires: ['driver'],
+  async run(ctx: CheckContext) {
+    const net = await openNetwork(ctx);
+    const ep = await openEndpoint(ctx, net, 2);
+    if (typeof ep === 'string') ctx.skip(`precondition: CreateEndpoint refused (${ep}); see driver.lifecycle-accepted`);
+    const j = await join(ctx, net, ep);
+    if (typeof j === 'string') ctx.skip(`precondition: Join refused (${j}); see driver.lifecycle-accepted`);
+    const t = { timeoutMs: ctx.config.timeoutMs };
+    const problems: string[] = [];
+    const p = await ctx.caller.tryCall('ProgramExternalConnectivity', { NetworkID: net.id, EndpointID: ep.id, Options: {} }, t);
+    if (!p.ok) problems.push(`ProgramExternalConnectivity: ${p.error.message}`);
+    const v = await ctx.caller.tryCall('RevokeExternalConnectivity', { NetworkID: net.id, EndpointID: ep.id }, t);
+    if (!v.ok) problems.push(`RevokeExternalConnectivity: ${v.error.message}`);
+    const data = { Address: '127.0.0.1', BindAddress: '127.0.0.1', Self: true };
+    const dn = await ctx.caller.tryCall('DiscoverNew', { DiscoveryType: 1, DiscoveryData: data }, t);
+    if (!dn.ok) problems.push(`DiscoverNew: ${dn.error.message}`);
+    const dd = await ctx.caller.tryCall('DiscoverDelete', { DiscoveryType: 1, DiscoveryData: data }, t);
+    if (!dd.ok) problems.push(`DiscoverDelete: ${dd.error.message}`);
+    if (problems.length > 0) ctx.fail(`answered errors where Docker's drivers answer {}: ${problems.join('; ')}`);
+  },
+};
+
+export const deleteUnknownCompat: Check = {
+  id: 'driver.delete-unknown-compat',
+  title: 'Deleting unknown ids answers success',
+  level: 'compat',
+  reason: "protocol.md §2.2/§4.4: dockerd only logs DeleteEndpoint/DeleteNetwork errors; Docker's bridge driver answers an error for unknown ids too, go-plugins-helpers drivers usually {} — both are accepted, this only reports which.",
+  requires: ['driver'],
+  async run(ctx: CheckContext) {
+    const net = await openNetwork(ctx);
+    const t = { timeoutMs: ctx.config.timeoutMs };
+    const e = await ctx.caller.tryCall('DeleteEndpoint', { NetworkID: net.id, EndpointID: net.ids.next('ghost') }, t);
+    const n = await ctx.caller.tryCall('DeleteNetwork', { NetworkID: net.ids.next('ghost') }, t);
+    ctx.note(`DeleteEndpoint of an unknown id: ${e.ok ? 'success' : `error (${e.error.message})`}; DeleteNetwork of an unknown id: ${n.ok ? 'success' : `error (${n.error.message})`}`);
+    if ((!e.ok && e.error.kind !== 'plugin-error') || (!n.ok && n.error.kind !== 'plugin-error')) ctx.fail('deleting an unknown id answered something other than success or a plugin error');
+  },
+};
