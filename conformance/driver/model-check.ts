@@ -8,6 +8,7 @@ import fc from 'fast-check';
 import { Violation } from '../errors.js';
 import type { CallSummary, Capability, Check, CheckContext, Level } from '../types.js';
 import { driverCommands } from './commands/index.js';
+import { CreateNetworkCommand } from './commands/network.js';
 import type { DriverModelId } from './ids.js';
 import { newDriverModel } from './model.js';
 import { DriverSystem, IdSource } from './system.js';
@@ -53,7 +54,12 @@ async function runDriverModel(ctx: CheckContext, focus: string): Promise<void> {
       if (transport.broken) return;
       const sys = new DriverSystem(ctx, ctx.pools.next(), focus, ids, transport);
       try {
-        await fc.asyncModelRun(() => ({ model: newDriverModel(), real: sys }), cmds);
+        // Every run starts with one network (docker network create): most commands need one.
+        await fc.asyncModelRun(async () => {
+          const model = newDriverModel();
+          await new CreateNetworkCommand(0).run(model, sys);
+          return { model, real: sys };
+        }, cmds);
       } catch (e) {
         last = { calls: [...sys.calls], steps: [...sys.steps] };
         throw e;

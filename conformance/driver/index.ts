@@ -1,0 +1,94 @@
+/**
+ * The `driver` suite: NetworkDriver plugins checked against a model of
+ * dockerd's lifecycles (model-based, shrinking), parallel lifecycles,
+ * reply times, the real kernel with `--netns linux`, and compat notes.
+ */
+import type { Suite } from '../types.js';
+import { concurrentLifecycles } from './concurrency-check.js';
+import { deleteUnknownCompat, dstPrefixCompat, externalConnectivityCompat, timelyLifecycle } from './deterministic-checks.js';
+import { DriverIds } from './ids.js';
+import { driverModelCheck } from './model-check.js';
+import { netnsLinux } from './netns-check.js';
+
+const MODEL = 'model-based';
+
+export const driverModelChecks = [
+  driverModelCheck({
+    id: DriverIds.accepted,
+    title: 'Valid lifecycle calls are accepted',
+    level: 'must',
+    reason: `protocol.md §4.2-§4.4: CreateNetwork, CreateEndpoint (Options may be null), Join, Leave, DeleteEndpoint of objects dockerd created must succeed; a refusal or a dropped connection fails docker network create / docker run (${MODEL}).`,
+  }),
+  driverModelCheck({
+    id: DriverIds.noEcho,
+    title: 'CreateEndpoint does not echo supplied Interface fields',
+    level: 'must',
+    reason: `protocol.md §2.2 (CreateEndpoint): a non-empty Address/AddressIPv6/MacAddress in the reply for a field the request supplied, even the same value, fails with "driver modified interface address" and rolls the start back (${MODEL}).`,
+  }),
+  driverModelCheck({
+    id: DriverIds.macValid,
+    title: 'Returned MAC addresses are valid unicast MACs',
+    level: 'must',
+    reason: `protocol.md §2.2 (CreateEndpoint): a returned MacAddress is parsed (parse errors fail the call) and set on the container interface; the kernel refuses multicast MACs (${MODEL}).`,
+  }),
+  driverModelCheck({
+    id: DriverIds.macUnique,
+    title: 'Live endpoints have distinct MACs',
+    level: 'must',
+    reason: `protocol.md §2.2 (CreateEndpoint): the returned MAC is applied to the container; two live endpoints with one MAC break traffic on the network (${MODEL}).`,
+  }),
+  driverModelCheck({
+    id: DriverIds.ifName,
+    title: 'Join names a valid interface',
+    level: 'must',
+    reason: `protocol.md §2.2 (Join): SrcName is moved and renamed to DstPrefix+index by the daemon; Linux names have 1-15 bytes without '/', ':' or whitespace, anything else fails the container start (${MODEL}).`,
+  }),
+  driverModelCheck({
+    id: DriverIds.ifNameUnique,
+    title: 'Joined endpoints have distinct host links',
+    level: 'must',
+    reason: `protocol.md §2.2 (Join): SrcName is the host link the daemon moves into the sandbox; one link cannot go to two containers (${MODEL}).`,
+  }),
+  driverModelCheck({
+    id: DriverIds.gateway,
+    title: 'Join gateways are bare addresses on the endpoint subnet',
+    level: 'must',
+    reason: `protocol.md §2.2 (Join): Gateway/GatewayIPv6 are IPs without mask ("unparsable => error") and must be reachable through the interface's subnet or container start fails ("route for the gateway ... could not be found") (${MODEL}).`,
+  }),
+  driverModelCheck({
+    id: DriverIds.routes,
+    title: 'Join static routes are well-formed',
+    level: 'must',
+    reason: `protocol.md §2.2 (Join): StaticRoutes Destination is a CIDR; RouteType 0 needs a NextHop on the subnet, non-zero types are connected routes without NextHop; bad routes fail the container start (${MODEL}).`,
+  }),
+  driverModelCheck({
+    id: DriverIds.deleteUndoes,
+    title: 'Leave, DeleteEndpoint and DeleteNetwork undo everything',
+    level: 'must',
+    reason: `protocol.md §4.4/§4.6: teardown errors are only logged and dockerd forgets the object; the plugin must really release it so the same endpoint id/address or network id can be created again (${MODEL}).`,
+  }),
+  driverModelCheck({
+    id: DriverIds.unknownIds,
+    title: 'Unknown networks and endpoints are refused',
+    level: 'should',
+    reason: `protocol.md §4.7: after a plugin restart without state dockerd still uses its old ids; CreateEndpoint on an unknown network or Join of an unknown endpoint must answer an error, not create something half-made (${MODEL}).`,
+  }),
+  driverModelCheck({
+    id: DriverIds.operInfo,
+    title: 'EndpointOperInfo answers for live endpoints',
+    level: 'must',
+    reason: `protocol.md §1.6/§2.2: dockerd 20.10 calls EndpointOperInfo twice after every Join and rolls the start back on any error, 404 included (with --profile moby a 404 is accepted) (${MODEL}).`,
+  }),
+  driverModelCheck({
+    id: DriverIds.programRevoke,
+    title: 'ProgramExternalConnectivity answers {} or 404',
+    level: 'must',
+    reason: `protocol.md §2.2/§4.3: ProgramExternalConnectivity errors other than 404 roll the container start back (${MODEL}).`,
+  }),
+] as const;
+
+export const driverSuite: Suite = {
+  id: 'driver',
+  title: 'Network driver',
+  checks: [...driverModelChecks, concurrentLifecycles, timelyLifecycle, netnsLinux, dstPrefixCompat, externalConnectivityCompat, deleteUnknownCompat],
+};
