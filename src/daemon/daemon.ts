@@ -868,7 +868,9 @@ class Daemon implements SimulatedDaemon {
 
   private async releaseAddress(ep: EndpointRec): Promise<void> {
     if (!(await this.quietResolve('ipam'))) {
-      this.leak({ kind: 'address', detail: `IPAM not resolvable: addresses of endpoint ${ep.id} not released` });
+      for (const a of [ep.v4, ep.v6]) {
+        if (a !== null && a.poolId !== '') this.leak({ kind: 'address', poolId: a.poolId, address: formatIp(a.addr.ip), detail: `IPAM not resolvable: address of endpoint ${ep.id} not released` });
+      }
       return;
     }
     const rel = async (a: AddrRec | null): Promise<void> => {

@@ -212,7 +212,8 @@ export function faultyCaller(inner: PluginCaller, plan: readonly FaultRule[] = [
       body = `${JSON.stringify({ Err: fault.message ?? 'injected fault' })}\n`;
     } else if (fault.kind === 'not-found') {
       status = 404;
-      body = '404 page not found\n';
+      // What the SDK (and go-plugins-helpers) answer for an unknown path.
+      body = '{"Err":"404 page not found"}\n';
     } else {
       status = 200;
       body = fault.body ?? 'not json';

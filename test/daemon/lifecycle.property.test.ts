@@ -34,8 +34,13 @@ type Cmd =
   | { op: 'networkConnect' | 'networkDisconnect'; c: string; net: NetName }
   | { op: 'daemonRestart'; crash: boolean; live: boolean };
 
-const SETUP_CALLS = ['RequestPool', 'RequestAddress', 'CreateNetwork', 'CreateEndpoint', 'Join', 'ProgramExternalConnectivity', 'EndpointOperInfo', 'Activate', 'NetworkGetCapabilities', 'IpamGetCapabilities', 'GetDefaultAddressSpaces'] as const;
-const ALL_CALLS = [...SETUP_CALLS, 'ReleaseAddress', 'ReleasePool', 'DeleteEndpoint', 'DeleteNetwork', 'Leave', 'RevokeExternalConnectivity'] as const;
+/**
+ * Calls whose failure dockerd rolls back completely. Activation calls are not
+ * among them: a failed registration sticks for the daemon's lifetime and
+ * dockerd then skips releases on purpose (protocol.md §1.7).
+ */
+const SETUP_CALLS = ['RequestPool', 'RequestAddress', 'CreateNetwork', 'CreateEndpoint', 'Join', 'ProgramExternalConnectivity', 'EndpointOperInfo', 'Activate'] as const;
+const ALL_CALLS = [...SETUP_CALLS, 'NetworkGetCapabilities', 'IpamGetCapabilities', 'GetDefaultAddressSpaces', 'ReleaseAddress', 'ReleasePool', 'DeleteEndpoint', 'DeleteNetwork', 'Leave', 'RevokeExternalConnectivity'] as const;
 
 const ACTIVATION_PATHS = new Set(['/Plugin.Activate', '/NetworkDriver.GetCapabilities', '/IpamDriver.GetCapabilities', '/IpamDriver.GetDefaultAddressSpaces']);
 
