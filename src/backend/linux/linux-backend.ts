@@ -404,12 +404,12 @@ export class LinuxBackend implements Backend {
     return this.address('deleteAddress', ns, link, cidr, 'del');
   }
 
-  private routeArgs(op: string, s: NsState, route: RouteSpec, forAdd: boolean): { args: string[]; family: Family } {
+  private routeArgs(op: string, s: NsState, route: RouteSpec): { args: string[]; family: Family } {
     const target = `${s.key} ${route.destination}`;
     const dst = parseCidr(route.destination);
     if (dst === null) fail('EINVAL', op, target, `"${route.destination}" is not a CIDR`);
     const args = [dst.text];
-    if (dst.text !== route.destination && forAdd) {
+    if (dst.text !== route.destination) {
       // Host bits set: the kernel's "Invalid prefix for given prefix length".
       const given = parseAddress(route.destination);
       if (given === null || `${given.ip}/${given.prefix}` !== dst.text) fail('EINVAL', op, target, 'Invalid prefix for given prefix length');
@@ -437,7 +437,7 @@ export class LinuxBackend implements Backend {
   addRoute(ns: NamespaceKey, route: RouteSpec): Promise<void> {
     return this.serial(async () => {
       const s = this.ns('addRoute', ns);
-      const { args, family } = this.routeArgs('addRoute', s, route, true);
+      const { args, family } = this.routeArgs('addRoute', s, route);
       try {
         await this.ip('addRoute', `${s.key} ${route.destination}`, s, ['route', 'add', ...args], family === 6);
       } catch (e) {
@@ -452,7 +452,7 @@ export class LinuxBackend implements Backend {
   deleteRoute(ns: NamespaceKey, route: RouteSpec): Promise<void> {
     return this.serial(async () => {
       const s = this.ns('deleteRoute', ns);
-      const { args, family } = this.routeArgs('deleteRoute', s, route, false);
+      const { args, family } = this.routeArgs('deleteRoute', s, route);
       await this.ip('deleteRoute', `${s.key} ${route.destination}`, s, ['route', 'del', ...args], family === 6);
     });
   }
