@@ -120,6 +120,8 @@ export async function createHost(scenario: Scenario, opts: HostOptions = {}): Pr
   const daemon: Daemon = createDaemon({ driver: faulty, ipam: faulty, backend, profile });
   const injected = new WeakSet<CallRecord>();
   let injectedBefore = 0;
+  /** Leaks before this index died with a restarted built-in IPAM. */
+  let leakBase = 0;
   faulty.onCall((r) => {
     if (faulty.injected.length > injectedBefore) {
       injectedBefore = faulty.injected.length;
@@ -132,13 +134,16 @@ export async function createHost(scenario: Scenario, opts: HostOptions = {}): Pr
     profile,
     async perform(action) {
       if (action.kind === 'daemon-restart') {
-        await restart(daemon, action.startOrder, ipam);
+        await restart(daemon, action.startOrder, ipam, () => {
+          // The built-in IPAM's memory went with the old process, and with it what dockerd leaked.
+          if (ipam !== null) leakBase = daemon.leaks().length;
+        });
         return;
       }
       await perform(daemon, action);
     },
     async state() {
-      return buildState(daemon.inspect(), daemon.leaks(), ipam?.current ?? null, backend);
+      return buildState(daemon.inspect(), daemon.leaks().slice(leakBase), ipam?.current ?? null, backend);
     },
     async invariants(state) {
       return checkInvariants(state, backend);
@@ -156,10 +161,30 @@ export async function createHost(scenario: Scenario, opts: HostOptions = {}): Pr
       return faulty.onCall(listener);
     },
     async close() {
+      // A plugin behind a socket outlives the run: give back what the run took (best effort).
+      if (opts.socket !== undefined) await tidyUp(daemon, faulty);
       daemon.close();
       await closePlugin();
     },
   };
+}
+
+async function tidyUp(daemon: Daemon, faulty: FaultyCaller): Promise<void> {
+  faulty.clearRules();
+  for (const c of daemon.inspect().containers) {
+    try {
+      await daemon.containerRm(c.name, { force: true });
+    } catch {
+      // Already gone or the plugin refuses: nothing more to do from here.
+    }
+  }
+  for (const n of daemon.inspect().networks) {
+    try {
+      await daemon.networkRm(n.name);
+    } catch {
+      // As above.
+    }
+  }
 }
 
 /**
@@ -168,12 +193,15 @@ export async function createHost(scenario: Scenario, opts: HostOptions = {}): Pr
  * the new daemon replays networks and endpoints, then the restart policy
  * starts the listed containers in order.
  */
-async function restart(daemon: Daemon, startOrder: readonly string[], ipam: BuiltinIpam | null): Promise<void> {
+async function restart(daemon: Daemon, startOrder: readonly string[], ipam: BuiltinIpam | null, ipamRestarted: () => void): Promise<void> {
   for (const c of daemon.inspect().containers) if (c.running) await daemon.containerStop(c.name);
   ipam?.restart();
+  ipamRestarted();
   await daemon.daemonRestart({});
   const errors: string[] = [];
-  for (const name of startOrder) {
+  const known = new Set(daemon.inspect().containers.map((c) => c.name));
+  // The restart policy brings back the listed containers that exist.
+  for (const name of startOrder.filter((n) => known.has(n))) {
     try {
       await daemon.containerStart(name);
     } catch (e) {
@@ -266,9 +294,18 @@ function buildState(view: DaemonView, leaks: readonly DaemonLeak[], ipam: SyncRe
       }
     }
   }
+  const heldBySomeone = new Set([...holders].flatMap(([id, hs]) => hs.map((h) => `${id} ${h.address}`)));
   for (const l of leaks) {
-    if (l.kind === 'address' && l.poolId !== undefined && l.address !== undefined) add(l.poolId, { address: bare(l.address), role: 'leaked', who: `leaked by dockerd (${l.operation}): ${l.detail}` });
+    if (l.kind !== 'address' || l.poolId === undefined || l.address === undefined) continue;
+    const a = bare(l.address);
+    // A leak lasts while the IPAM still has the address (a released pool takes it along).
+    if (heldBySomeone.has(`${l.poolId} ${a}`)) continue;
+    if (ipam !== null && (ipam.pool(l.poolId) === undefined || !ipam.isAllocated(l.poolId, a))) continue;
+    heldBySomeone.add(`${l.poolId} ${a}`);
+    add(l.poolId, { address: bare(l.address), role: 'leaked', who: `leaked by dockerd (${l.operation}): ${l.detail}` });
   }
+  const leakedPools = new Map<string, string>();
+  for (const l of leaks) if (l.kind === 'pool' && l.poolId !== undefined) leakedPools.set(l.poolId, `leaked by dockerd (${l.operation}): ${l.detail}`);
   const pools: PoolView[] = [];
   if (ipam !== null) {
     for (const info of ipam.pools()) {
@@ -285,6 +322,7 @@ function buildState(view: DaemonView, leaks: readonly DaemonLeak[], ipam: SyncRe
         holders: holders.get(info.id) ?? [],
         runs,
         allocated: allocated.toString(),
+        ...(!owner.has(info.id) && leakedPools.has(info.id) ? { leak: leakedPools.get(info.id)! } : {}),
       });
     }
     // A master created implicitly by a sub-pool (--ip-range) shares its bitmap: one map, not two.
@@ -356,6 +394,7 @@ function checkInvariants(st: SimState, backend: VirtualBackend): string[] {
   for (const p of st.pools) {
     if (p.runs === null) continue;
     if (p.network === null) {
+      if (p.leak !== undefined) continue;
       out.push(`pool ${p.id} is allocated in the IPAM but no network holds it`);
       continue;
     }

@@ -225,6 +225,7 @@ document.addEventListener('mousemove', function(ev){ if (!tip.hidden) showTip(ev
 function drawPool(p){
   var box = el('div', 'pool'); box.setAttribute('data-pool', p.id); if (p.network) box.setAttribute('data-network', p.network);
   box.appendChild(el('h3', '', (p.network ? p.network + ' — ' : 'no network — ') + p.pool));
+  if (p.leak) box.appendChild(el('div', 'sub error', p.leak));
   box.appendChild(el('div', 'sub', 'IPv' + p.family + ' · pool ' + p.id + (p.range ? ' · ip-range ' + p.range : '') + (p.runs ? '' : ' · IPAM not inspectable: holders only')));
   var c = countsOf(p), counts = el('div', 'counts');
   [['size', c.size], ['allocated', c.allocated], ['free', c.free], ['container', c.container], ['gateway', c.gateway], ['aux', c.aux], ['reserved', c.reserved], ['leaked', c.leaked], ['stale', c.stale]].forEach(function(kv){

@@ -11,6 +11,7 @@ import type { AddressRole, PoolView } from './trace.js';
 export interface PoolMapModel {
   readonly id: string;
   readonly network: string | null;
+  readonly leak: string | null;
   readonly family: 4 | 6;
   readonly pool: string;
   readonly range: string | null;
@@ -80,6 +81,7 @@ export function poolMapModel(p: PoolView): PoolMapModel {
   return {
     id: p.id,
     network: p.network,
+    leak: p.leak ?? null,
     family: p.family,
     pool: p.pool,
     range: p.range,

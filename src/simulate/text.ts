@@ -57,7 +57,7 @@ export function renderState(st: SimState, opts: TextOptions = {}): string[] {
 
 function renderPool(p: PoolView, maxHolders: number): string[] {
   const c = poolCounts(p);
-  const head = `pool ${p.pool}${p.range ? ` range ${p.range}` : ''} (${p.network === null ? 'no network: orphaned' : `network ${p.network}`}): ${c.allocated} allocated, ${c.free} free of ${c.size}`;
+  const head = `pool ${p.pool}${p.range ? ` range ${p.range}` : ''} (${p.network === null ? `no network: ${p.leak ?? 'orphaned'}` : `network ${p.network}`}): ${c.allocated} allocated, ${c.free} free of ${c.size}`;
   const extra = [c.leaked > 0n ? `${c.leaked} leaked` : '', c.stale > 0 ? `${c.stale} held but free in the IPAM` : ''].filter(Boolean).join(', ');
   const out = [extra ? `${head} [${extra}]` : head];
   const byAddr = [...p.holders].sort((a, b) => cmpAddr(a.address, b.address));

@@ -85,6 +85,8 @@ export interface PoolView {
   readonly runs: readonly AllocationRun[] | null;
   /** Allocated addresses (reserved excluded): from runs when known, else the holders. Decimal. */
   readonly allocated: string;
+  /** Why an orphaned pool is still there, when dockerd documentedly leaked it. */
+  readonly leak?: string;
 }
 
 export interface AllocationRun {
