@@ -2,8 +2,9 @@ import type { Argv } from 'yargs';
 import { registerCheck } from './check.js';
 import { registerReplay } from './replay.js';
 import { registerServe } from './serve.js';
+import { registerSimulate } from './simulate.js';
 
 /** Each command module exports a function that adds itself to the parser. */
 export type RegisterCommand = (cli: Argv) => Argv;
 
-export const commands: RegisterCommand[] = [registerServe, registerCheck, registerReplay];
+export const commands: RegisterCommand[] = [registerServe, registerCheck, registerReplay, registerSimulate];

@@ -65,7 +65,7 @@ describe('cnmkit CLI', () => {
   it('--help lists only the commands that exist, and each has its own help', async () => {
     const r = await runCli(['--help']);
     expect(r.code).toBe(0);
-    for (const cmd of ['serve', 'check', 'replay']) {
+    for (const cmd of ['serve', 'check', 'replay', 'simulate']) {
       expect(r.stdout).toContain(`cnmkit ${cmd}`);
       const sub = await runCli([cmd, '--help']);
       expect(sub.code).toBe(0);
