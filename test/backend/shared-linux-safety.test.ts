@@ -99,6 +99,18 @@ describe.skipIf(skip !== null)('Linux backend: safety and sandbox keys', () => {
     expect((await b.listLinks(k)).map((l) => l.name)).toEqual(['lo']);
   });
 
+  it('names that are also ip keywords (a, mtu, type, up) are just names', async () => {
+    const k = uniqueNsKey();
+    extra.push(k);
+    await b.createNamespace(k);
+    await b.createVethPair(k, 'a', 'mtu');
+    await b.createBridge(k, 'type');
+    await b.setMaster(k, 'a', 'type');
+    await b.renameLink(k, 'mtu', 'up');
+    expect((await b.listLinks(k)).map((l) => l.name).sort()).toEqual(['a', 'lo', 'type', 'up']);
+    expect((await b.getLink(k, 'a')).master).toBe('type');
+  });
+
   it('removeOwned deletes cnm- host links and the namespaces it created', async () => {
     const k = uniqueNsKey();
     extra.push(k);

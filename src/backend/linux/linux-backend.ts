@@ -264,7 +264,7 @@ export class LinuxBackend implements Backend {
     }
     this.checkLinkOptions(op, `${s.key}/${names[0]}`, options);
     const before = names.some(isNameTemplate) ? new Set((await this.rawLinks(op, s)).map((l) => l.ifname)) : null;
-    await this.ip(op, `${s.key}/${names[0]}`, s, ['link', 'add', names[0], ...this.linkArgs(options), ...tail(names[0])]);
+    await this.ip(op, `${s.key}/${names[0]}`, s, ['link', 'add', 'name', names[0], ...this.linkArgs(options), ...tail(names[0])]);
     if (before === null) return Promise.all(names.map((n) => this.readLink(op, s, n)));
     // Templates: the kernel picked the numbers; find the new links.
     const fresh = (await this.rawLinks(op, s)).filter((l) => !before.has(l.ifname));
