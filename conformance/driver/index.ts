@@ -33,9 +33,9 @@ export const driverModelChecks = [
   }),
   driverModelCheck({
     id: DriverIds.macUnique,
-    title: 'Live endpoints have distinct MACs',
+    title: 'Live endpoints of a network have distinct MACs',
     level: 'must',
-    reason: `protocol.md §2.2 (CreateEndpoint): the returned MAC is applied to the container; two live endpoints with one MAC break traffic on the network (${MODEL}).`,
+    reason: `protocol.md §2.2 (CreateEndpoint): the returned MAC is applied to the container; two live endpoints of one network with the same MAC break traffic on it (${MODEL}).`,
   }),
   driverModelCheck({
     id: DriverIds.ifName,

@@ -21,9 +21,9 @@ export interface DriverModelCheckSpec {
   readonly requires?: readonly Capability[];
 }
 
-/** Driver lifecycles are longer than IPAM calls: a quarter of `--runs` keeps the suite within its time budget. */
+/** Driver lifecycles are longer than IPAM calls: half of `--runs` keeps the suite within its time budget. */
 export function driverRuns(runs: number): number {
-  return Math.max(1, Math.ceil(runs / 4));
+  return Math.max(1, Math.ceil(runs / 2));
 }
 
 export function driverModelCheck(spec: DriverModelCheckSpec): Check {

@@ -39,8 +39,9 @@ async function createEndpoint(m: DriverModel, r: DriverSystem, net: ModelNetwork
     else mac = normalMac(iface.MacAddress);
   }
   if (mac !== null) {
-    const clash = liveEndpoints(m).find((x) => x.ep.mac === mac);
-    if (clash) r.violate(DriverIds.macUnique, `CreateEndpoint ${ep.id.slice(0, 12)} got MAC ${mac}, already the MAC of live endpoint ${clash.ep.id.slice(0, 12)}; two containers with one MAC cannot talk on the network`);
+    // One L2 segment per network: MACs must differ within it (Docker's own MACs repeat across networks).
+    const clash = net.endpoints.find((x) => x.mac === mac);
+    if (clash) r.violate(DriverIds.macUnique, `CreateEndpoint ${ep.id.slice(0, 12)} got MAC ${mac}, already the MAC of live endpoint ${clash.id.slice(0, 12)} on the same network; two containers with one MAC cannot talk on it`);
   }
   ep.mac = mac;
   net.endpoints.push(ep);

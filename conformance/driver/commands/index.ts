@@ -25,12 +25,15 @@ export function driverCommands(space: DriverCommandSpace): fc.Arbitrary<Iterable
       i.map((x) => new DeleteNetworkCommand(x)),
       i.map((x) => new RecreateNetworkCommand(x)),
       fc.tuple(i, fc.constantFrom('plain' as const, 'mac' as const, 'null-options' as const)).map(([n, v]) => new CreateEndpointCommand(n, v)),
-      // Endpoint traffic is where most bugs hide: weigh it double.
+      // Endpoint traffic is where most bugs hide: weigh it double (create, join, leave, delete).
       i.map((n) => new CreateEndpointCommand(n, 'plain')),
       i.map((x) => new JoinCommand(x)),
       i.map((x) => new JoinCommand(x)),
       i.map((x) => new LeaveCommand(x)),
+      i.map((x) => new LeaveCommand(x)),
       i.map((x) => new DeleteEndpointCommand(x)),
+      i.map((x) => new DeleteEndpointCommand(x)),
+      i.map((x) => new RecreateEndpointCommand(x)),
       i.map((x) => new RecreateEndpointCommand(x)),
       i.map((x) => new OperInfoCommand(x)),
       i.map((x) => new ProgramRevokeCommand(x)),

@@ -1,0 +1,222 @@
+/**
+ * A small network driver written from protocol.md alone (plain node:http; no
+ * src/driver, no src/sdk): networks and endpoints in maps, no real links.
+ * With no flaw it is a correct independent driver; `different` makes it
+ * correct but unlike Docker's drivers; each `DriverFlaw` is one realistic bug.
+ */
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import { rm } from 'node:fs/promises';
+
+export type DriverFlaw =
+  | 'echo-address' // CreateEndpoint answers the Interface.Address it was given
+  | 'long-ifname' // SrcName "veth-" + 12 hex = 17 bytes
+  | 'bad-scope' // GetCapabilities Scope "bogus"
+  | 'invalid-mac' // MACs printed without zero padding (2:42:0:0:0:5)
+  | 'duplicate-mac' // MAC from the network's endpoint count: reused after a delete
+  | 'gateway-outside' // Join Gateway hard-coded 172.17.0.1
+  | 'gateway-mask' // Join Gateway copied from IPv4Data with its /prefix
+  | 'no-srcname' // Join answers no InterfaceName
+  | 'missing-srcname' // Join names a link it never creates (no links at all here)
+  | 'delete-leaves-endpoint' // DeleteEndpoint answers {} but keeps the endpoint
+  | 'crash-null-options' // CreateEndpoint reads Options.x: a null Options kills the connection (Go: handler panic)
+  | 'state-lost-on-restart' // keeps everything in memory only
+  | 'operinfo-404' // no EndpointOperInfo (breaks dockerd 20.10)
+  | 'slow' // Join takes 1.5 s
+  | 'join-race'; // interface names from a counter read before an await and written after
+
+export interface FlawedDriverOptions {
+  readonly flaw?: DriverFlaw;
+  /** Correct but different: no-op Program/Revoke, 404 DiscoverNew, errors for unknown ids, DstPrefix "net", returns MACs, static routes, 409 errors. */
+  readonly different?: boolean;
+}
+
+export interface FlawedDriver {
+  readonly socketPath: string;
+  /** Stop and start again on the same socket (what a restart command does); state survives unless the flaw loses it. */
+  restart(): Promise<void>;
+  close(): Promise<void>;
+}
+
+interface Endpoint {
+  readonly mac: string;
+  srcName: string | null;
+}
+
+interface Network {
+  readonly gateway: string; // "10.1.2.1/28" as given
+  readonly endpoints: Map<string, Endpoint>;
+}
+
+class PluginError extends Error {}
+
+const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
+
+export async function startFlawedDriver(socketPath: string, opts: FlawedDriverOptions = {}): Promise<FlawedDriver> {
+  const flaw = opts.flaw;
+  const different = opts.different === true;
+  let networks = new Map<string, Network>();
+  let linkCounter = 0;
+  let macCounter = 0;
+
+  const str = (b: Record<string, unknown>, k: string): string => {
+    const v = b[k];
+    if (typeof v !== 'string' || v === '') throw new PluginError(`${k} is required`);
+    return v;
+  };
+  const network = (b: Record<string, unknown>): Network => {
+    const n = networks.get(str(b, 'NetworkID'));
+    if (!n) throw new PluginError(`network ${String(b['NetworkID'])} not found`);
+    return n;
+  };
+  const hex = (n: number): string => n.toString(16).padStart(2, '0');
+  const newMac = (net: Network): string => {
+    if (flaw === 'duplicate-mac') return `02:42:00:00:00:${hex(net.endpoints.size + 2)}`; // FLAW duplicate-mac
+    const n = ++macCounter;
+    const bytes = [0x02, 0x42, 0xcd, (n >> 16) & 0xff, (n >> 8) & 0xff, n & 0xff];
+    if (flaw === 'invalid-mac') return bytes.map((x) => x.toString(16)).join(':'); // FLAW invalid-mac
+    return bytes.map(hex).join(':');
+  };
+
+  const methods: Record<string, (b: Record<string, unknown>) => unknown> = {
+    '/Plugin.Activate': () => ({ Implements: ['NetworkDriver'] }),
+    '/NetworkDriver.GetCapabilities': () => ({ Scope: flaw === 'bad-scope' ? 'bogus' : 'local', ConnectivityScope: 'local' }), // FLAW bad-scope
+    '/NetworkDriver.CreateNetwork': (b) => {
+      const id = str(b, 'NetworkID');
+      if (networks.has(id)) throw new PluginError(`network ${id} exists`);
+      const v4 = Array.isArray(b['IPv4Data']) ? (b['IPv4Data'] as Array<Record<string, unknown>>) : [];
+      networks.set(id, { gateway: typeof v4[0]?.['Gateway'] === 'string' ? (v4[0]['Gateway'] as string) : '', endpoints: new Map() });
+      return {};
+    },
+    '/NetworkDriver.DeleteNetwork': (b) => {
+      const id = str(b, 'NetworkID');
+      if (!networks.delete(id) && different) throw new PluginError(`no network ${id}`);
+      return {};
+    },
+    '/NetworkDriver.CreateEndpoint': (b) => {
+      const net = network(b);
+      const id = str(b, 'EndpointID');
+      if (flaw === 'crash-null-options') void Object.keys(b['Options'] as object); // FLAW crash-null-options: TypeError on null
+      if (net.endpoints.has(id)) throw new PluginError(`endpoint ${id} already exists`);
+      const iface = (b['Interface'] ?? {}) as Record<string, string>;
+      const supplied = iface['MacAddress'] ?? '';
+      const mac = supplied !== '' ? supplied.toLowerCase() : newMac(net);
+      net.endpoints.set(id, { mac, srcName: null });
+      const reply: Record<string, string> = {};
+      if (flaw === 'echo-address') reply['Address'] = iface['Address'] ?? ''; // FLAW echo-address
+      if (supplied === '' && (different || flaw === 'invalid-mac' || flaw === 'duplicate-mac')) reply['MacAddress'] = mac;
+      return Object.keys(reply).length > 0 ? { Interface: reply } : {};
+    },
+    '/NetworkDriver.DeleteEndpoint': (b) => {
+      const net = networks.get(String(b['NetworkID']));
+      const id = str(b, 'EndpointID');
+      if (flaw === 'delete-leaves-endpoint') return {}; // FLAW delete-leaves-endpoint
+      if ((!net || !net.endpoints.delete(id)) && different) throw new PluginError(`no endpoint ${id}`);
+      return {};
+    },
+    '/NetworkDriver.EndpointOperInfo': (b) => {
+      const net = network(b);
+      if (!net.endpoints.has(str(b, 'EndpointID'))) throw new PluginError('endpoint not found');
+      return { Value: {} };
+    },
+    '/NetworkDriver.Join': (b) => {
+      const net = network(b);
+      const ep = net.endpoints.get(str(b, 'EndpointID'));
+      if (!ep) throw new PluginError(`endpoint ${String(b['EndpointID'])} not found`);
+      const gwCidr = net.gateway;
+      const gw = gwCidr.split('/')[0] ?? '';
+      const reply: Record<string, unknown> = {};
+      ep.srcName = flaw === 'long-ifname' ? `veth-${String(b['EndpointID']).slice(0, 12)}` : `fd${(++linkCounter).toString(36)}`; // FLAW long-ifname
+      if (flaw !== 'no-srcname') reply['InterfaceName'] = { SrcName: ep.srcName, DstPrefix: different ? 'net' : 'eth' }; // FLAW no-srcname
+      if (gw !== '') reply['Gateway'] = flaw === 'gateway-outside' ? '172.17.0.1' : flaw === 'gateway-mask' ? gwCidr : gw; // FLAWS gateway-*
+      if (different && gw !== '') reply['StaticRoutes'] = [{ Destination: '10.250.0.0/16', RouteType: 0, NextHop: gw }, { Destination: '10.251.0.0/16', RouteType: 1 }];
+      return reply;
+    },
+    '/NetworkDriver.Leave': (b) => {
+      const ep = networks.get(String(b['NetworkID']))?.endpoints.get(String(b['EndpointID']));
+      if (ep) ep.srcName = null;
+      else if (different) throw new PluginError('endpoint not found');
+      return {};
+    },
+    '/NetworkDriver.ProgramExternalConnectivity': () => ({}),
+    '/NetworkDriver.RevokeExternalConnectivity': () => ({}),
+    '/NetworkDriver.DiscoverNew': () => ({}),
+    '/NetworkDriver.DiscoverDelete': () => ({}),
+  };
+  if (flaw === 'operinfo-404') delete methods['/NetworkDriver.EndpointOperInfo']; // FLAW operinfo-404
+  if (different) delete methods['/NetworkDriver.DiscoverNew'];
+
+  // FLAW join-race: the name counter is read, then an await, then written back.
+  const racyJoin = async (b: Record<string, unknown>): Promise<unknown> => {
+    const n = linkCounter;
+    await sleep(2);
+    const reply = methods['/NetworkDriver.Join']!(b) as Record<string, unknown>;
+    linkCounter = n + 1;
+    const name = `fd${(n + 1).toString(36)}`;
+    const ep = network(b).endpoints.get(String(b['EndpointID']))!;
+    ep.srcName = name;
+    reply['InterfaceName'] = { SrcName: name, DstPrefix: 'eth' };
+    return reply;
+  };
+
+  const handle = (req: IncomingMessage, res: ServerResponse): void => {
+    const chunks: Buffer[] = [];
+    req.on('data', (c: Buffer) => chunks.push(c));
+    req.on('end', () => {
+      void (async () => {
+        const send = (status: number, body: unknown): void => {
+          res.writeHead(status, { 'Content-Type': 'application/vnd.docker.plugins.v1.1+json' });
+          res.end(`${JSON.stringify(body)}\n`);
+        };
+        const path = req.url ?? '';
+        const method = methods[path];
+        if (!method) return send(404, { Err: `404 page not found: ${path}` });
+        let body: Record<string, unknown> = {};
+        const text = Buffer.concat(chunks).toString('utf8');
+        if (!/Activate|GetCapabilities/.test(path)) {
+          try {
+            const parsed: unknown = JSON.parse(text);
+            if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed)) throw new Error('body is not a JSON object');
+            body = parsed as Record<string, unknown>;
+          } catch (e) {
+            return send(400, { Err: text === '' ? 'EOF' : (e as Error).message });
+          }
+        }
+        try {
+          if (flaw === 'slow' && path === '/NetworkDriver.Join') await sleep(1500); // FLAW slow
+          const value = flaw === 'join-race' && path === '/NetworkDriver.Join' ? await racyJoin(body) : method(body);
+          send(200, value);
+        } catch (e) {
+          if (e instanceof PluginError) return send(different ? 409 : 500, { Err: e.message });
+          // Any other exception is a bug: like a panicking Go handler, the connection just drops.
+          res.destroy();
+        }
+      })();
+    });
+  };
+
+  let server: Server = createServer(handle);
+  const listen = async (): Promise<void> => {
+    await rm(socketPath, { force: true });
+    server = createServer(handle);
+    await new Promise<void>((resolve, reject) => {
+      server.once('error', reject);
+      server.listen(socketPath, () => resolve());
+    });
+  };
+  const stop = (): Promise<void> =>
+    new Promise<void>((resolve) => {
+      server.closeAllConnections();
+      if (!server.listening) return resolve();
+      server.close(() => resolve());
+    });
+  await listen();
+  return {
+    socketPath,
+    async restart() {
+      await stop();
+      if (flaw === 'state-lost-on-restart') networks = new Map(); // FLAW state-lost-on-restart
+      await listen();
+    },
+    close: stop,
+  };
+}
