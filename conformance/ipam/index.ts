@@ -7,7 +7,16 @@ import { addressOrderCompat, errorTextCompat, poolIdCompat } from './compat-chec
 import { concurrentLinearizable, concurrentNoDuplicate, concurrentPreferredExclusive } from './concurrency-checks.js';
 import { IpamIds } from './ids.js';
 import { modelCheck } from './model-check.js';
-import { autoPool, identicalPoolRequest, requestOptionsTolerated, subPoolGranted, subPoolWithoutPool, unknownPoolRefused } from './pool-checks.js';
+import {
+  addressSpacesIndependent,
+  autoPool,
+  identicalPoolRequest,
+  releaseUnknownHarmless,
+  requestOptionsTolerated,
+  subPoolGranted,
+  subPoolWithoutPool,
+  unknownPoolRefused,
+} from './pool-checks.js';
 
 const MODEL = 'model-based';
 
@@ -116,6 +125,8 @@ export const ipamSuite: Suite = {
     subPoolWithoutPool,
     subPoolGranted,
     autoPool,
+    addressSpacesIndependent,
+    releaseUnknownHarmless,
     concurrentNoDuplicate,
     concurrentLinearizable,
     concurrentPreferredExclusive,

@@ -1,6 +1,6 @@
 /** Deterministic pool checks: identical and automatic requests, sub-pools, unknown IDs, options. */
 import { Options } from '../../src/protocol/constants.js';
-import { type Cidr, formatCidr, formatIp, overlaps, parseCidr } from '../cidr.js';
+import { type Cidr, formatCidr, formatIp, overlaps, parseCidr, parseCidrWithAddress } from '../cidr.js';
 import { subPoolOf } from '../pools.js';
 import type { Check, CheckContext } from '../types.js';
 import { openPool, poolRequest, takeAddress, v4Pool } from './helpers.js';
@@ -151,5 +151,65 @@ export const subPoolGranted: Check = {
     ctx.resources.trackPool(ctx.caller, out.value.PoolID, req);
     const got = parseCidr(out.value.Pool);
     if (!got || formatCidr(got) !== formatCidr(cidr)) ctx.fail(`RequestPool with SubPool answered Pool ${JSON.stringify(out.value.Pool)}; dockerd expects the master ${formatCidr(cidr)}`);
+  },
+};
+
+export const addressSpacesIndependent: Check = {
+  id: 'ipam.address-spaces-independent',
+  title: 'The local and global address spaces are independent',
+  level: 'compat',
+  reason:
+    'ipam-semantics.md §1.1 / protocol.md §4.9: in Docker the same subnet may be a pool in both spaces (a swarm manager allocates in the global space, each node in the local one); a plugin with one shared space cannot serve attachable swarm networks, which only matters for global-scope drivers.',
+  requires: ['ipam'],
+  async run(ctx: CheckContext) {
+    const { local, global } = ctx.addressSpaces;
+    if (local === global) ctx.skip(`the plugin reports one address space for both (${local})`);
+    const cidr = v4Pool(ctx);
+    const a = await openPool(ctx, cidr);
+    const req = poolRequest(ctx, cidr, { AddressSpace: global, Options: null });
+    const out = await ctx.caller.tryCall('RequestPool', req, { timeoutMs: ctx.config.timeoutMs });
+    if (!out.ok) ctx.fail(`RequestPool ${formatCidr(cidr)} in ${global} refused while it is held in ${local}: ${out.error.message}`);
+    ctx.resources.trackPool(ctx.caller, out.value.PoolID, req);
+    if (out.value.PoolID === a.poolId) ctx.fail(`the pools of ${formatCidr(cidr)} in ${local} and ${global} have the same PoolID ${JSON.stringify(a.poolId)}`);
+    const ip = formatIp(4, cidr.base + 3n);
+    if ((await takeAddress(ctx, a, ip)) === null) ctx.skip(`precondition: RequestAddress ${ip} refused`);
+    if ((await takeAddress(ctx, { poolId: out.value.PoolID, cidr }, ip)) === null) ctx.fail(`${ip} taken in ${local} is refused in ${global}: the spaces share state`);
+  },
+};
+
+export const releaseUnknownHarmless: Check = {
+  id: 'ipam.release-unknown-harmless',
+  title: 'Releasing unknown pools or addresses changes nothing',
+  level: 'must',
+  reason:
+    'protocol.md §2.3/§4.2-4.4: dockerd releases during rollbacks and retries, also things that were never allocated; success or an error are both fine (ipam-semantics.md §2.4), but the release must not free anything else.',
+  requires: ['ipam'],
+  async run(ctx: CheckContext) {
+    const cidr = v4Pool(ctx);
+    const pool = await openPool(ctx, cidr);
+    const size = 1n << BigInt(32 - cidr.prefix);
+    const keep = formatIp(4, cidr.base + 1n);
+    if ((await takeAddress(ctx, pool, keep)) === null) ctx.skip(`precondition: RequestAddress ${keep} refused`);
+    const t = { timeoutMs: ctx.config.timeoutMs };
+    const releases = [
+      { what: 'an address never handed out', req: { PoolID: pool.poolId, Address: formatIp(4, cidr.base + 2n) } },
+      { what: 'an address one pool-size above the held one', req: { PoolID: pool.poolId, Address: formatIp(4, cidr.base + size + 1n) } },
+      { what: 'an address below the pool', req: { PoolID: pool.poolId, Address: formatIp(4, cidr.base - size + 1n) } },
+      { what: 'an unknown PoolID', req: { PoolID: `${pool.poolId}-cnmkit-unknown`, Address: keep } },
+    ];
+    for (const r of releases) {
+      await ctx.caller.tryCall('ReleaseAddress', r.req, t);
+      const again = await ctx.caller.tryCall('RequestAddress', { PoolID: pool.poolId, Address: keep, Options: null }, t);
+      if (again.ok) {
+        const parsed = parseCidrWithAddress(again.value.Address);
+        const got = parsed ? formatIp(parsed.cidr.family, parsed.addr) : again.value.Address;
+        ctx.resources.trackAddress(ctx.caller, pool.poolId, got);
+        // Another address means the preference was ignored: ipam.preferred-address-honoured's concern.
+        if (got === keep) ctx.fail(`after ReleaseAddress of ${r.what} (${r.req.Address}), the held ${keep} was handed out again`);
+      }
+    }
+    await ctx.caller.tryCall('ReleasePool', { PoolID: `${pool.poolId}-cnmkit-unknown` }, t);
+    const still = await ctx.caller.tryCall('RequestAddress', { PoolID: pool.poolId, Address: '', Options: null }, t);
+    if (!still.ok) ctx.fail(`after ReleasePool of an unknown PoolID, pool ${formatCidr(cidr)} no longer serves addresses: ${still.error.message}`);
   },
 };

@@ -30,6 +30,7 @@ const cases: { flaw: Flaw; check: string; maxSteps?: number }[] = [
   { flaw: 'full-returns-duplicate', check: IpamIds.exhaustionError, maxSteps: 2 },
   { flaw: 'race', check: 'ipam.concurrent-no-duplicate' },
   { flaw: 'race', check: 'ipam.concurrent-preferred-exclusive' },
+  { flaw: 'release-wraps', check: 'ipam.release-unknown-harmless' },
 ];
 
 describe('broken IPAM plugins are caught by the right check', () => {

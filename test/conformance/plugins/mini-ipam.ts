@@ -23,7 +23,8 @@ export type Flaw =
   | 'slow' // every reply takes 1.2 s
   | 'needs-content-type' // 415 unless Content-Type: application/json
   | 'empty-body-allocates' // reads an empty body as {}
-  | 'unknown-method-500'; // unknown paths answer 500 instead of 404
+  | 'unknown-method-500' // unknown paths answer 500 instead of 404
+  | 'release-wraps'; // ReleaseAddress maps any address onto the pool (ordinal modulo size)
 
 interface Pool {
   readonly id: string;
@@ -170,7 +171,10 @@ export async function startMiniIpam(socketPath: string, flaws: readonly Flaw[] =
       if (!p) throw new PluginFailure('unknown pool');
       const addr = str(b['Address'], 'Address');
       if (!ipaddr.isValid(addr)) throw new PluginFailure(`invalid address ${JSON.stringify(addr)}`);
-      if (!flaw.has('release-noop')) p.used.delete(toBig(ipaddr.parse(addr))); // FLAW release-noop
+      let a = toBig(ipaddr.parse(addr));
+      const size = 1n << BigInt(p.bits - p.prefix);
+      if (flaw.has('release-wraps')) a = p.base + (((a - p.base) % size) + size) % size; // FLAW: no range check
+      if (!flaw.has('release-noop')) p.used.delete(a); // FLAW release-noop
       return {};
     },
   };
