@@ -325,8 +325,8 @@ function buildState(view: DaemonView, leaks: readonly DaemonLeak[], ipam: SyncRe
         ...(!owner.has(info.id) && leakedPools.has(info.id) ? { leak: leakedPools.get(info.id)! } : {}),
       });
     }
-    // A master created implicitly by a sub-pool (--ip-range) shares its bitmap: one map, not two.
-    const held = new Set(pools.filter((p) => p.network !== null).map((p) => p.pool));
+    // A master created implicitly by a sub-pool (--ip-range) shares its bitmap: one map (the sub-pool's), not two.
+    const held = new Set(pools.filter((p) => p.network !== null || p.range !== null).map((p) => p.pool));
     for (let i = pools.length - 1; i >= 0; i--) if (pools[i].network === null && pools[i].range === null && held.has(pools[i].pool)) pools.splice(i, 1);
   } else {
     for (const n of view.networks) {
