@@ -1,0 +1,118 @@
+/**
+ * Each deliberately broken driver (one realistic bug, written independently
+ * of src/driver) is caught by the right check with a shrunk counterexample;
+ * a correct independent driver and a "correct but different" one pass.
+ */
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { runSuites } from '../../conformance/runner.js';
+import { exitCodeFor } from '../../conformance/report/exit-code.js';
+import type { RunReport } from '../../conformance/types.js';
+import { type DriverFlaw, type FlawedDriverOptions, startFlawedDriver } from './driver-plugins/flawed-driver.js';
+import { quickConfig, result, tempDir, type TempDir } from './support.js';
+import type { ConformanceConfig } from '../../conformance/config.js';
+
+let dir: TempDir;
+beforeAll(async () => {
+  dir = await tempDir();
+});
+afterAll(async () => {
+  await dir.remove();
+});
+
+let n = 0;
+async function runAgainst(opts: FlawedDriverOptions, config: Partial<ConformanceConfig> = {}): Promise<RunReport> {
+  const socket = dir.socket(`drv${n++}`);
+  const d = await startFlawedDriver(socket, opts);
+  try {
+    return await runSuites({ socket }, quickConfig(dir, { suites: ['driver'], ...config }));
+  } finally {
+    await d.close();
+  }
+}
+
+/** Failed checks that fail the run at `level`. */
+function failing(report: RunReport, level: 'must' | 'should' | 'compat' = 'should'): string[] {
+  const order = ['must', 'should', 'compat'];
+  return report.checks.filter((c) => c.status === 'failed' && order.indexOf(c.level) <= order.indexOf(level)).map((c) => c.id);
+}
+
+describe('correct drivers pass', () => {
+  it('a correct independent driver passes every check at every level', async () => {
+    const report = await runAgainst({});
+    expect(report.checks.filter((c) => c.status === 'failed').map((c) => `${c.id}: ${c.message}`)).toEqual([]);
+    expect(report.summary.passed).toBeGreaterThanOrEqual(16);
+    expect(report.leaks).toEqual([]);
+  });
+
+  it('a correct but different driver passes at the default level; compat reports the differences', async () => {
+    const report = await runAgainst({ different: true });
+    expect(failing(report)).toEqual([]);
+    expect(exitCodeFor(report)).toBe(0);
+    const compat = report.checks.filter((c) => c.status === 'failed').map((c) => c.id).sort();
+    expect(compat).toEqual(['driver.dst-prefix-compat', 'driver.external-connectivity-compat']);
+    expect(result(report, 'driver.delete-unknown-compat').notes.join(' ')).toMatch(/error/);
+  });
+});
+
+const modelCases: Array<[DriverFlaw, string, RegExp]> = [
+  ['echo-address', 'driver.no-echo', /answered Address/],
+  ['long-ifname', 'driver.interface-name', /17 bytes/],
+  ['invalid-mac', 'driver.mac-valid', /not a 48-bit MAC/],
+  ['duplicate-mac', 'driver.mac-unique', /already the MAC/],
+  ['gateway-outside', 'driver.join-gateway', /outside the endpoint's subnet/],
+  ['gateway-mask', 'driver.join-gateway', /not a bare IP address/],
+  ['delete-leaves-endpoint', 'driver.delete-undoes', /after its DeleteEndpoint was refused/],
+  ['crash-null-options', 'driver.lifecycle-accepted', /Options null/],
+  ['operinfo-404', 'driver.endpoint-oper-info', /EndpointOperInfo/],
+];
+
+describe('broken drivers are caught by the right model check, shrunk', () => {
+  it.each(modelCases)('%s -> %s', async (flaw, id, text) => {
+    const report = await runAgainst({ flaw }, { runs: 40 });
+    expect(failing(report)).toEqual([id]);
+    const r = result(report, id);
+    expect(r.message).toMatch(text);
+    const ce = r.counterexample!;
+    expect(ce.steps.length).toBeGreaterThan(0);
+    // Shrunk: the setup network plus at most the few commands the bug needs.
+    expect(ce.steps.length).toBeLessThanOrEqual(6);
+    expect(ce.calls.length).toBeGreaterThan(0);
+    expect(ce.path).toBeDefined();
+    expect(ce.seed).toBeDefined();
+    expect(r.replayPath).toMatch(new RegExp(`${id}`));
+  });
+});
+
+describe('other broken drivers', () => {
+  it('bad capability scope -> protocol.network-capabilities', async () => {
+    const socket = dir.socket('scope');
+    const d = await startFlawedDriver(socket, { flaw: 'bad-scope' });
+    try {
+      const report = await runSuites({ socket }, quickConfig(dir, { checks: ['protocol.network-capabilities', 'driver.lifecycle-accepted'] }));
+      expect(failing(report)).toEqual(['protocol.network-capabilities']);
+    } finally {
+      await d.close();
+    }
+  });
+
+  it('slow replies -> driver.timely-replies (should)', async () => {
+    const report = await runAgainst({ flaw: 'slow' }, { checks: ['driver.timely-replies'], timeoutMs: 3000 });
+    expect(failing(report)).toEqual(['driver.timely-replies']);
+    expect(result(report, 'driver.timely-replies').message).toMatch(/Join took 15\d\d ms/);
+    expect(exitCodeFor(report, 'must')).toBe(0);
+  });
+
+  it('a race under concurrent Joins -> driver.concurrent-lifecycles, shrunk to 2 parallel lifecycles', async () => {
+    const report = await runAgainst({ flaw: 'join-race' });
+    expect(failing(report)).toEqual(['driver.concurrent-lifecycles']);
+    const r = result(report, 'driver.concurrent-lifecycles');
+    expect(r.message).toMatch(/both got SrcName .* \(2 parallel lifecycles/);
+    expect(r.counterexample!.calls.length).toBeGreaterThan(0);
+  });
+
+  it('Join without SrcName is accepted without --netns linux (dockerd moves nothing)', async () => {
+    const report = await runAgainst({ flaw: 'no-srcname' }, { runs: 20 });
+    expect(failing(report)).toEqual([]);
+    expect(result(report, 'driver.netns-linux').status).toBe('skipped');
+  });
+});
