@@ -4,13 +4,13 @@
  * `cnmkit serve`, `cnmkit check --reference` and `cnmkit simulate` run.
  */
 import { join } from 'node:path';
-import type { Backend } from '../backend/backend.js';
+import { HOST_NAMESPACE, type Backend } from '../backend/backend.js';
 import { VirtualBackend } from '../backend/virtual/index.js';
 import { createFileStateStore, openReferenceDriver, type ReferenceDriver } from '../driver/index.js';
 import { createIpam, type AddressPoolSpec, type ReferenceIpam } from '../ipam/index.js';
 import type { Profile } from '../protocol/constants.js';
 import { RecordingFirewall, type Firewall } from '../backend/firewall.js';
-import { attachForwarding, canRemoveOwned } from './forwarding.js';
+import { attachForwarding, canRemoveOwned, sweepUnknownLinks } from './forwarding.js';
 
 export type BackendKind = 'virtual' | 'linux';
 
@@ -73,6 +73,8 @@ export async function createReferencePlugin(opts: ReferencePluginOptions = {}): 
       profile: opts.profile,
       store: opts.stateDir === undefined ? undefined : createFileStateStore(join(opts.stateDir, 'driver')),
     });
+    // With --state: adopt what the state knows, remove what a crashed run left unrecorded.
+    if (opts.stateDir !== undefined && opts.backend === 'linux') await sweepUnknownLinks(driver, backend, HOST_NAMESPACE);
     await attachForwarding(driver, firewall);
     const b = backend;
     return {

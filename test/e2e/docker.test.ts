@@ -180,8 +180,13 @@ describe.skipIf(skip !== null)('cnmkit under a real Docker daemon', { timeout: 1
     }
     // Still connected while no plugin runs at all.
     expect(await ping(c('one'), ips.two)).toBe(true);
+    // A link the crashed run made but never recorded: the next start removes it.
+    const orphan = `cnm-o${tag}`;
+    ours.push(orphan);
+    expect((await run('ip', ['link', 'add', orphan, 'type', 'bridge'])).ok).toBe(true);
     serve = new ServeProcess(serveArgs);
     await serve.start(SOCKET);
+    expect(await existingLinks([orphan])).toEqual([]);
     expect(await ping(c('two'), ips.one)).toBe(true);
     await runDetached(c('three'), netA);
     ips.three = await ipOf(c('three'), netA);
