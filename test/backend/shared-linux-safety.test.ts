@@ -9,7 +9,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { BackendError, HOST_NAMESPACE as H, type Errno } from '../../src/backend/backend.js';
-import { createLinuxBackend, type LinuxBackend } from '../../src/backend/linux/index.js';
+import { IpSession, createLinuxBackend, type LinuxBackend } from '../../src/backend/linux/index.js';
 import { uniqueNsKey } from './shared-suite.js';
 import { linuxSkipReason, makeTestHostNetns, removeNetns } from './shared-linux-env.js';
 
@@ -109,6 +109,25 @@ describe.skipIf(skip !== null)('Linux backend: safety and sandbox keys', () => {
     await b.renameLink(k, 'mtu', 'up');
     expect((await b.listLinks(k)).map((l) => l.name).sort()).toEqual(['a', 'lo', 'type', 'up']);
     expect((await b.getLink(k, 'a')).master).toBe('type');
+  });
+
+  it('an ip session survives ip exiting on a bad argument and keeps commands apart', async () => {
+    const session = new IpSession(`/run/netns/${hostKey}`);
+    try {
+      const [bad, next] = await Promise.all([session.run(['link', 'set', 'dev', 'lo', 'mtu', 'abc']), session.run(['link', 'show'])]);
+      expect(bad.ok).toBe(false);
+      expect(bad.stderr).toMatch(/mtu/);
+      expect(next.ok).toBe(true);
+      expect((JSON.parse(next.stdout) as Array<{ ifname: string }>).map((l) => l.ifname)).toEqual(['lo']);
+      const fail = await session.run(['link', 'del', 'dev', 'cnm-none']);
+      expect(fail.ok).toBe(false);
+      expect(fail.stdout).toBe('');
+      const ok = await session.run(['addr', 'show']);
+      expect(ok.ok).toBe(true);
+      expect(ok.stderr).toBe('');
+    } finally {
+      await session.close();
+    }
   });
 
   it('removeOwned deletes cnm- host links and the namespaces it created', async () => {
