@@ -14,6 +14,7 @@ export { ipamSuite, ipamModelChecks } from './ipam/index.js';
 export { IpamIds } from './ipam/ids.js';
 export { driverSuite, driverModelChecks } from './driver/index.js';
 export { DriverIds } from './driver/ids.js';
+export { lifecycleSuite } from './lifecycle/index.js';
 export { replay, resendCalls, type ReplayOutcome, type ResentCall } from './replay.js';
 export { readReplayFile, writeReplayFile, replayFileOf, REPLAY_FORMAT, type ReplayFile } from './replay-file.js';
 export { createTarget, describeSpec, endpointOfUrl, type Connector, type Target, type TargetSpec, type ConnectOptions } from './target.js';

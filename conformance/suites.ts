@@ -4,7 +4,8 @@
  */
 import { driverSuite } from './driver/index.js';
 import { ipamSuite } from './ipam/index.js';
+import { lifecycleSuite } from './lifecycle/index.js';
 import { protocolSuite } from './protocol/index.js';
 import type { Suite } from './types.js';
 
-export const ALL_SUITES: readonly Suite[] = [protocolSuite, ipamSuite, driverSuite];
+export const ALL_SUITES: readonly Suite[] = [protocolSuite, ipamSuite, driverSuite, lifecycleSuite];

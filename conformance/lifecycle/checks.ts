@@ -1,0 +1,146 @@
+/**
+ * The `lifecycle` checks: dockerd's own call sequences (protocol.md §4), run
+ * by the daemon simulator against the plugin under test, with the daemon's
+ * sandbox work, rollbacks, a daemon crash and (with --restart-cmd) a plugin
+ * restart in the middle.
+ */
+import { faultyCaller } from '../../src/daemon/faulty.js';
+import type { Check, CheckContext } from '../types.js';
+import { type Harness, failedCalls, hostIn, openHarness } from './harness.js';
+
+/** Teardown calls dockerd only logs: a refusal means the plugin kept state dockerd forgot. */
+const TEARDOWN = /^NetworkDriver\.(Leave|DeleteEndpoint|DeleteNetwork)$/;
+
+function teardownRefusals(h: Harness, from = 0): string[] {
+  return failedCalls(h, from).filter((t) => TEARDOWN.test(t.split(' ')[0]!));
+}
+
+function failOnTeardown(ctx: CheckContext, h: Harness, from = 0): void {
+  const refused = teardownRefusals(h, from);
+  if (refused.length > 0) ctx.fail(`teardown calls were refused (dockerd only logs them and forgets the objects; the plugin keeps them): ${refused.join('; ')}`, { steps: [...h.steps], calls: h.calls() });
+}
+
+function idOf(h: Harness, network: string): string {
+  return h.daemon.inspect().networks.find((n) => n.name === network)?.id ?? network;
+}
+
+export const networkCreateRm: Check = {
+  id: 'lifecycle.network-create-rm',
+  title: 'docker network create / rm, twice on the same subnet',
+  level: 'must',
+  reason: 'protocol.md §4.1/§4.2/§4.6: network create (RequestPool, gateway, CreateNetwork) and rm (releases, DeleteNetwork) as dockerd sends them; the same subnet can be used again after rm.',
+  requires: ['driver'],
+  async run(ctx: CheckContext) {
+    const h = await openHarness(ctx);
+    const subnet = h.subnet();
+    for (const round of [1, 2]) {
+      await h.op(`docker network create --subnet ${subnet} -o ... n${round}`, (d) => d.networkCreate({ name: `n${round}`, driverOpts: ctx.config.driverOpts, ipamOpts: ctx.config.ipamOpts, ipv4: [{ subnet }] }));
+      await h.op(`docker network rm n${round}`, (d) => d.networkRm(`n${round}`));
+    }
+    failOnTeardown(ctx, h);
+  },
+};
+
+export const containerRunStop: Check = {
+  id: 'lifecycle.container-run-stop',
+  title: 'docker run / stop / start / rm with two containers',
+  level: 'must',
+  reason: 'protocol.md §4.3/§4.4: container start (RequestAddress, CreateEndpoint, Join, Program, EndpointOperInfo x2, the interface moved into the sandbox) and stop (Revoke, Leave, DeleteEndpoint, ReleaseAddress) as dockerd sends them; a restarted container gets a new endpoint.',
+  requires: ['driver'],
+  async run(ctx: CheckContext) {
+    const h = await openHarness(ctx);
+    const subnet = h.subnet();
+    await h.op(`docker network create --subnet ${subnet} n`, (d) => d.networkCreate({ name: 'n', driverOpts: ctx.config.driverOpts, ipamOpts: ctx.config.ipamOpts, ipv4: [{ subnet }] }));
+    await h.op('docker run --network n c1', (d) => d.containerRun({ name: 'c1', networks: [{ network: 'n' }] }));
+    await h.op('docker run --network n -p 8080:80 c2', (d) => d.containerRun({ name: 'c2', networks: [{ network: 'n' }], ports: [{ port: 80, hostPort: 8080 }] }));
+    await h.verify();
+    await h.op('docker stop c1', (d) => d.containerStop('c1'));
+    await h.op('docker start c1', (d) => d.containerStart('c1'));
+    await h.verify();
+    for (const c of ['c1', 'c2']) await h.op(`docker rm -f ${c}`, (d) => d.containerRm(c, { force: true }));
+    await h.op('docker network rm n', (d) => d.networkRm('n'));
+    failOnTeardown(ctx, h);
+  },
+};
+
+export const fixedIp: Check = {
+  id: 'lifecycle.fixed-ip',
+  title: 'docker run --ip, restart with the same address, network connect / disconnect',
+  level: 'must',
+  reason: 'protocol.md §4.3-§4.5: with --ip the address comes back on every start under a new EndpointID, so the driver must have released the old endpoint; connect/disconnect add and remove endpoints of a running container.',
+  requires: ['driver'],
+  async run(ctx: CheckContext) {
+    const h = await openHarness(ctx);
+    const s1 = h.subnet();
+    const s2 = h.subnet();
+    const ip = hostIn(s1, 5);
+    await h.op(`docker network create --subnet ${s1} a`, (d) => d.networkCreate({ name: 'a', driverOpts: ctx.config.driverOpts, ipamOpts: ctx.config.ipamOpts, ipv4: [{ subnet: s1 }] }));
+    await h.op(`docker network create --subnet ${s2} b`, (d) => d.networkCreate({ name: 'b', driverOpts: ctx.config.driverOpts, ipamOpts: ctx.config.ipamOpts, ipv4: [{ subnet: s2 }] }));
+    for (const round of [1, 2, 3]) {
+      await h.op(`docker run --network a --ip ${ip} c${round}`, (d) => d.containerRun({ name: `c${round}`, networks: [{ network: 'a', ip }] }));
+      await h.op(`docker network connect b c${round}`, (d) => d.networkConnect(`c${round}`, 'b'));
+      await h.verify();
+      await h.op(`docker network disconnect b c${round}`, (d) => d.networkDisconnect(`c${round}`, 'b'));
+      await h.op(`docker rm -f c${round}`, (d) => d.containerRm(`c${round}`, { force: true }));
+    }
+    for (const n of ['a', 'b']) await h.op(`docker network rm ${n}`, (d) => d.networkRm(n));
+    failOnTeardown(ctx, h);
+  },
+};
+
+export const rollbacks: Check = {
+  id: 'lifecycle.rollbacks',
+  title: "dockerd's rollbacks leave nothing behind",
+  level: 'must',
+  reason: 'protocol.md §4.3 (rollback table): when a later step fails, dockerd undoes the earlier ones (Leave, DeleteEndpoint, ReleaseAddress); the plugin must accept them so the same --ip container starts right after.',
+  requires: ['driver'],
+  async run(ctx: CheckContext) {
+    const faulty = faultyCaller(ctx.caller);
+    const h = await openHarness(ctx, faulty);
+    const subnet = h.subnet();
+    const ip = hostIn(subnet, 7);
+    await h.op(`docker network create --subnet ${subnet} n`, (d) => d.networkCreate({ name: 'n', driverOpts: ctx.config.driverOpts, ipamOpts: ctx.config.ipamOpts, ipv4: [{ subnet }] }));
+    const cases: Array<{ what: string; rule: Parameters<typeof faulty.addRule>[0] }> = [
+      { what: 'ProgramExternalConnectivity fails', rule: { method: 'ProgramExternalConnectivity', fault: { kind: 'plugin-error', message: 'injected by cnmkit' } } },
+      { what: 'the Join reply is lost', rule: { method: 'Join', fault: { kind: 'bad-reply', forward: true } } },
+      { what: 'the CreateEndpoint reply echoes the address', rule: { method: 'CreateEndpoint', fault: { kind: 'reply', patch: (v, req) => ({ ...v, Interface: { Address: (req as { Interface?: { Address?: string } }).Interface?.Address ?? '' } }) } } },
+      { what: 'the sandbox cannot take the interface (OCI hook failure)', rule: { method: 'Join', fault: { kind: 'reply', patch: (v) => ({ ...v, InterfaceName: { SrcName: 'cnmt-name-too-long-x', DstPrefix: 'eth' } }) } } },
+    ];
+    for (const [i, c] of cases.entries()) {
+      faulty.clearRules();
+      faulty.addRule(c.rule);
+      const from = h.daemon.callLog().length;
+      const failed = await h.attempt(`docker run --network n --ip ${ip} f${i} (${c.what}: dockerd rolls back)`, (d) => d.containerRun({ name: `f${i}`, networks: [{ network: 'n', ip }] }));
+      faulty.clearRules();
+      if (!(failed instanceof Error)) ctx.fail(`the injected fault (${c.what}) did not fail the start; the check cannot judge the rollback`, { steps: [...h.steps], calls: h.calls() });
+      failOnTeardown(ctx, h, from);
+      await h.attempt(`docker rm -f f${i}`, (d) => d.containerRm(`f${i}`, { force: true }));
+      await h.op(`docker run --network n --ip ${ip} ok${i}`, (d) => d.containerRun({ name: `ok${i}`, networks: [{ network: 'n', ip }] }));
+      await h.verify();
+      await h.op(`docker rm -f ok${i}`, (d) => d.containerRm(`ok${i}`, { force: true }));
+    }
+    await h.op('docker network rm n', (d) => d.networkRm('n'));
+    failOnTeardown(ctx, h);
+  },
+};
+
+export const daemonCrash: Check = {
+  id: 'lifecycle.daemon-crash',
+  title: 'dockerd killed and restarted: running containers are torn down',
+  level: 'must',
+  reason: 'protocol.md §4.7: after a kill -9 dockerd replays IPAM state, never CreateNetwork/CreateEndpoint/Join, and then tears down the containers that were running (Revoke, Leave, DeleteEndpoint); the plugin must still know them.',
+  requires: ['driver'],
+  async run(ctx: CheckContext) {
+    const h = await openHarness(ctx);
+    const subnet = h.subnet();
+    await h.op(`docker network create --subnet ${subnet} n`, (d) => d.networkCreate({ name: 'n', driverOpts: ctx.config.driverOpts, ipamOpts: ctx.config.ipamOpts, ipv4: [{ subnet }] }));
+    await h.op('docker run --network n c1', (d) => d.containerRun({ name: 'c1', networks: [{ network: 'n' }] }));
+    await h.op('kill -9 dockerd; start dockerd', (d) => d.daemonRestart({ crash: true }));
+    failOnTeardown(ctx, h);
+    await h.op('docker start c1', (d) => d.containerStart('c1'));
+    await h.verify();
+    await h.op('docker rm -f c1', (d) => d.containerRm('c1', { force: true }));
+    await h.op('docker network rm n', (d) => d.networkRm('n'));
+    failOnTeardown(ctx, h);
+  },
+};
