@@ -135,7 +135,7 @@ main{padding:0 24px 40px}
 #current .note{max-width:980px;margin:6px 0}
 .error{color:#a32020;font-weight:600}.expected{color:#2e7d4f;font-weight:600}
 table.calls{border-collapse:collapse;width:100%;table-layout:fixed;font:12px ui-monospace,monospace;background:#fff}
-table.calls th:nth-child(1){width:36px}table.calls th:nth-child(2){width:260px}table.calls th:nth-child(5){width:170px}
+table.calls th:nth-child(1){width:48px}table.calls th:nth-child(2){width:260px}table.calls th:nth-child(5){width:170px}
 table.calls td,table.calls th{border:1px solid var(--line);padding:3px 6px;text-align:left;vertical-align:top}
 table.calls td{overflow:hidden;text-overflow:ellipsis;white-space:nowrap}
 tr.fail td{background:#fdf1f1}tr.injected td:first-child::after{content:" ⚡ injected";color:#a32020}
@@ -153,7 +153,7 @@ tr.fail td{background:#fdf1f1}tr.injected td:first-child::after{content:" ⚡ in
 .grid.buckets .c{width:9px;height:9px}
 .grid.tiny .c{width:22px;height:22px;border-radius:3px}
 .grid .c:hover{outline:2px solid #111;outline-offset:0}
-.holders{font:12px ui-monospace,monospace;margin:6px 0 0;max-height:140px;overflow:auto}
+.holders{font:12px ui-monospace,monospace;margin:6px 0 0;max-height:140px;max-width:640px;overflow:auto}
 #tip{position:fixed;z-index:5;pointer-events:none;background:#1f2933;color:#fff;font:12px ui-monospace,monospace;padding:4px 8px;border-radius:4px;max-width:420px;white-space:pre-wrap}
 #tree{position:relative;display:flex;gap:70px;align-items:flex-start;padding:8px 0}
 #tree .sandboxes{display:flex;flex-direction:column;gap:12px;align-items:flex-start}
@@ -206,8 +206,10 @@ function inRange(p, off){ return !p.rangeOffsets || (off >= big(p.rangeOffsets[0
 function countsOf(p){
   var roles = classify(p), c = { size: big(p.size), reserved: 0, gateway: 0, aux: 0, container: 0, leaked: 0n, stale: 0, allocated: 0n, free: 0n };
   var held = 0;
-  roles.forEach(function(r){ if (r.role === 'reserved') c.reserved++; else if (r.role === 'stale') c.stale++; else { held++; if (r.role === 'gateway') c.gateway++; else if (r.role === 'aux') c.aux++; else if (r.role === 'container') c.container++; } });
-  if (p.runs) { c.allocated = runsCount(p); c.leaked = c.allocated - BigInt(held); } else c.allocated = BigInt(held + 0);
+  var documented = 0n;
+  roles.forEach(function(r){ if (r.role === 'reserved') c.reserved++; else if (r.role === 'stale') c.stale++; else { held++; if (r.role === 'gateway') c.gateway++; else if (r.role === 'aux') c.aux++; else if (r.role === 'container') c.container++; else if (r.role === 'leaked') documented++; } });
+  // leaked = known daemon leaks + allocations nobody accounts for.
+  if (p.runs) { c.allocated = runsCount(p); c.leaked = c.allocated - BigInt(held) + documented; } else { c.allocated = BigInt(held); c.leaked = documented; }
   c.free = c.size - BigInt(c.reserved) - c.allocated;
   return c;
 }
@@ -265,7 +267,7 @@ function drawPool(p){
   box.appendChild(grid);
   if (p.holders.length) {
     var hl = el('div', 'holders');
-    p.holders.slice().sort(function(a, b){ var x = big(a[0]), y = big(b[0]); return x < y ? -1 : x > y ? 1 : 0; }).slice(0, 200).forEach(function(h){ hl.appendChild(el('div', '', h[3] + '  ' + (h[1] === h[2] ? h[1] : h[1] === 'container' ? h[2] : h[1] + ' ' + h[2]))); });
+    p.holders.slice().sort(function(a, b){ var x = big(a[0]), y = big(b[0]); return x < y ? -1 : x > y ? 1 : 0; }).slice(0, 200).forEach(function(h){ hl.appendChild(el('div', '', h[3] + '  ' + (h[1] === h[2] ? h[1] : h[1] === 'container' || h[1] === 'leaked' ? h[2] : h[1] + ' ' + h[2]))); });
     box.appendChild(hl);
   }
   return box;
@@ -285,7 +287,7 @@ function drawCurrent(s){
       tr.appendChild(el('td', '', String(c.seq))); tr.appendChild(el('td', '', c.path));
       var rq = el('td', 'body', short(c.request)); rq.title = JSON.stringify(c.request, null, 2); tr.appendChild(rq);
       var rp = el('td', 'body', short(c.reply)); rp.title = JSON.stringify(c.reply, null, 2); tr.appendChild(rp);
-      tr.appendChild(el('td', '', c.outcome + (c.error ? ': ' + c.error : ''))); t.appendChild(tr);
+      var oc = el('td', '', c.outcome + (c.error ? ': ' + c.error : '')); oc.title = oc.textContent; tr.appendChild(oc); t.appendChild(tr);
     });
     box.appendChild(t);
   } else if (s.index > 0) box.appendChild(el('p', 'empty', 'no plugin calls'));

@@ -35,7 +35,7 @@ export interface PoolCounts {
   readonly gateway: number;
   readonly aux: number;
   readonly container: number;
-  /** Allocated in the IPAM, held by nobody the daemon knows of. */
+  /** Documented daemon leaks plus addresses allocated in the IPAM that nobody holds. */
   readonly leaked: bigint;
   /** Held by the daemon but free in the IPAM (a duplicate waiting to happen). */
   readonly stale: number;
@@ -103,9 +103,11 @@ export function poolCounts(p: PoolView): PoolCounts {
   let aux = 0;
   let container = 0;
   let stale = 0;
+  let documented = 0n;
   for (const [off, role] of m.holders) {
     if (held.has(off)) continue;
     held.add(off);
+    if (role === 'leaked') documented++;
     if (role === 'stale') stale++;
     else if (role === 'gateway') gateway++;
     else if (role === 'aux') aux++;
@@ -115,10 +117,12 @@ export function poolCounts(p: PoolView): PoolCounts {
   let leaked = 0n;
   if (m.runs === null) {
     allocated = BigInt(held.size);
+    leaked = documented;
   } else {
     allocated = 0n;
     for (const [a, b] of m.runs) allocated += BigInt(b) - BigInt(a) + 1n;
-    leaked = allocated - BigInt(held.size - stale);
+    // Known daemon leaks plus allocations nobody accounts for.
+    leaked = allocated - BigInt(held.size - stale) + documented;
   }
   const reserved = m.reserved.length;
   return { size, reserved, allocated, free: size - BigInt(reserved) - allocated, gateway, aux, container, leaked, stale };

@@ -111,6 +111,25 @@ describe.skipIf('skip' in chromium)('simulate --html in headless Chromium', () =
     }
   });
 
+  it('shows the documented dockerd leak in red and counts it', async () => {
+    const { trace: t10 } = await simulate(loadScenario(join(FIX, '10-plugin-failure-rollback.yaml')));
+    writeFileSync(join(dir, 'leak.html'), renderHtml(t10));
+    const p10 = await openPage(join(dir, 'leak.html'));
+    try {
+      await p10.evaluate('window.cnmkitPage.step(6)');
+      let dual = (await p10.evaluate<ShownPool[]>('window.cnmkitPage.counts()')).find((p) => p.id === 'LocalDefault/10.102.0.0/24')!;
+      expect(dual.shown.leaked).toBeUndefined();
+      expect(dual.cells).toEqual({ reserved: 2, gateway: 1, free: 253 });
+      await p10.evaluate('window.cnmkitPage.step(7)');
+      dual = (await p10.evaluate<ShownPool[]>('window.cnmkitPage.counts()')).find((p) => p.id === 'LocalDefault/10.102.0.0/24')!;
+      expect(dual.shown).toMatchObject({ allocated: '2', leaked: '1', container: '0' });
+      expect(dual.cells).toEqual({ reserved: 2, gateway: 1, leaked: 1, free: 252 });
+      expect(await p10.evaluate("document.querySelector('tr.fail.injected td:nth-child(2)').textContent")).toBe('/IpamDriver.RequestAddress');
+    } finally {
+      await p10.close();
+    }
+  });
+
   it('saves a screenshot', async () => {
     await shownAt(6);
     const png = await page.screenshot();
