@@ -18,7 +18,7 @@ describe('reference IPAM', () => {
   it('passes protocol + ipam at level compat over a unix socket', async () => {
     const server = await servePlugin({ ipam: createIpam(), listen: { socket: dir.socket('ref') } });
     try {
-      const report = await runSuites({ socket: dir.socket('ref') }, quickConfig(dir, { level: 'compat', runs: 50 }));
+      const report = await runSuites({ socket: dir.socket('ref') }, quickConfig(dir, { level: 'compat', runs: 50, suites: ['protocol', 'ipam'] }));
       const failed = report.checks.filter((c) => c.status === 'failed');
       expect(failed.map((f) => `${f.id}: ${f.message}`)).toEqual([]);
       expect(exitCodeFor(report, 'compat')).toBe(0);
@@ -57,7 +57,7 @@ describe('reference IPAM', () => {
 
   it('passes in-process through the SDK handler too', async () => {
     const handler = createPluginHandler({ ipam: createIpam() });
-    const report = await runSuites({ handler, label: 'reference (in-process)' }, quickConfig(dir, { level: 'compat', runs: 20 }));
+    const report = await runSuites({ handler, label: 'reference (in-process)' }, quickConfig(dir, { level: 'compat', runs: 20, suites: ['protocol', 'ipam'] }));
     expect(report.checks.filter((c) => c.status === 'failed').map((c) => `${c.id}: ${c.message}`)).toEqual([]);
   });
 });

@@ -19,7 +19,7 @@ defineConformanceTests(
     server = await servePlugin({ ipam: createIpam(), listen: { socket: join(dir, 'p.sock') } });
     return { socket: join(dir, 'p.sock') };
   },
-  { runs: 10, replayDir: null, level: 'compat' },
+  { runs: 10, replayDir: null, level: 'compat', suites: ['protocol', 'ipam'] },
 );
 
 describe('defineConformanceTests with a broken plugin', () => {
