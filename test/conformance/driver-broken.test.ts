@@ -110,9 +110,10 @@ describe('other broken drivers', () => {
     expect(r.counterexample!.calls.length).toBeGreaterThan(0);
   });
 
-  it('Join without SrcName is accepted without --netns linux (dockerd moves nothing)', async () => {
+  it('Join without SrcName but with a Gateway -> driver.join-gateway (the gateway is unreachable)', async () => {
     const report = await runAgainst({ flaw: 'no-srcname' }, { runs: 20 });
-    expect(failing(report)).toEqual([]);
+    expect(failing(report)).toEqual(['driver.join-gateway']);
+    expect(result(report, 'driver.join-gateway').message).toMatch(/no SrcName/);
     expect(result(report, 'driver.netns-linux').status).toBe('skipped');
   });
 });

@@ -20,7 +20,8 @@ export function checkJoinReply(m: Readonly<DriverModel>, r: DriverSystem, net: M
     if (clash) r.violate(DriverIds.ifNameUnique, `${who} answered SrcName ${src}, already the SrcName of joined endpoint ${clash.ep.id.slice(0, 12)}; two sandboxes cannot get one host link`);
   }
   const own = ep.address.split('/')[0]!;
-  if (reply.Gateway) {
+  if (reply.Gateway && src === '') r.violate(DriverIds.gateway, `${who}: Gateway ${reply.Gateway} but no SrcName: the container gets no interface on the endpoint subnet, so the default route cannot be set (container start fails: "route for the gateway ${reply.Gateway} could not be found")`);
+  else if (reply.Gateway) {
     const problem = gatewayProblem(reply.Gateway, net.pool, own);
     if (problem !== null) r.violate(DriverIds.gateway, `${who}: ${problem}`);
   }

@@ -44,6 +44,7 @@ interface Endpoint {
 
 interface Network {
   readonly gateway: string; // "10.1.2.1/28" as given
+  readonly index: number;
   readonly endpoints: Map<string, Endpoint>;
 }
 
@@ -56,6 +57,7 @@ export async function startFlawedDriver(socketPath: string, opts: FlawedDriverOp
   const different = opts.different === true;
   let networks = new Map<string, Network>();
   let linkCounter = 0;
+  let netCounter = 0;
   let macCounter = 0;
 
   const str = (b: Record<string, unknown>, k: string): string => {
@@ -84,7 +86,7 @@ export async function startFlawedDriver(socketPath: string, opts: FlawedDriverOp
       const id = str(b, 'NetworkID');
       if (networks.has(id)) throw new PluginError(`network ${id} exists`);
       const v4 = Array.isArray(b['IPv4Data']) ? (b['IPv4Data'] as Array<Record<string, unknown>>) : [];
-      networks.set(id, { gateway: typeof v4[0]?.['Gateway'] === 'string' ? (v4[0]['Gateway'] as string) : '', endpoints: new Map() });
+      networks.set(id, { gateway: typeof v4[0]?.['Gateway'] === 'string' ? (v4[0]['Gateway'] as string) : '', index: ++netCounter % 250, endpoints: new Map() });
       return {};
     },
     '/NetworkDriver.DeleteNetwork': (b) => {
@@ -128,7 +130,7 @@ export async function startFlawedDriver(socketPath: string, opts: FlawedDriverOp
       ep.srcName = flaw === 'long-ifname' ? `veth-${String(b['EndpointID']).slice(0, 12)}` : `fd${(++linkCounter).toString(36)}`; // FLAW long-ifname
       if (flaw !== 'no-srcname') reply['InterfaceName'] = { SrcName: ep.srcName, DstPrefix: different ? 'net' : 'eth' }; // FLAW no-srcname
       if (gw !== '') reply['Gateway'] = flaw === 'gateway-outside' ? '172.17.0.1' : flaw === 'gateway-mask' ? gwCidr : gw; // FLAWS gateway-*
-      if (different && gw !== '') reply['StaticRoutes'] = [{ Destination: '10.250.0.0/16', RouteType: 0, NextHop: gw }, { Destination: '10.251.0.0/16', RouteType: 1 }];
+      if (different && gw !== '') reply['StaticRoutes'] = [{ Destination: `10.250.${net.index}.0/24`, RouteType: 0, NextHop: gw }, { Destination: `10.251.${net.index}.0/24`, RouteType: 1 }];
       return reply;
     },
     '/NetworkDriver.Leave': (b) => {
