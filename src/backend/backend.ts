@@ -141,7 +141,10 @@ export interface Backend {
   setLinkUp(ns: NamespaceKey, name: string): Promise<void>;
   /** `ip link set NAME down`: every route through it and (default sysctls) its IPv6 addresses go. Idempotent. */
   setLinkDown(ns: NamespaceKey, name: string): Promise<void>;
-  /** `ip link set NAME mtu M`: EINVAL outside 68..65535. */
+  /**
+   * `ip link set NAME mtu M`: EINVAL outside 68..65535 (`lo`: 0..2^31-1). Below 1280
+   * a link loses its IPv6 configuration, below 68 its IPv4 one (ENOBUFS to add).
+   */
   setMtu(ns: NamespaceKey, name: string, mtu: number): Promise<void>;
   /** `ip link set NAME address MAC`: EINVAL when malformed, EADDRNOTAVAIL when multicast or zero. */
   setMac(ns: NamespaceKey, name: string, mac: string): Promise<void>;
@@ -187,14 +190,22 @@ export interface Backend {
    * for an unknown dev; EINVAL for host bits in the destination or mixed families.
    */
   addRoute(ns: NamespaceKey, route: RouteSpec): Promise<void>;
-  /** `ip route del`: fields given must match (metric 0 or absent matches any); ESRCH when nothing matches. Connected routes can be deleted too. */
+  /**
+   * `ip route del`: fields given must match (metric 0 or absent matches any); ESRCH
+   * when nothing matches (the kernel says ENOENT for an absent IPv6 `::/0`).
+   * Connected routes can be deleted too.
+   */
   deleteRoute(ns: NamespaceKey, route: RouteSpec): Promise<void>;
 
   /** ENODEV when missing. */
   getLink(ns: NamespaceKey, name: string): Promise<LinkInfo>;
   /** Sorted by index; `lo` included. */
   listLinks(ns: NamespaceKey): Promise<LinkInfo[]>;
-  /** All addresses in the namespace, or those of one link (ENODEV when missing). */
+  /**
+   * All addresses in the namespace, or those of one link (ENODEV when missing), in
+   * the kernel's order: per link IPv4 primaries by scope then secondaries, then IPv6
+   * by scope (global first), newest first.
+   */
   listAddresses(ns: NamespaceKey, link?: string): Promise<AddressInfo[]>;
   /** Main-table routes: connected (from addresses on up links) and static. */
   listRoutes(ns: NamespaceKey, family?: Family): Promise<RouteInfo[]>;
@@ -224,6 +235,7 @@ export type Errno =
   | 'ENETUNREACH'
   | 'EHOSTUNREACH'
   | 'ENFILE'
+  | 'ENOBUFS'
   | 'ENOSPC';
 
 /** strerror(3) texts, as iproute2 prints them after `RTNETLINK answers: `. */
@@ -244,6 +256,7 @@ export const ERRNO_TEXT: Readonly<Record<Errno, string>> = {
   ENETUNREACH: 'Network is unreachable',
   EHOSTUNREACH: 'No route to host',
   ENFILE: 'Too many open files in system',
+  ENOBUFS: 'No buffer space available',
   ENOSPC: 'No space left on device',
 };
 

@@ -99,7 +99,8 @@ describe('virtual backend properties', () => {
         for (const c of have) if (!lo.addresses.includes(c)) await b.deleteAddress(HOST_NAMESPACE, 'lo', c);
         for (const c of lo.addresses) if (!have.includes(c)) await b.addAddress(HOST_NAMESPACE, 'lo', c);
         for (const r of await b.listRoutes(HOST_NAMESPACE)) await b.deleteRoute(HOST_NAMESPACE, { destination: r.destination, dev: r.dev, metric: r.metric });
-        expect(diffSnapshots(initial, b.snapshot())).toEqual([]);
+        // A MAC set on lo cannot be undone (00:00:00:00:00:00 is not a settable address).
+        expect(diffSnapshots(initial, b.snapshot()).filter((l) => !/^~ link host\/lo: mac [0-9a-f:]+ -> [0-9a-f:]+$/.test(l))).toEqual([]);
       }),
       { numRuns: 200 },
     );

@@ -172,7 +172,7 @@ describe('MTU and MAC', () => {
     await b.createDummy(H, 'd', { mac: '02:AB:00:00:00:01' });
     expect((await b.getLink(H, 'd')).mac).toBe('02:ab:00:00:00:01');
     await failsCleanly(() => b.setMac(H, 'd', 'ff:ff:ff:ff:ff:ff'), 'EADDRNOTAVAIL');
-    await failsCleanly(() => b.setMac(H, 'lo', '02:00:00:00:00:01'), 'EOPNOTSUPP');
+    await b.setMac(H, 'lo', '02:00:00:00:00:01'); // the kernel lets lo change its MAC
   });
 
   it('generated MACs are unicast, locally administered and deterministic per seed', async () => {
@@ -377,6 +377,31 @@ describe('addresses', () => {
     await failsCleanly(() => b.addAddress(H, 'nope', '10.0.0.1/24'), 'ENODEV');
   });
 
+  it('lists in the kernel order: IPv4 primaries by scope, secondaries last; IPv6 global first, newest first (Linux 6.18)', async () => {
+    for (const c of ['10.0.0.1/24', '10.0.0.2/24', '10.1.0.1/24', '127.0.0.5/8', 'fd00::1/64', 'fd00::2/64', 'fe80::5/64', 'fd01::1/64']) await b.addAddress(H, 'd0', c);
+    expect((await b.listAddresses(H, 'd0')).map((a) => a.cidr)).toEqual([
+      '127.0.0.5/8',
+      '10.0.0.1/24',
+      '10.1.0.1/24',
+      '10.0.0.2/24',
+      'fd01::1/64',
+      'fd00::2/64',
+      'fd00::1/64',
+      'fe80::5/64',
+    ]);
+  });
+
+  it('MTU below 68 turns IPv4 off (addresses gone, ENOBUFS to add); lo takes any MTU up to 2^31-1', async () => {
+    await b.setMtu(H, 'lo', 60);
+    expect(await b.listAddresses(H, 'lo')).toEqual([]);
+    await failsCleanly(() => b.addAddress(H, 'lo', '10.3.0.1/24'), 'ENOBUFS');
+    await b.setMtu(H, 'lo', 0x7fffffff);
+    await failsCleanly(() => b.setMtu(H, 'lo', 0x80000000), 'EINVAL');
+    await b.setLinkDown(H, 'lo');
+    await b.setLinkUp(H, 'lo');
+    expect((await b.listAddresses(H, 'lo')).map((a) => a.cidr)).toEqual(['127.0.0.1/8', '::1/128']);
+  });
+
   it('a bare IP is /32 or /128 (iproute2)', async () => {
     await b.addAddress(H, 'd0', '10.1.1.1');
     await b.addAddress(H, 'd0', 'fd00::0001');
@@ -495,12 +520,22 @@ describe('routes', () => {
     await b.addRoute(H, { destination: '10.50.0.0/16', gateway: '10.0.0.2' });
   });
 
+  it('lo: IPv6 prefixes (not ::1) make main-table routes, IPv4 ones do not; down drops IPv6, up brings ::1 back', async () => {
+    await b.addAddress(H, 'lo', 'fd00::5/64');
+    await b.addAddress(H, 'lo', '10.9.0.1/24');
+    expect((await b.listRoutes(H)).filter((r) => r.dev === 'lo').map((r) => r.destination)).toEqual(['fd00::/64']);
+    await b.setLinkDown(H, 'lo');
+    expect((await b.listAddresses(H, 'lo')).map((a) => a.cidr)).toEqual(['127.0.0.1/8', '10.9.0.1/24']);
+    await b.setLinkUp(H, 'lo');
+    expect((await b.listAddresses(H, 'lo')).map((a) => a.cidr)).toEqual(['127.0.0.1/8', '10.9.0.1/24', '::1/128']);
+  });
+
   it('lo coming up gets 127.0.0.1/8 first even with other addresses; listing is IPv4 then IPv6', async () => {
     await b.createNamespace(SB);
     await b.addAddress(SB, 'lo', 'fd00::9/64');
     await b.addAddress(SB, 'lo', '10.31.0.5/24');
     await b.setLinkUp(SB, 'lo');
-    expect((await b.listAddresses(SB, 'lo')).map((a) => a.cidr)).toEqual(['127.0.0.1/8', '10.31.0.5/24', '::1/128', 'fd00::9/64']);
+    expect((await b.listAddresses(SB, 'lo')).map((a) => a.cidr)).toEqual(['127.0.0.1/8', '10.31.0.5/24', 'fd00::9/64', '::1/128']);
   });
 
   it('IPv6 link-local gateway needs a dev', async () => {
@@ -513,6 +548,9 @@ describe('routes', () => {
     await failsCleanly(() => b.deleteRoute(H, { destination: '10.5.0.0/16', gateway: '10.0.0.9' }), 'ESRCH');
     await failsCleanly(() => b.deleteRoute(H, { destination: '10.5.0.0/16', metric: 7 }), 'ESRCH');
     await failsCleanly(() => b.deleteRoute(H, { destination: '10.6.0.0/16' }), 'ESRCH');
+    await failsCleanly(() => b.deleteRoute(H, { destination: '::/0' }), 'ENOENT'); // the IPv6 root's null entry
+    await failsCleanly(() => b.deleteRoute(H, { destination: 'fd05::/64' }), 'ESRCH');
+    await failsCleanly(() => b.deleteRoute(H, { destination: '10.5.0.0/16', gateway: 'fd00::1' }), 'EINVAL');
     await b.deleteRoute(H, { destination: '10.5.0.0/16' });
     await b.deleteRoute(H, { destination: '10.0.0.0/24', dev: 'd0' });
     expect(await b.listRoutes(H, 4)).toEqual([]);

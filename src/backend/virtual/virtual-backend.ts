@@ -10,8 +10,8 @@
  * gateway), moves between namespaces, cascading deletes,
  * bridge MAC following the lowest port MAC unless set, live renames (Linux >= 6.8).
  * Not modelled (documented simplifications): carrier/operstate, IPv6 link-local
- * autoconfiguration, local/broadcast tables (addresses on `lo` make no main-table
- * routes), multipath, neighbour tables, sysctls other than the defaults.
+ * autoconfiguration, local/broadcast tables (IPv4 addresses on `lo` and ::1 make no
+ * main-table routes), multipath, neighbour tables, sysctls other than the defaults.
  *
  * Extras for tests (not part of `Backend`): `snapshot`, `render`,
  * `checkInvariants`, `failNext` fault injection.
@@ -126,9 +126,11 @@ export class VirtualBackend implements Backend {
     const op = 'createBridge';
     this.enter(op, `${nsKey}/${name}`, [nsKey, name, options]);
     const ns = this.ns(op, nsKey);
-    const finalName = this.newName(op, ns, name);
-    const mtu = this.checkMtu(op, `${nsKey}/${name}`, 'bridge', options.mtu ?? DEFAULT_MTU);
+    // Order of the kernel's checks: name syntax, attributes (MAC, MTU), then name in use.
+    this.checkNameSyntax(op, ns, name);
     const mac = this.optionalMac(op, `${nsKey}/${name}`, options.mac);
+    const mtu = this.checkMtu(op, `${nsKey}/${name}`, 'bridge', options.mtu ?? DEFAULT_MTU);
+    const finalName = this.newName(op, ns, name);
     return info(this.addLink(ns, finalName, 'bridge', mtu, mac));
   }
 
@@ -137,12 +139,14 @@ export class VirtualBackend implements Backend {
     const target = `${nsKey}/${name}`;
     this.enter(op, target, [nsKey, name, peerName, options]);
     const ns = this.ns(op, nsKey);
-    const finalName = this.newName(op, ns, name);
-    const finalPeer = this.newName(op, ns, peerName, finalName);
-    const mtu = this.checkMtu(op, target, 'veth', options.mtu ?? DEFAULT_MTU);
-    const peerMtu = this.checkMtu(op, `${nsKey}/${peerName}`, 'veth', options.peerMtu ?? options.mtu ?? DEFAULT_MTU);
+    this.checkNameSyntax(op, ns, name);
+    this.checkNameSyntax(op, ns, peerName);
     const mac = this.optionalMac(op, target, options.mac);
     const peerMac = this.optionalMac(op, `${nsKey}/${peerName}`, options.peerMac);
+    const mtu = this.checkMtu(op, target, 'veth', options.mtu ?? DEFAULT_MTU);
+    const peerMtu = this.checkMtu(op, `${nsKey}/${peerName}`, 'veth', options.peerMtu ?? options.mtu ?? DEFAULT_MTU);
+    const finalPeer = this.newName(op, ns, peerName);
+    const finalName = this.newName(op, ns, name, finalPeer);
     // veth_newlink registers the peer first: it gets the lower ifindex.
     const b = this.addLink(ns, finalPeer, 'veth', peerMtu, peerMac);
     const a = this.addLink(ns, finalName, 'veth', mtu, mac);
@@ -155,9 +159,10 @@ export class VirtualBackend implements Backend {
     const op = 'createDummy';
     this.enter(op, `${nsKey}/${name}`, [nsKey, name, options]);
     const ns = this.ns(op, nsKey);
-    const finalName = this.newName(op, ns, name);
-    const mtu = this.checkMtu(op, `${nsKey}/${name}`, 'dummy', options.mtu ?? DEFAULT_MTU);
+    this.checkNameSyntax(op, ns, name);
     const mac = this.optionalMac(op, `${nsKey}/${name}`, options.mac);
+    const mtu = this.checkMtu(op, `${nsKey}/${name}`, 'dummy', options.mtu ?? DEFAULT_MTU);
+    const finalName = this.newName(op, ns, name);
     return info(this.addLink(ns, finalName, 'dummy', mtu, mac));
   }
 
@@ -176,11 +181,10 @@ export class VirtualBackend implements Backend {
     if (link.up) return;
     link.up = true;
     if (link.kind === 'loopback') {
-      // inetdev/addrconf give a loopback its addresses when it comes up.
-      // (even next to other addresses; 127.0.0.1/8 is listed first).
+      // inetdev/addrconf give a loopback its addresses when it comes up (if the MTU allows the family).
       const has = (cidr: string): boolean => link.addresses.some((a) => a.cidr === cidr);
-      if (!has('::1/128')) link.addresses.unshift(parseAddress('::1/128')!);
-      if (!has('127.0.0.1/8')) link.addresses.unshift(parseAddress('127.0.0.1/8')!);
+      if (!has('127.0.0.1/8') && link.mtu >= MIN_MTU) link.addresses.push(parseAddress('127.0.0.1/8')!);
+      if (!has('::1/128') && link.mtu >= IPV6_MIN_MTU) link.addresses.push(parseAddress('::1/128')!);
     }
     for (const a of link.addresses) if (isPrimary(link, a)) this.addConnectedRoute(link, a);
   }
@@ -207,8 +211,7 @@ export class VirtualBackend implements Backend {
     const op = 'setMac';
     this.enter(op, `${nsKey}/${name}`, [nsKey, name, mac]);
     const link = this.link(op, nsKey, name);
-    if (link.kind === 'loopback') this.fail('EOPNOTSUPP', op, `${nsKey}/${name}`);
-    link.mac = this.checkMac(op, `${nsKey}/${name}`, mac);
+    link.mac = this.checkMac(op, `${nsKey}/${name}`, mac); // even lo takes one (Linux 6.18)
     if (link.kind === 'bridge') link.macSetByUser = true;
     if (link.master !== null) this.recalcBridgeMac(link.master);
   }
@@ -240,8 +243,10 @@ export class VirtualBackend implements Backend {
     const op = 'moveLink';
     const target = `${nsKey}/${name}`;
     this.enter(op, target, [nsKey, name, targetKey, newName]);
-    const link = this.link(op, nsKey, name);
+    // Both namespaces are resolved before the link (as `ip link set ... netns` does).
+    this.ns(op, nsKey);
     const dest = this.ns(op, targetKey);
+    const link = this.link(op, nsKey, name);
     if (dest === link.ns) {
       if (newName !== undefined) this.rename(op, link, newName);
       return;
@@ -278,6 +283,7 @@ export class VirtualBackend implements Backend {
     const addr = parseAddress(cidr);
     if (addr === null) this.fail('EINVAL', op, target, `invalid address "${cidr}"`);
     if (addr.family === 6 && link.mtu < IPV6_MIN_MTU) this.fail('EINVAL', op, target, `IPv6 needs an MTU of at least ${IPV6_MIN_MTU}`);
+    if (addr.family === 4 && link.mtu < MIN_MTU) this.fail('ENOBUFS', op, target, `IPv4 is off below MTU ${MIN_MTU}`);
     if (link.addresses.some((a) => sameAddress(a, addr))) this.fail('EEXIST', op, target);
     link.addresses.push(addr);
     if (link.up && isPrimary(link, addr)) this.addConnectedRoute(link, addr);
@@ -351,6 +357,7 @@ export class VirtualBackend implements Backend {
     const destination = this.parseDestination(op, target, spec.destination);
     const gateway = spec.gateway === undefined ? null : parseIp(spec.gateway);
     if (spec.gateway !== undefined && gateway === null) this.fail('EINVAL', op, target, `invalid gateway "${spec.gateway}"`);
+    if (gateway !== null && gateway.family !== destination.family) this.fail('EINVAL', op, target, 'gateway and destination families differ');
     if (spec.metric !== undefined) this.parseMetric(op, target, destination.family, spec.metric);
     if (spec.dev !== undefined && !ns.links.has(spec.dev)) this.fail('ENODEV', op, target, `Cannot find device "${spec.dev}"`);
     const i = ns.routes.findIndex(
@@ -361,7 +368,11 @@ export class VirtualBackend implements Backend {
         (spec.dev === undefined || r.dev.name === spec.dev) &&
         (spec.metric === undefined || spec.metric === 0 || r.metric === spec.metric),
     );
-    if (i < 0) this.fail('ESRCH', op, target);
+    if (i < 0) {
+      // IPv6 finds its null entry at the root (::/0) and fib6_del refuses it: ENOENT (Linux 6.18).
+      const ipv6Root = destination.family === 6 && destination.prefix === 0 && !ns.routes.some((r) => r.family === 6 && r.destination.prefix === 0);
+      this.fail(ipv6Root ? 'ENOENT' : 'ESRCH', op, target);
+    }
     ns.routes.splice(i, 1);
   }
 
@@ -592,6 +603,11 @@ export class VirtualBackend implements Backend {
     return randomLinkMac(bytes);
   }
 
+  private checkNameSyntax(op: string, ns: VNamespace, name: string): void {
+    const problem = typeof name === 'string' ? linkNameProblem(name) : 'name must be a string';
+    if (problem !== null) this.fail('EINVAL', op, `${ns.key}/${String(name)}`, problem);
+  }
+
   /** Validates a new name for `ns` (template expanded), EEXIST when taken or equal to `alsoTaken`. */
   private newName(op: string, ns: VNamespace, name: string, alsoTaken?: string): string {
     const target = `${ns.key}/${name}`;
@@ -659,7 +675,8 @@ export class VirtualBackend implements Backend {
   }
 
   private addConnectedRoute(link: VLink, a: VAddress): void {
-    if (link.kind === 'loopback') return; // local table, not main
+    // On the loopback only IPv6 prefixes reach the main table, and not ::1 (checked on Linux 6.18).
+    if (link.kind === 'loopback' && (a.family === 4 || a.cidr === '::1/128')) return;
     if (a.family === 4 && a.prefix === 32) return; // no prefix route for a /32
     const metric = a.family === 4 ? 0 : IPV6_CONNECTED_METRIC;
     const exists = link.ns.routes.some((r) => r.protocol === 'kernel' && r.dev === link && r.destination.text === a.net.text);
@@ -674,16 +691,18 @@ export class VirtualBackend implements Backend {
   private bringDown(link: VLink): void {
     link.up = false;
     this.dropRoutes(link.ns, (r) => r.dev === link);
-    // keep_addr_on_down=0: IPv6 addresses are flushed (not on loopback).
-    if (link.kind !== 'loopback') link.addresses = link.addresses.filter((a) => a.family !== 6);
+    // keep_addr_on_down=0: IPv6 addresses are flushed, the loopback's too (::1 returns on up).
+    link.addresses = link.addresses.filter((a) => a.family !== 6);
   }
 
   private changeMtu(link: VLink, mtu: number): void {
     if (link.mtu === mtu) return;
     link.mtu = mtu;
-    if (mtu < IPV6_MIN_MTU && link.addresses.some((a) => a.family === 6)) {
-      link.addresses = link.addresses.filter((a) => a.family !== 6);
-      this.dropRoutes(link.ns, (r) => r.dev === link && r.family === 6);
+    // Below the family minimum the kernel tears the family's configuration down (inetdev_destroy, addrconf_ifdown).
+    for (const [family, min] of [[6, IPV6_MIN_MTU], [4, MIN_MTU]] as const) {
+      if (mtu >= min || !link.addresses.some((a) => a.family === family)) continue;
+      link.addresses = link.addresses.filter((a) => a.family !== family);
+      this.dropRoutes(link.ns, (r) => r.dev === link && r.family === family);
     }
     if (link.master !== null) this.adjustBridgeMtu(link.master);
   }
@@ -737,7 +756,8 @@ export class VirtualBackend implements Backend {
 // ---- helpers ------------------------------------------------------------------------
 
 function mtuBounds(kind: LinkKind): [number, number] {
-  return kind === 'loopback' ? [MIN_MTU, LOOPBACK_MAX_MTU] : [MIN_MTU, MAX_MTU];
+  // The loopback has no bounds but INT_MAX (Linux 6.18 takes 0).
+  return kind === 'loopback' ? [0, LOOPBACK_MAX_MTU] : [MIN_MTU, MAX_MTU];
 }
 
 function portsOf(bridge: VLink): VLink[] {
@@ -839,7 +859,19 @@ function isPrimary(link: VLink, a: VAddress): boolean {
 
 /** `ip addr` order: IPv4 addresses, then IPv6, each in insertion order. */
 function byFamily(addresses: readonly VAddress[]): VAddress[] {
-  return [...addresses.filter((a) => a.family === 4), ...addresses.filter((a) => a.family === 6)];
+  // IPv4: primaries by scope (host before global), in order; secondaries at the end.
+  const v4 = addresses.filter((a) => a.family === 4);
+  const primaries = v4.filter((a) => !isSecondary(v4, a));
+  const v4Scope = (a: VAddress): number => ((a.ip.value as number) >>> 24 === 127 ? 1 : 0);
+  const orderedV4 = [...primaries.sort((x, y) => v4Scope(y) - v4Scope(x)), ...v4.filter((a) => isSecondary(v4, a))];
+  // IPv6: by scope (global, link, host), newest first within a scope.
+  const v6Scope = (a: VAddress): number => (a.cidr === '::1/128' ? 0 : isIpv6LinkLocal(a.ip) ? 1 : 2);
+  const v6 = addresses.filter((a) => a.family === 6).reverse();
+  return [...orderedV4, ...v6.sort((x, y) => v6Scope(y) - v6Scope(x))];
+}
+
+function isSecondary(v4: readonly VAddress[], a: VAddress): boolean {
+  return v4.find((x) => x.prefix === a.prefix && x.net.text === a.net.text) !== a;
 }
 
 function isLocalAddress(ns: VNamespace, ip: Ip): boolean {
