@@ -9,6 +9,7 @@ import { HOST_NAMESPACE, isBackendError, type LinkInfo } from '../backend/backen
 import { VirtualBackend } from '../backend/virtual/index.js';
 import type { CallRecord, PluginCaller } from '../client/types.js';
 import { connect } from '../client/connect.js';
+import { UsageError } from '../errors.js';
 import { createDaemon, faultyCaller, inProcessPlugin, type Daemon, type DaemonLeak, type DaemonView, type FaultyCaller } from '../daemon/index.js';
 import { netContains } from '../ipam/address.js';
 import { createIpam, parseCidr, parseIp, type SyncReferenceIpam } from '../ipam/index.js';
@@ -88,6 +89,12 @@ export async function createHost(scenario: Scenario, opts: HostOptions = {}): Pr
   let closePlugin: () => Promise<void>;
   if (opts.socket !== undefined) {
     const client = await connect({ socket: opts.socket }, { profile });
+    // Fail fast, in one line, when nothing answers there (before any step runs).
+    const probe = await client.tryCall('Activate', null);
+    if (!probe.ok && (probe.error.kind === 'transport-error' || probe.error.kind === 'timeout')) {
+      await client.close();
+      throw new UsageError(`--socket ${opts.socket}: ${probe.error.message}`);
+    }
     caller = client;
     const b = new DaemonSideBackend();
     backend = b;

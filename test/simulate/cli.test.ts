@@ -70,13 +70,14 @@ describe('cnmkit simulate SCENARIO', () => {
   });
 
   it('usage errors exit 2', async () => {
-    const cases = [['simulate'], ['simulate', 'x.yaml', '--seed', '1'], ['simulate', '--seed', '-1'], ['simulate', 'x.yaml', '--steps', '3'], ['simulate', 'nope.yaml']];
+    const cases = [['simulate'], ['simulate', 'x.yaml', '--seed', '1'], ['simulate', '--seed', '-1'], ['simulate', 'x.yaml', '--steps', '3'], ['simulate', 'nope.yaml'], ['simulate', 'fixtures/scenarios/03-gateway.yaml', '--socket', join(dir, 'none.sock')]];
     const results = await Promise.all(cases.map((args) => cnmkit(args)));
     for (const [i, r] of results.entries()) {
       expect(r.code, cases[i].join(' ')).toBe(2);
       expect(r.stderr.split('\n').filter(Boolean), cases[i].join(' ')).toHaveLength(1);
     }
     expect(results[4].stderr).toBe('cnmkit: nope.yaml:0: cannot read: ENOENT\n');
+    expect(results[5].stderr).toMatch(/^cnmkit: --socket .*none\.sock: .*no such file or directory\n$/);
   });
 });
 
