@@ -4,6 +4,7 @@
  * a correct independent driver and a "correct but different" one pass.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { replay } from '../../conformance/replay.js';
 import { runSuites } from '../../conformance/runner.js';
 import { exitCodeFor } from '../../conformance/report/exit-code.js';
 import type { RunReport } from '../../conformance/types.js';
@@ -80,6 +81,26 @@ describe('broken drivers are caught by the right model check, shrunk', () => {
     expect(ce.path).toBeDefined();
     expect(ce.seed).toBeDefined();
     expect(r.replayPath).toMatch(new RegExp(`${id}`));
+  });
+});
+
+describe('replay', () => {
+  it('a driver failure replays from its file: only the shrunk case runs and fails again', async () => {
+    const socket = dir.socket('replay');
+    const d = await startFlawedDriver(socket, { flaw: 'duplicate-mac' });
+    try {
+      const report = await runSuites({ socket }, quickConfig(dir, { suites: ['driver'], checks: ['driver.mac-unique'], runs: 40 }));
+      const r = result(report, 'driver.mac-unique');
+      expect(r.status).toBe('failed');
+      const again = await replay(r.replayPath!, { socket });
+      expect(again.reproduced).toBe(true);
+      // The same shrunk command list (ids and subnets are fresh in the replay).
+      const commands = (steps: readonly string[]): string[] => steps.map((x) => x.split(' -> ')[0]!);
+      expect(commands(again.result!.counterexample!.steps)).toEqual(commands(r.counterexample!.steps));
+      expect(again.report.summary.calls).toBeLessThan(report.summary.calls);
+    } finally {
+      await d.close();
+    }
   });
 });
 
