@@ -136,6 +136,7 @@ class Daemon implements SimulatedDaemon {
   private readonly log: CallLogEntry[] = [];
   private readonly warns: string[] = [];
   private readonly leakList: DaemonLeak[] = [];
+  private readonly leakedNamespaces = new Set<string>();
   private readonly unsubscribe: Array<() => void> = [];
   private queue: Promise<unknown> = Promise.resolve();
   private operation = 'idle';
@@ -733,7 +734,8 @@ class Daemon implements SimulatedDaemon {
           defaultRoute6: null,
           inDelete: false,
           gwBridge: false,
-          degraded: [],
+          stray: new Set(),
+          gatewayStale: false,
           labels: this.sandboxLabels(c),
         };
         c.sandbox = sb;
@@ -1019,7 +1021,13 @@ class Daemon implements SimulatedDaemon {
       }
       const i = sb.endpoints.indexOf(ep);
       if (i >= 0) heapRemove(sb.endpoints, i, this.less);
-      if (sb.ifaces.some((f) => f.ep === ep)) sb.degraded.push(`interface of endpoint ${ep.id} left in the sandbox after a failed join (dockerd does not move it back)`);
+      // dockerd does not move a populated interface back here, nor restore the default route.
+      for (const f of sb.ifaces.filter((x) => x.ep === ep)) {
+        sb.ifaces.splice(sb.ifaces.indexOf(f), 1);
+        sb.stray.add(f.dstName);
+        sb.gatewayStale = true;
+      }
+      sb.programmedRoutes.delete(ep.id);
       await this.logged(this.driver, 'Leave', { NetworkID: ep.network.id, EndpointID: ep.id }, 'driver leave failed while rolling back join');
       ep.sandbox = null;
       throw e;
@@ -1089,6 +1097,10 @@ class Daemon implements SimulatedDaemon {
           await removeInterface(this.backend, sb, f);
         } catch (e) {
           linkGone = false;
+          // osl keeps it; nothing will touch it again until the netns goes.
+          sb.ifaces.splice(sb.ifaces.indexOf(f), 1);
+          sb.stray.add(f.dstName).add(f.srcName);
+          sb.gatewayStale = true;
           this.warn(`Remove interface ${f.srcName} failed: ${goErr(e)}`);
         }
       }
@@ -1143,6 +1155,8 @@ class Daemon implements SimulatedDaemon {
         await this.backend.deleteNamespace(sb.key);
       } catch (e) {
         this.warn(`failed to delete sandbox ${sb.key}: ${goErr(e)}`);
+        this.leakedNamespaces.add(sb.key);
+        this.leak({ kind: 'sandbox', namespace: sb.key, detail: `netns ${sb.key} not deleted (${goErr(e)})` });
       }
     }
     c.sandbox = null;
@@ -1299,14 +1313,13 @@ class Daemon implements SimulatedDaemon {
         problems.push(`${where}: namespace missing`);
         continue;
       }
-      if (sb.degraded.length > 0) continue;
       const links = await this.backend.listLinks(sb.key);
       const want = new Map(sb.ifaces.map((f) => [f.dstName, f]));
       for (const l of links) {
         if (l.name === 'lo') continue;
         const f = want.get(l.name);
         if (f === undefined) {
-          problems.push(`${where}: unexpected link ${l.name}`);
+          if (!sb.stray.has(l.name)) problems.push(`${where}: unexpected link ${l.name}`);
           continue;
         }
         want.delete(l.name);
@@ -1338,6 +1351,7 @@ class Daemon implements SimulatedDaemon {
       const exp4 = gwEp?.join?.gw ?? null;
       const exp6 = gwEp?.join?.gw6 ?? null;
       const fromStatic4 = sb.endpoints.some((e) => e.join?.staticRoutes.some((r) => r.destination === '0.0.0.0/0'));
+      if (sb.gatewayStale) continue;
       if (!fromStatic4) {
         if (exp4 === null && defaults4.length > 0) problems.push(`${where}: unexpected default route via ${defaults4[0]!.gateway ?? defaults4[0]!.dev}`);
         if (exp4 !== null && (defaults4.length !== 1 || defaults4[0]!.gateway !== exp4)) problems.push(`${where}: default route ${defaults4.map((r) => r.gateway).join(',') || 'none'}, expected via ${exp4}`);
@@ -1346,7 +1360,7 @@ class Daemon implements SimulatedDaemon {
       if (exp6 === null && defaults6.length > 0) problems.push(`${where}: unexpected IPv6 default route`);
     }
     for (const ns of namespaces) {
-      if (!expectedNs.has(ns) && ns.startsWith(NETNS_DIR)) problems.push(`stale sandbox namespace ${ns}`);
+      if (!expectedNs.has(ns) && ns.startsWith(NETNS_DIR) && !this.leakedNamespaces.has(ns)) problems.push(`stale sandbox namespace ${ns}`);
     }
     return problems;
   }

@@ -98,8 +98,14 @@ export interface SandboxRec {
   inDelete: boolean;
   /** dockerd would have attached docker_gwbridge. */
   gwBridge: boolean;
-  /** Reasons the sandbox no longer matches its endpoints (faithful dockerd leftovers after failed rollbacks). */
-  readonly degraded: string[];
+  /**
+   * Links dockerd lost track of but that may still be in the netns (a failed
+   * move-out, a failed join after the move-in): allowed, not required, until
+   * the kernel destroys them with their peer or the netns.
+   */
+  readonly stray: Set<string>;
+  /** A failure left the default route different from the gateway endpoint's (dockerd does not repair it). */
+  gatewayStale: boolean;
   /** Join / Program options (sb.Labels()). */
   readonly labels: Record<string, unknown>;
 }

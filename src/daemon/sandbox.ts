@@ -84,21 +84,25 @@ export async function addInterface(backend: Backend, sb: SandboxRec, ep: Endpoin
   try {
     await configure();
   } catch (e) {
-    if (current !== src) await backend.renameLink(sb.key, current, src).catch(() => undefined);
-    await backend.moveLink(sb.key, src, HOST_NAMESPACE).catch(() => undefined);
+    // osl moves it back to the host under its source name (best effort; what stays is the kernel's).
+    let back = current === src;
+    if (!back) back = await backend.renameLink(sb.key, current, src).then(() => true, () => false);
+    const out = back && (await backend.moveLink(sb.key, src, HOST_NAMESPACE).then(() => true, () => false));
+    if (!out) sb.stray.add(back ? src : current);
     fail((e as Error).message);
   }
   try {
     await backend.setLinkUp(sb.key, dst);
   } catch (e) {
-    sb.degraded.push(`interface ${dst} of endpoint ${ep.id} left in the sandbox after a failed link up`);
+    // Moved in but never recorded: dockerd forgets it in the netns.
+    sb.stray.add(dst);
     fail(`failed to set link up: ${goErr(e)}`);
   }
   for (const r of join.ifaceRoutes) {
     try {
       await backend.addRoute(sb.key, { destination: r, dev: dst });
     } catch (e) {
-      sb.degraded.push(`interface ${dst} of endpoint ${ep.id} left in the sandbox after a failed interface route`);
+      sb.stray.add(dst);
       fail(`error setting interface "${dst}" routes to [${join.ifaceRoutes.map((x) => JSON.stringify(x)).join(' ')}]: ${goErr(e)}`);
     }
   }
@@ -150,12 +154,18 @@ export async function updateGateway(backend: Backend, sb: SandboxRec, ep: Endpoi
       throw new SandboxFailure(`failed to set ${what} while updating gateway: ${why}`);
     }
   };
-  if (ep.join.gw !== null) {
-    await set(ep.join.gw, '0.0.0.0/0', 'gateway');
-    sb.defaultRoute4 = ep.join.gw;
-  }
-  if (ep.join.gw6 !== null) {
-    await set(ep.join.gw6, '::/0', 'IPv6 gateway');
-    sb.defaultRoute6 = ep.join.gw6;
+  try {
+    if (ep.join.gw !== null) {
+      await set(ep.join.gw, '0.0.0.0/0', 'gateway');
+      sb.defaultRoute4 = ep.join.gw;
+    }
+    if (ep.join.gw6 !== null) {
+      await set(ep.join.gw6, '::/0', 'IPv6 gateway');
+      sb.defaultRoute6 = ep.join.gw6;
+    }
+    sb.gatewayStale = false;
+  } catch (e) {
+    sb.gatewayStale = true;
+    throw e;
   }
 }

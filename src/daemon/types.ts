@@ -181,4 +181,6 @@ export interface DaemonLeak {
   readonly detail: string;
   readonly poolId?: string;
   readonly address?: string;
+  /** kind `sandbox`: the netns key left behind. */
+  readonly namespace?: string;
 }
