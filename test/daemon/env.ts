@@ -91,6 +91,8 @@ export interface FaultJson {
   occurrence?: number;
   kind: Fault['kind'];
   message?: string;
+  /** kind `plugin-error`: HTTP status (default 500; 200 = error field in a 200 reply). */
+  status?: number;
   forward?: boolean;
   body?: string;
   /** kind `reply`: fields merged into the reply; `$request.A.B` strings are taken from the request. */
@@ -123,7 +125,7 @@ export function faultRule(f: FaultJson): FaultRule {
   let fault: Fault;
   switch (f.kind) {
     case 'plugin-error':
-      fault = { kind: 'plugin-error', ...(f.message !== undefined ? { message: f.message } : {}), ...(f.forward !== undefined ? { forward: f.forward } : {}) };
+      fault = { kind: 'plugin-error', ...(f.message !== undefined ? { message: f.message } : {}), ...(f.status !== undefined ? { status: f.status } : {}), ...(f.forward !== undefined ? { forward: f.forward } : {}) };
       break;
     case 'not-found':
       fault = { kind: 'not-found', ...(f.forward !== undefined ? { forward: f.forward } : {}) };
