@@ -33,7 +33,9 @@ export async function main(): Promise<void> {
   });
   // Automatic /24 pools so that any number of networks up to 256 fits.
   const ipam = createIpam({ defaultAddressPools: [{ base: '10.128.0.0/16', size: 24 }] });
-  const plugin = await inProcessPlugin({ driver, ipam });
+  // BENCH_TRANSPORT=standard uses the client's isolating in-process transport instead of the lean one.
+  const lean = process.env['BENCH_TRANSPORT'] !== 'standard';
+  const plugin = await inProcessPlugin({ driver, ipam, lean });
   let calls = 0;
   plugin.client.onCall(() => {
     calls++;
@@ -88,6 +90,7 @@ export async function main(): Promise<void> {
   const cOps = containerOps.reduce((a, r) => a + r.ops, 0);
   const cSec = containerOps.reduce((a, r) => a + r.seconds, 0);
   console.log(`${networks} networks x ${perNetwork} containers: ${sum.seconds.toFixed(3)} s total, ${sum.cpuSeconds.toFixed(3)} s CPU (target < 2 s: ${sum.seconds < 2 ? 'met' : 'MISSED'}; load average ${(await import('node:os')).loadavg()[0]!.toFixed(1)}), container ops/s ${(cOps / cSec).toFixed(0)}, peak heap ${(peakHeap / 1048576).toFixed(1)} MiB`);
+  console.log(`transport: ${lean ? 'lean (client -> SDK handler dispatch)' : 'standard in-process transport'}`);
   console.log(`after teardown: ${leftover} host links besides lo, ${problems.length} invariant problems`);
 }
 

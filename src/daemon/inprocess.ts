@@ -6,9 +6,11 @@
  */
 import { connect, type ConnectOptions } from '../client/connect.js';
 import type { PluginClient } from '../client/client.js';
+import type { SendOptions, Transport, TransportInfo } from '../client/transport.js';
 import type { IpamApi, NetworkDriverApi } from '../protocol/api.js';
-import type { Profile } from '../protocol/constants.js';
-import { createPluginHandler } from '../sdk/handler.js';
+import { CONTENT_TYPE, type Profile } from '../protocol/constants.js';
+import type { RawReply, RawRequest } from '../protocol/raw.js';
+import { createPluginHandler, type PluginHandler, type SignalSource } from '../sdk/handler.js';
 import { DaemonUsageError } from './errors.js';
 
 export interface InProcessPluginOptions {
@@ -20,6 +22,34 @@ export interface InProcessPluginOptions {
   readonly label?: string;
   /** Extra client options (timeouts, retries). */
   readonly client?: Omit<ConnectOptions, 'profile'>;
+  /**
+   * Skip the in-process transport's per-call isolation (body copies, abort
+   * controller, timeout timer) and dispatch straight into the SDK handler.
+   * Requests and replies still go through the client's encoding, status and
+   * Go-decoding logic; only timeouts and aborts are not available. For runs
+   * at scale (bench/simulate, `cnmkit simulate`).
+   */
+  readonly lean?: boolean;
+}
+
+const NEVER_ABORTED: SignalSource = { signal: new AbortController().signal };
+const REPLY_HEADERS: Readonly<Record<string, string>> = Object.freeze({ 'content-type': CONTENT_TYPE });
+const enc = new TextEncoder();
+
+/** One synchronous dispatch per exchange; the handler never throws. */
+class LeanTransport implements Transport {
+  readonly info: TransportInfo;
+  constructor(
+    private readonly handler: PluginHandler,
+    label: string,
+  ) {
+    this.info = { kind: 'in-process', address: label, compression: false, urlBase: `http://${encodeURIComponent(label)}` };
+  }
+  async send(req: RawRequest, _opts: SendOptions): Promise<RawReply> {
+    const w = await this.handler.dispatch(req.method, req.path, req.body, NEVER_ABORTED);
+    return { status: w.status, headers: REPLY_HEADERS, body: enc.encode(w.body) };
+  }
+  async close(): Promise<void> {}
 }
 
 export interface InProcessPlugin {
@@ -37,6 +67,8 @@ export async function inProcessPlugin(opts: InProcessPluginOptions): Promise<InP
     ...(opts.ipam !== undefined ? { ipam: opts.ipam } : {}),
     ...(opts.profile !== undefined ? { profile: opts.profile } : {}),
   });
-  const client = await connect({ handler, label: opts.label ?? 'in-process' }, { ...(opts.client ?? {}), profile: opts.profile ?? 'docker-20.10', timeoutMs: opts.client?.timeoutMs ?? 0 });
+  const label = opts.label ?? 'in-process';
+  const target = opts.lean === true ? { transport: new LeanTransport(handler, label) } : { handler, label };
+  const client = await connect(target, { ...(opts.client ?? {}), profile: opts.profile ?? 'docker-20.10', timeoutMs: opts.client?.timeoutMs ?? 0 });
   return { client, driver: client, ipam: client, close: () => client.close() };
 }
