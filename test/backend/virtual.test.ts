@@ -538,6 +538,16 @@ describe('routes', () => {
     expect((await b.listAddresses(SB, 'lo')).map((a) => a.cidr)).toEqual(['127.0.0.1/8', '10.31.0.5/24', 'fd00::9/64', '::1/128']);
   });
 
+  it('loopback next hops: IPv4 via a prefix of lo is fine; IPv6 never (Linux 6.18)', async () => {
+    await b.addAddress(H, 'lo', '10.77.0.5/24');
+    await b.addRoute(H, { destination: '10.78.0.0/16', gateway: '10.77.0.7' });
+    expect((await b.listRoutes(H)).find((r) => r.destination === '10.78.0.0/16')!.dev).toBe('lo');
+    await b.addRoute(H, { destination: '10.79.0.0/16', gateway: '127.0.0.2', dev: 'lo' });
+    await failsCleanly(() => b.addRoute(H, { destination: 'fd05::/64', gateway: 'fe80::1', dev: 'lo' }), 'EINVAL');
+    await b.addAddress(H, 'lo', 'fd77::5/64');
+    await failsCleanly(() => b.addRoute(H, { destination: 'fd06::/64', gateway: 'fd77::7' }), 'EHOSTUNREACH');
+  });
+
   it('IPv6 link-local gateway needs a dev', async () => {
     await failsCleanly(() => b.addRoute(H, { destination: '::/0', gateway: 'fe80::1' }), 'EINVAL');
     await b.addRoute(H, { destination: '::/0', gateway: 'fe80::1', dev: 'd0' });

@@ -332,6 +332,9 @@ export class VirtualBackend implements Backend {
     const onlink = spec.onlink === true;
     if (onlink && dev === null) this.fail('EINVAL', op, target, 'Nexthop device required for onlink');
     if (gateway === null && dev === null) this.fail('ENODEV', op, target);
+    if (gateway !== null && family === 6 && dev !== null && dev.kind === 'loopback') {
+      this.fail('EINVAL', op, target, 'Egress device can not be loopback device for this route');
+    }
     if (gateway !== null && !onlink) {
       if (family === 6 && isIpv6LinkLocal(gateway)) {
         if (dev === null) this.fail('EINVAL', op, target, 'Egress device not specified');
@@ -885,13 +888,25 @@ function isIpv6LinkLocal(ip: Ip): boolean {
 
 /** Longest-prefix on-link route (scope link) covering `ip`, through `dev` when given. */
 function lookupOnLink(ns: VNamespace, ip: Ip, dev: VLink | null): VLink | null {
-  let best: VRoute | null = null;
+  let best: { prefix: number; dev: VLink } | null = null;
+  const consider = (net: Net, via: VLink): void => {
+    if ((dev !== null && via !== dev) || !netContains(net, ip)) return;
+    if (best === null || net.prefix > best.prefix) best = { prefix: net.prefix, dev: via };
+  };
   for (const r of ns.routes) {
-    if (r.gateway !== null || r.family !== ip.family || (dev !== null && r.dev !== dev)) continue;
-    if (!netContains(r.destination, ip)) continue;
-    if (best === null || r.destination.prefix > best.destination.prefix) best = r;
+    if (r.gateway !== null || r.family !== ip.family) continue;
+    // IPv6 never resolves a next hop through the loopback (ip6_validate_gw: "No route to host").
+    if (ip.family === 6 && r.dev.kind === 'loopback') continue;
+    consider(r.destination, r.dev);
   }
-  return best === null ? null : best.dev;
+  if (ip.family === 4) {
+    // IPv4 prefixes on an up loopback are local routes (local table): a next hop there is accepted.
+    for (const l of ns.links.values()) {
+      if (l.kind !== 'loopback' || !l.up) continue;
+      for (const a of l.addresses) if (a.family === 4) consider(a.net, l);
+    }
+  }
+  return (best as { prefix: number; dev: VLink } | null)?.dev ?? null;
 }
 
 function deepFreeze<T>(value: T): T {
