@@ -979,7 +979,13 @@ class Daemon implements SimulatedDaemon {
   };
 
   private async program(sb: SandboxRec, ep: EndpointRec): Promise<CallOutcome<ResponseOf<'ProgramExternalConnectivity'>>> {
-    return this.tryCall(this.driver, 'ProgramExternalConnectivity', { NetworkID: ep.network.id, EndpointID: ep.id, Options: sb.labels });
+    let options: Record<string, unknown> = sb.labels;
+    if (this.profile === 'moby') {
+      // moby 29: the IPv4 gateway endpoint is told not to proxy 6to4 when another endpoint is the IPv6 gateway.
+      const v6 = sb.endpoints.find((e) => e.join !== null && e.join.gw6 !== null) ?? null;
+      if (v6 !== null && v6 !== ep && this.gatewayEndpoint(sb) === ep) options = { ...sb.labels, [Options.NoProxy6to4]: true };
+    }
+    return this.tryCall(this.driver, 'ProgramExternalConnectivity', { NetworkID: ep.network.id, EndpointID: ep.id, Options: options });
   }
 
   private async sbJoin(sb: SandboxRec, ep: EndpointRec, fail: Fail): Promise<void> {
