@@ -79,20 +79,22 @@ const NETNS_DIR = '/var/run/docker/netns/';
 const PROTO: Record<string, number> = { tcp: 6, udp: 17, sctp: 132 };
 const NO_SUBNET_IP = 'user specified IP address is supported only when connecting to networks with user configured subnets';
 
-/** A call log entry; the request body is parsed on first access (the log is cheap to keep). */
+/** A call log entry: a view of the CallRecord; the request body is parsed on first access. */
 class LogEntry implements CallLogEntry {
-  private parsed: { v: unknown } | undefined;
-  readonly call: string;
-  readonly outcome: CallRecord['outcome'];
-  readonly error?: string;
+  private parsed: { v: unknown } | undefined = undefined;
   constructor(
     readonly index: number,
     readonly record: CallRecord,
     readonly operation: string,
-  ) {
-    this.call = record.path.slice(1);
-    this.outcome = record.outcome;
-    if (record.error !== undefined) this.error = record.error;
+  ) {}
+  get call(): string {
+    return this.record.path.slice(1);
+  }
+  get outcome(): CallRecord['outcome'] {
+    return this.record.outcome;
+  }
+  get error(): string | undefined {
+    return this.record.error;
   }
   get request(): unknown {
     if (this.parsed === undefined) {
