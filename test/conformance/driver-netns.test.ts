@@ -36,7 +36,8 @@ const namespaces = (): string[] =>
   execFileSync('ip', ['netns', 'list'], { encoding: 'utf8' })
     .split('\n')
     .map((l) => l.split(' ')[0]!)
-    .filter((n) => n.startsWith('cnmt-') && n !== host);
+    // Only the checker's own sandboxes (cnmt-<8 hex>): other tests on this machine create cnmt-* namespaces of their own.
+    .filter((n) => /^cnmt-[0-9a-f]{8}$/.test(n));
 
 beforeAll(async () => {
   dir = await tempDir();
