@@ -52,7 +52,7 @@ export interface Harness {
   calls(n?: number): CallSummary[];
   /** Fail unless every sandbox matches what the daemon configured. */
   verify(): Promise<void>;
-  /** A fresh IPv4 pool for `--subnet`. */
+  /** The next IPv4 pool of this harness's arena for `--subnet` (skips when there is none left). */
   subnet(): string;
 }
 
@@ -69,6 +69,9 @@ export async function openHarness(ctx: CheckContext, driver: PluginCaller = ctx.
   const backend = new StandInHost({ seed: ctx.seed >>> 0 || 1 });
   const daemon = createDaemon({ driver, ipam, backend, profile: ctx.config.profile, ids: ctx.seed >>> 0 || 1, driverName: 'plugin-under-test' });
   const steps: string[] = [];
+  // One arena per harness: networks that live together get different pools (with --subnet: the given ones, in order).
+  const arena = ctx.pools.next();
+  let nextPool = 0;
   const calls = (n = 24): CallSummary[] => daemon.callLog().slice(-n).map((e) => summarizeRecord(e.record));
   const fail = (what: string, e: unknown): never => {
     const text = e instanceof Error ? e.message : String(e);
@@ -101,8 +104,8 @@ export async function openHarness(ctx: CheckContext, driver: PluginCaller = ctx.
       if (problems.length > 0) ctx.fail(`sandboxes differ from what the daemon configured: ${problems.join('; ')}`, { steps: [...steps], calls: calls() });
     },
     subnet() {
-      const pool = ctx.pools.next().v4[0];
-      if (!pool) ctx.skip('no IPv4 pool to test with (give an IPv4 --subnet)');
+      const pool = arena.v4[nextPool++];
+      if (!pool) ctx.skip(`needs ${nextPool} IPv4 pools (give ${nextPool} IPv4 --subnet values)`);
       return formatCidr(pool);
     },
   };
