@@ -116,6 +116,8 @@ export const netnsLinux: Check = {
         }
         boxes.push({ ns, ep, reply, ifname, ip });
       }
+      // The plugin's links: what appeared in its namespace up to now (the moved SrcNames included).
+      const pluginLinks = new Set([...(await backend.listLinks(HOST_NAMESPACE)).map((l) => l.name), ...boxes.map((x) => x.reply.InterfaceName!.SrcName!)].filter((n) => !before.has(n)));
       const [a, b] = boxes as [Sandbox, Sandbox];
       const server = await serveIn(b.ns, b.ip, 5000);
       servers.push(server);
@@ -136,7 +138,8 @@ export const netnsLinux: Check = {
       const del = await ctx.caller.tryCall('DeleteNetwork', { NetworkID: net.id }, { timeoutMs: ctx.config.timeoutMs });
       ctx.resources.forget('network', net.id);
       if (!del.ok) ctx.fail(`DeleteNetwork refused after every endpoint was deleted: ${del.error.message}`);
-      const left = (await backend.listLinks(HOST_NAMESPACE)).map((l) => l.name).filter((n) => !before.has(n));
+      // Only links the plugin made during this check count (other software may add links to a real host meanwhile).
+      const left = (await backend.listLinks(HOST_NAMESPACE)).map((l) => l.name).filter((n) => pluginLinks.has(n));
       if (left.length > 0) ctx.fail(`after Leave, DeleteEndpoint and DeleteNetwork the plugin left links behind: ${left.join(', ')}`);
     } finally {
       for (const s of servers) s.kill();

@@ -11,7 +11,8 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { runSuites } from '../../conformance/runner.js';
 import { createLinuxBackend } from '../../src/backend/linux/index.js';
 import { createReferencePlugin } from '../../src/reference/plugin.js';
-import { servePlugin } from '../../src/sdk/index.js';
+import type { RawHandler } from '../../src/protocol/raw.js';
+import { createPluginHandler, servePlugin } from '../../src/sdk/index.js';
 import { startFlawedDriver, type DriverFlaw } from './driver-plugins/flawed-driver.js';
 import { quickConfig, result, tempDir, type TempDir } from './support.js';
 
@@ -85,6 +86,25 @@ describe.skipIf(skip !== null)(`driver.netns-linux (${skip ?? 'root'})`, () => {
       expect(namespaces()).toEqual(before);
     } finally {
       await driver.close();
+    }
+  });
+
+  it('a driver whose DeleteEndpoint answers {} but removes nothing is caught (links left behind)', async () => {
+    const backend = createLinuxBackend({ hostNetns: host });
+    const plugin = await createReferencePlugin({ backend });
+    const inner = createPluginHandler({ driver: plugin.driver, ipam: plugin.ipam });
+    // The bug: DeleteEndpoint is acknowledged and never done (the veth pair stays).
+    const handler: RawHandler = {
+      handle: (req, signal) => (req.path === '/NetworkDriver.DeleteEndpoint' ? Promise.resolve({ status: 200, headers: {}, body: new TextEncoder().encode('{}') }) : inner.handle(req, signal)),
+    };
+    try {
+      const report = await runSuites({ handler }, quickConfig(dir, { checks: ['driver.netns-linux'], netns: 'linux', netnsHost: host }));
+      const r = result(report, 'driver.netns-linux');
+      expect(r.status).toBe('failed');
+      expect(r.message).toMatch(/left links behind|DeleteNetwork refused/);
+    } finally {
+      await plugin.close();
+      await backend.close();
     }
   });
 
