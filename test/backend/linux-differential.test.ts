@@ -67,8 +67,8 @@ const name = fc.oneof({ arbitrary: fc.constantFrom('va', 'vb', 'br0'), weight: 3
 
 const op: fc.Arbitrary<Op> = fc.oneof(
   fc.tuple(slot, name, fc.option(fc.constantFrom(...MTUS))).map(([s, n, mtu]) => o(`createBridge ${s} ${n} ${mtu}`, (b, k) => b.createBridge(k[s], n, mtu === null ? {} : { mtu }))),
-  fc.tuple(slot, name, name, fc.option(fc.constantFrom(...MACS))).map(([s, n, p, mac]) =>
-    o(`createVethPair ${s} ${n} ${p} ${mac}`, (b, k) => b.createVethPair(k[s], n, p, mac === null ? {} : { peerMac: mac })),
+  fc.tuple(slot, name, name, fc.option(fc.constantFrom(...MACS)), fc.option(fc.constantFrom(...MTUS))).map(([s, n, p, mac, mtu]) =>
+    o(`createVethPair ${s} ${n} ${p} ${mac} ${mtu}`, (b, k) => b.createVethPair(k[s], n, p, { ...(mac === null ? {} : { peerMac: mac }), ...(mtu === null ? {} : { mtu }) })),
   ),
   fc.tuple(slot, name).map(([s, n]) => o(`deleteLink ${s} ${n}`, (b, k) => b.deleteLink(k[s], n))),
   fc.tuple(slot, name, fc.boolean()).map(([s, n, up]) => o(`set ${up ? 'up' : 'down'} ${s} ${n}`, (b, k) => (up ? b.setLinkUp(k[s], n) : b.setLinkDown(k[s], n)))),
@@ -85,8 +85,14 @@ const op: fc.Arbitrary<Op> = fc.oneof(
   fc.tuple(slot, name, fc.constantFrom(...ADDRS), fc.boolean()).map(([s, n, a, add]) =>
     o(`${add ? 'add' : 'del'}Address ${s} ${n} ${a}`, (b, k) => (add ? b.addAddress(k[s], n, a) : b.deleteAddress(k[s], n, a))),
   ),
-  fc.tuple(slot, fc.constantFrom(...DESTS), fc.constantFrom(...GWS), fc.option(name), fc.boolean()).map(([s, dest, gw, dev, add]) => {
-    const spec = { destination: dest, ...(gw === undefined ? {} : { gateway: gw }), ...(dev === null ? {} : { dev }) };
+  fc.tuple(slot, fc.constantFrom(...DESTS), fc.constantFrom(...GWS), fc.option(name), fc.boolean(), fc.option(fc.constantFrom(0, 100, 1024)), fc.boolean()).map(([s, dest, gw, dev, add, metric, onlink]) => {
+    const spec = {
+      destination: dest,
+      ...(gw === undefined ? {} : { gateway: gw }),
+      ...(dev === null ? {} : { dev }),
+      ...(metric === null ? {} : { metric }),
+      ...(onlink && add ? { onlink: true } : {}),
+    };
     return o(`${add ? 'add' : 'del'}Route ${s} ${JSON.stringify(spec)}`, (b, k) => (add ? b.addRoute(k[s], spec) : b.deleteRoute(k[s], spec)));
   }),
 );

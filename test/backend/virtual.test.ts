@@ -126,6 +126,12 @@ describe('veth pairs', () => {
     expect(p.index).toBeLessThan(a.index); // the kernel registers the peer first
   });
 
+  it('a pair failing on its own name still spends the peer ifindex (Linux 6.18)', async () => {
+    await failsCleanly(() => b.createVethPair(H, 'v0', 'v0'), 'EEXIST');
+    const [, p] = await b.createVethPair(H, 'v1', 'v2');
+    expect(p.index).toBe(3); // lo is 1, the failed peer took 2
+  });
+
   it('same name twice or a taken peer name is EEXIST', async () => {
     await failsCleanly(() => b.createVethPair(H, 'v0', 'v0'), 'EEXIST');
     await b.createDummy(H, 'taken');

@@ -146,7 +146,14 @@ export class VirtualBackend implements Backend {
     const mtu = this.checkMtu(op, target, 'veth', options.mtu ?? DEFAULT_MTU);
     const peerMtu = this.checkMtu(op, `${nsKey}/${peerName}`, 'veth', options.peerMtu ?? options.mtu ?? DEFAULT_MTU);
     const finalPeer = this.newName(op, ns, peerName);
-    const finalName = this.newName(op, ns, name, finalPeer);
+    let finalName: string;
+    try {
+      finalName = this.newName(op, ns, name, finalPeer);
+    } catch (e) {
+      // The kernel had registered the peer already: its ifindex is spent even though nothing remains.
+      this.allocIndex(ns);
+      throw e;
+    }
     // veth_newlink registers the peer first: it gets the lower ifindex.
     const b = this.addLink(ns, finalPeer, 'veth', peerMtu, peerMac);
     const a = this.addLink(ns, finalName, 'veth', mtu, mac);
