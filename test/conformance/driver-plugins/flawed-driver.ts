@@ -26,7 +26,7 @@ export type DriverFlaw =
 
 export interface FlawedDriverOptions {
   readonly flaw?: DriverFlaw;
-  /** Correct but different: no-op Program/Revoke, 404 DiscoverNew, errors for unknown ids, DstPrefix "net", returns MACs, static routes, 409 errors. */
+  /** Correct but different: no-op Program/Revoke, 404 DiscoverNew, errors for unknown ids, DstPrefix "net", returns MACs, static routes, 409 errors, empty strings for unset fields. */
   readonly different?: boolean;
 }
 
@@ -106,6 +106,8 @@ export async function startFlawedDriver(socketPath: string, opts: FlawedDriverOp
       const reply: Record<string, string> = {};
       if (flaw === 'echo-address') reply['Address'] = iface['Address'] ?? ''; // FLAW echo-address
       if (supplied === '' && (different || flaw === 'invalid-mac' || flaw === 'duplicate-mac')) reply['MacAddress'] = mac;
+      // Empty strings instead of omitted fields: dockerd treats them as "not set".
+      if (different) return { Interface: { Address: '', AddressIPv6: '', MacAddress: reply['MacAddress'] ?? '' } };
       return Object.keys(reply).length > 0 ? { Interface: reply } : {};
     },
     '/NetworkDriver.DeleteEndpoint': (b) => {
@@ -130,6 +132,7 @@ export async function startFlawedDriver(socketPath: string, opts: FlawedDriverOp
       ep.srcName = flaw === 'long-ifname' ? `veth-${String(b['EndpointID']).slice(0, 12)}` : `fd${(++linkCounter).toString(36)}`; // FLAW long-ifname
       if (flaw !== 'no-srcname') reply['InterfaceName'] = { SrcName: ep.srcName, DstPrefix: different ? 'net' : 'eth' }; // FLAW no-srcname
       if (gw !== '') reply['Gateway'] = flaw === 'gateway-outside' ? '172.17.0.1' : flaw === 'gateway-mask' ? gwCidr : gw; // FLAWS gateway-*
+      if (different) reply['GatewayIPv6'] = '';
       if (different && gw !== '') reply['StaticRoutes'] = [{ Destination: `10.250.${net.index}.0/24`, RouteType: 0, NextHop: gw }, { Destination: `10.251.${net.index}.0/24`, RouteType: 1 }];
       return reply;
     },
