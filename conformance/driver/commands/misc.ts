@@ -60,9 +60,10 @@ export class UnknownIdCommand implements AsyncCommand<DriverModel, DriverSystem>
     switch (this.kind) {
       case 'endpoint-on-unknown-network': {
         const pool = r.pool(0);
-        const out = await r.call('CreateEndpoint', { NetworkID: ghost, EndpointID: r.ids.next('ep'), Interface: { Address: `${r.hostAddress(pool, 2)}/${pool.prefix}`, AddressIPv6: '', MacAddress: '' }, Options: {} });
+        const epId = r.ids.next('ep');
+        const out = await r.call('CreateEndpoint', { NetworkID: ghost, EndpointID: epId, Interface: { Address: `${r.hostAddress(pool, 2)}/${pool.prefix}`, AddressIPv6: '', MacAddress: '' }, Options: {} });
         if (out.ok) {
-          r.resources.add({ kind: 'endpoint', id: 'ghost', release: async () => null });
+          r.resources.add({ kind: 'endpoint', id: epId, release: async () => ((await r.caller.tryCall('DeleteEndpoint', { NetworkID: ghost, EndpointID: epId })).ok, null) });
           r.violate(DriverIds.unknownIds, `CreateEndpoint on unknown network ${ghost.slice(0, 12)} succeeded; a driver that lost a network (restart without state) must say so instead of creating an endpoint nobody can use`);
         }
         return;
