@@ -65,6 +65,8 @@ const modelCases: Array<[DriverFlaw, string, RegExp]> = [
   ['delete-leaves-endpoint', 'driver.delete-undoes', /after its DeleteEndpoint was refused/],
   ['crash-null-options', 'driver.lifecycle-accepted', /Options null/],
   ['operinfo-404', 'driver.endpoint-oper-info', /EndpointOperInfo/],
+  ['lazy-networks', 'driver.unknown-ids', /unknown network/],
+  ['route-hardcoded-hop', 'driver.static-routes', /not on the endpoint's subnet/],
 ];
 
 describe('broken drivers are caught by the right model check, shrunk', () => {

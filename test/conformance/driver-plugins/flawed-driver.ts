@@ -22,7 +22,9 @@ export type DriverFlaw =
   | 'state-lost-on-restart' // keeps everything in memory only
   | 'operinfo-404' // no EndpointOperInfo (breaks dockerd 20.10)
   | 'slow' // Join takes 1.5 s
-  | 'join-race'; // interface names from a counter read before an await and written after
+  | 'join-race' // interface names from a counter read before an await and written after
+  | 'lazy-networks' // CreateEndpoint on an unknown network creates the network on the fly
+  | 'route-hardcoded-hop'; // StaticRoutes via a hard-coded next hop off the subnet
 
 export interface FlawedDriverOptions {
   readonly flaw?: DriverFlaw;
@@ -65,7 +67,8 @@ export async function startFlawedDriver(socketPath: string, opts: FlawedDriverOp
     if (typeof v !== 'string' || v === '') throw new PluginError(`${k} is required`);
     return v;
   };
-  const network = (b: Record<string, unknown>): Network => {
+  const network = (b: Record<string, unknown>, lazy = false): Network => {
+    if (lazy && flaw === 'lazy-networks' && !networks.has(str(b, 'NetworkID'))) networks.set(str(b, 'NetworkID'), { gateway: '', index: ++netCounter % 250, endpoints: new Map() }); // FLAW lazy-networks
     const n = networks.get(str(b, 'NetworkID'));
     if (!n) throw new PluginError(`network ${String(b['NetworkID'])} not found`);
     return n;
@@ -95,7 +98,7 @@ export async function startFlawedDriver(socketPath: string, opts: FlawedDriverOp
       return {};
     },
     '/NetworkDriver.CreateEndpoint': (b) => {
-      const net = network(b);
+      const net = network(b, true);
       const id = str(b, 'EndpointID');
       if (flaw === 'crash-null-options') void Object.keys(b['Options'] as object); // FLAW crash-null-options: TypeError on null
       if (net.endpoints.has(id)) throw new PluginError(`endpoint ${id} already exists`);
@@ -133,6 +136,7 @@ export async function startFlawedDriver(socketPath: string, opts: FlawedDriverOp
       if (flaw !== 'no-srcname') reply['InterfaceName'] = { SrcName: ep.srcName, DstPrefix: different ? 'net' : 'eth' }; // FLAW no-srcname
       if (gw !== '') reply['Gateway'] = flaw === 'gateway-outside' ? '172.17.0.1' : flaw === 'gateway-mask' ? gwCidr : gw; // FLAWS gateway-*
       if (different) reply['GatewayIPv6'] = '';
+      if (flaw === 'route-hardcoded-hop') reply['StaticRoutes'] = [{ Destination: '10.250.0.0/16', RouteType: 0, NextHop: '10.0.0.1' }]; // FLAW route-hardcoded-hop
       if (different && gw !== '') reply['StaticRoutes'] = [{ Destination: `10.250.${net.index}.0/24`, RouteType: 0, NextHop: gw }, { Destination: `10.251.${net.index}.0/24`, RouteType: 1 }];
       return reply;
     },
