@@ -8,6 +8,7 @@ import { concurrentLifecycles } from './concurrency-check.js';
 import { deleteUnknownCompat, dstPrefixCompat, externalConnectivityCompat, timelyLifecycle } from './deterministic-checks.js';
 import { DriverIds } from './ids.js';
 import { driverModelCheck } from './model-check.js';
+import { ipv6Endpoint } from './ipv6-check.js';
 import { netnsLinux } from './netns-check.js';
 
 const MODEL = 'model-based';
@@ -90,5 +91,5 @@ export const driverModelChecks = [
 export const driverSuite: Suite = {
   id: 'driver',
   title: 'Network driver',
-  checks: [...driverModelChecks, concurrentLifecycles, timelyLifecycle, netnsLinux, dstPrefixCompat, externalConnectivityCompat, deleteUnknownCompat],
+  checks: [...driverModelChecks, ipv6Endpoint, concurrentLifecycles, timelyLifecycle, netnsLinux, dstPrefixCompat, externalConnectivityCompat, deleteUnknownCompat],
 };

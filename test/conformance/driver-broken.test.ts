@@ -107,6 +107,20 @@ describe('replay', () => {
 });
 
 describe('other broken drivers', () => {
+  it('a masked GatewayIPv6 -> driver.ipv6-endpoint; a driver refusing IPv6 networks skips it with the reason', async () => {
+    const report = await runAgainst({ flaw: 'gateway6-mask' }, { runs: 20 });
+    expect(failing(report)).toEqual(['driver.ipv6-endpoint']);
+    expect(result(report, 'driver.ipv6-endpoint').message).toMatch(/not a bare IPv6 address/);
+    const socket = dir.socket('no-v6');
+    const d = await startFlawedDriver(socket, {});
+    try {
+      const skipped = await runSuites({ socket }, quickConfig(dir, { checks: ['driver.ipv6-endpoint'], subnets: ['10.79.0.0/28'] }));
+      expect(result(skipped, 'driver.ipv6-endpoint').message).toMatch(/IPv6 pool/);
+    } finally {
+      await d.close();
+    }
+  });
+
   it('bad capability scope -> protocol.network-capabilities', async () => {
     const socket = dir.socket('scope');
     const d = await startFlawedDriver(socket, { flaw: 'bad-scope' });

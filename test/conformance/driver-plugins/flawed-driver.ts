@@ -24,7 +24,8 @@ export type DriverFlaw =
   | 'slow' // Join takes 1.5 s
   | 'join-race' // interface names from a counter read before an await and written after
   | 'lazy-networks' // CreateEndpoint on an unknown network creates the network on the fly
-  | 'route-hardcoded-hop'; // StaticRoutes via a hard-coded next hop off the subnet
+  | 'route-hardcoded-hop' // StaticRoutes via a hard-coded next hop off the subnet
+  | 'gateway6-mask'; // Join GatewayIPv6 copied from IPv6Data with its /prefix
 
 export interface FlawedDriverOptions {
   readonly flaw?: DriverFlaw;
@@ -46,6 +47,7 @@ interface Endpoint {
 
 interface Network {
   readonly gateway: string; // "10.1.2.1/28" as given
+  readonly gateway6?: string; // "fd00::1/124" as given
   readonly index: number;
   readonly endpoints: Map<string, Endpoint>;
 }
@@ -89,7 +91,9 @@ export async function startFlawedDriver(socketPath: string, opts: FlawedDriverOp
       const id = str(b, 'NetworkID');
       if (networks.has(id)) throw new PluginError(`network ${id} exists`);
       const v4 = Array.isArray(b['IPv4Data']) ? (b['IPv4Data'] as Array<Record<string, unknown>>) : [];
-      networks.set(id, { gateway: typeof v4[0]?.['Gateway'] === 'string' ? (v4[0]['Gateway'] as string) : '', index: ++netCounter % 250, endpoints: new Map() });
+      const v6 = Array.isArray(b['IPv6Data']) ? (b['IPv6Data'] as Array<Record<string, unknown>>) : [];
+      const gateway6 = typeof v6[0]?.['Gateway'] === 'string' ? (v6[0]['Gateway'] as string) : undefined;
+      networks.set(id, { gateway: typeof v4[0]?.['Gateway'] === 'string' ? (v4[0]['Gateway'] as string) : '', ...(gateway6 !== undefined ? { gateway6 } : {}), index: ++netCounter % 250, endpoints: new Map() });
       return {};
     },
     '/NetworkDriver.DeleteNetwork': (b) => {
@@ -135,7 +139,8 @@ export async function startFlawedDriver(socketPath: string, opts: FlawedDriverOp
       ep.srcName = flaw === 'long-ifname' ? `veth-${String(b['EndpointID']).slice(0, 12)}` : `fd${(++linkCounter).toString(36)}`; // FLAW long-ifname
       if (flaw !== 'no-srcname') reply['InterfaceName'] = { SrcName: ep.srcName, DstPrefix: different ? 'net' : 'eth' }; // FLAW no-srcname
       if (gw !== '') reply['Gateway'] = flaw === 'gateway-outside' ? '172.17.0.1' : flaw === 'gateway-mask' ? gwCidr : gw; // FLAWS gateway-*
-      if (different) reply['GatewayIPv6'] = '';
+      if (net.gateway6 !== undefined) reply['GatewayIPv6'] = flaw === 'gateway6-mask' ? net.gateway6 : net.gateway6.split('/')[0]; // FLAW gateway6-mask
+      else if (different) reply['GatewayIPv6'] = '';
       if (flaw === 'route-hardcoded-hop') reply['StaticRoutes'] = [{ Destination: '10.250.0.0/16', RouteType: 0, NextHop: '10.0.0.1' }]; // FLAW route-hardcoded-hop
       if (different && gw !== '') reply['StaticRoutes'] = [{ Destination: `10.250.${net.index}.0/24`, RouteType: 0, NextHop: gw }, { Destination: `10.251.${net.index}.0/24`, RouteType: 1 }];
       return reply;
