@@ -112,7 +112,8 @@ export const rollbacks: Check = {
       const from = h.daemon.callLog().length;
       const failed = await h.attempt(`docker run --network n --ip ${ip} f${i} (${c.what}: dockerd rolls back)`, (d) => d.containerRun({ name: `f${i}`, networks: [{ network: 'n', ip }] }));
       faulty.clearRules();
-      if (!(failed instanceof Error)) ctx.fail(`the injected fault (${c.what}) did not fail the start; the check cannot judge the rollback`, { steps: [...h.steps], calls: h.calls() });
+      // Not the plugin's doing when the fault did not fail the start (e.g. a profile without that call): nothing to judge.
+      if (!(failed instanceof Error)) ctx.note(`the injected fault (${c.what}) did not fail the start under --profile ${ctx.config.profile}; that rollback was not exercised`);
       failOnTeardown(ctx, h, from);
       await h.attempt(`docker rm -f f${i}`, (d) => d.containerRm(`f${i}`, { force: true }));
       await h.op(`docker run --network n --ip ${ip} ok${i}`, (d) => d.containerRun({ name: `ok${i}`, networks: [{ network: 'n', ip }] }));
