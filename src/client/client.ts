@@ -133,6 +133,7 @@ export class PluginClient implements PluginCaller {
     const bodyText0 = spec.request === null ? '' : goEncode(spec.request, req as never);
     const body = enc.encode(bodyText0);
     const timeoutMs = opts.timeoutMs ?? this.timeoutMs;
+    const sendOpts = opts.signal ? { timeoutMs, signal: opts.signal } : { timeoutMs };
     const attemptLog: AttemptRecord[] = [];
     let drained = false;
     let retries = 0;
@@ -143,10 +144,7 @@ export class PluginClient implements PluginCaller {
       const sendBody = this.retry.faithful && drained ? EMPTY : body;
       const atMs = clock.now() - c0;
       try {
-        reply = await this.transport.send(
-          { method: 'POST', path: spec.path, headers: this.requestHeaders(sendBody.length), body: sendBody },
-          { timeoutMs, ...(opts.signal ? { signal: opts.signal } : {}) },
-        );
+        reply = await this.transport.send({ method: 'POST', path: spec.path, headers: this.requestHeaders(sendBody.length), body: sendBody }, sendOpts);
         attemptLog.push({ atMs, bodyBytes: sendBody.length });
         break;
       } catch (e) {
@@ -173,15 +171,7 @@ export class PluginClient implements PluginCaller {
       attempts: attemptLog.length,
       attemptLog,
     };
-    const finish = (record: CallRecord): void => {
-      for (const l of this.listeners) {
-        try {
-          l(record);
-        } catch {
-          // A broken listener must not change the call's outcome.
-        }
-      }
-    };
+    const finish = (record: CallRecord): void => this.notify(record);
 
     if (reply === undefined) {
       const err = failure!;
@@ -204,23 +194,39 @@ export class PluginClient implements PluginCaller {
       return { ok: false, error: new PluginCallError(kind, message, record, undefined, err), record };
     }
 
-    const interp = interpretReply(spec, reply);
+    const response = bodyText(reply.body);
+    const interp = interpretReply(spec, reply, response);
+    // One object literal in the CallRecord's key order (no spreads: this runs on every call).
     const common = {
-      ...base,
+      seq,
+      path: spec.path,
+      request: bodyText0,
+      startedAt,
+      attempts: attemptLog.length,
+      attemptLog,
       status: reply.status,
-      response: bodyText(reply.body),
+      response,
       replyHeaders: reply.headers,
       durationMs: performance.now() - t0,
       deviations: interp.deviations,
       outcome: interp.outcome,
     };
     if (interp.outcome === 'ok') {
-      const record: CallRecord = common;
-      finish(record);
-      return { ok: true, value: interp.value as ResponseOf<K>, record };
+      this.notify(common);
+      return { ok: true, value: interp.value as ResponseOf<K>, record: common };
     }
     const record: CallRecord = { ...common, error: interp.message };
-    finish(record);
+    this.notify(record);
     return { ok: false, error: new PluginCallError(interp.outcome, interp.message, record, interp.pluginMessage), record };
+  }
+
+  private notify(record: CallRecord): void {
+    for (const l of this.listeners) {
+      try {
+        l(record);
+      } catch {
+        // A broken listener must not change the call's outcome.
+      }
+    }
   }
 }

@@ -120,9 +120,8 @@ function interpretError(spec: MethodSpec, reply: RawReply, text: string): Interp
   return { outcome: 'plugin-error', message, pluginMessage, deviations };
 }
 
-/** Interpret one HTTP reply to `spec` exactly as dockerd does. */
-export function interpretReply(spec: MethodSpec, reply: RawReply): Interpretation {
-  const text = bodyText(reply.body);
+/** Interpret one HTTP reply to `spec` exactly as dockerd does (`text`: the body already decoded, if the caller has it). */
+export function interpretReply(spec: MethodSpec, reply: RawReply, text: string = bodyText(reply.body)): Interpretation {
   const deviations: Deviation[] = [];
   if ((reply.headers['content-encoding'] ?? '').toLowerCase().includes('gzip')) {
     deviations.push(dev('reply.unrequested-gzip', 'must', 'reply is gzip-encoded although the request did not accept gzip (dockerd sends no Accept-Encoding on unix sockets)', 'protocol.md §1.3'));
@@ -149,10 +148,11 @@ export function interpretReply(spec: MethodSpec, reply: RawReply): Interpretatio
     deviations.push(dev('reply.type-mismatch', 'must', `dockerd cannot decode the reply: ${decoded.message}`));
     return { outcome: 'decode-error', message: decoded.message, deviations };
   }
-  const cased = decoded.notes.filter((n) => n.kind === 'key-case');
+  const notes = decoded.notes;
+  const cased = notes.length === 0 ? notes : notes.filter((n) => n.kind === 'key-case');
   if (cased.length > 0) deviations.push(dev('reply.key-case', 'should', `keys matched only case-insensitively: ${cased.map((n) => n.path).join(', ')}`));
   // A null body is reported once above, not again as a null field.
-  const nulls = decoded.notes.filter((n) => n.kind === 'null-as-zero' && n.path !== '');
+  const nulls = notes.length === 0 ? notes : notes.filter((n) => n.kind === 'null-as-zero' && n.path !== '');
   if (nulls.length > 0) deviations.push(dev('reply.null-field', 'compat', `null read as the zero value: ${nulls.map((n) => n.path).join(', ')}`));
 
   const value = decoded.value;
@@ -181,7 +181,9 @@ export function interpretReply(spec: MethodSpec, reply: RawReply): Interpretatio
   }
 
   // Strict shape: what dockerd needs beyond decoding (required fields, enums such as Scope).
-  const strictInput = raw === null ? value : canonicalKeys(spec.response.node, raw);
+  // canonicalKeys only renames keys that matched case-insensitively; without such a key
+  // (no key-case note: the decoder visits the same nodes) `raw` is already canonical.
+  const strictInput = raw === null ? value : cased.length === 0 ? raw : canonicalKeys(spec.response.node, raw);
   const issue = validatorOf(spec.response)(strictInput);
   if (issue !== null) {
     const where = formatPath(issue.path);

@@ -122,6 +122,7 @@ class ReferenceNetworkDriver implements ReferenceDriver {
   private discovered = new Map<string, NodeRecord>();
   /** Link names of all endpoints and MACs of all endpoints and bridges (indexes over `networks`). */
   private usedNames = new Set<string>();
+  private knownEndpointIds = new Set<string>();
   private usedMacs = new Set<string>();
   private queue: Promise<unknown> = Promise.resolve();
 
@@ -243,7 +244,8 @@ class ReferenceNetworkDriver implements ReferenceDriver {
         if (existing.requestKey !== requestKey) throw new DriverError('E_DRIVER_CONFLICT', `endpoint ${epId} already exists with a different interface`);
         return endpointReply(existing);
       }
-      for (const other of this.networks.values()) {
+      // `knownEndpointIds` holds every live endpoint ID (and maybe stale ones): scan the networks only on a hit.
+      for (const other of this.knownEndpointIds.has(epId) ? this.networks.values() : []) {
         if (other !== net && other.endpoints[epId] !== undefined) {
           throw new DriverError('E_DRIVER_CONFLICT', `endpoint ${epId} already exists in network ${other.id}`);
         }
@@ -387,6 +389,7 @@ class ReferenceNetworkDriver implements ReferenceDriver {
     this.discovered = new Map(s.nodes.map((n) => [n.address, { ...n }]));
     this.usedNames = new Set();
     this.usedMacs = new Set();
+    this.knownEndpointIds = new Set();
     for (const n of networks.values()) {
       if (n.bridgeMac !== undefined) this.usedMacs.add(n.bridgeMac);
       for (const ep of Object.values(n.endpoints)) this.index(ep, true);
@@ -520,11 +523,17 @@ class ReferenceNetworkDriver implements ReferenceDriver {
     }
     if (add) this.usedMacs.add(ep.mac);
     else this.usedMacs.delete(ep.mac);
+    if (add) this.knownEndpointIds.add(ep.id);
+    else this.knownEndpointIds.delete(ep.id);
   }
 
   private pickVethNames(epId: string): [string, string] {
     // A user-chosen bridge name (`cnm-h…`) could look like a veth name: check bridges too.
-    const taken = (n: string): boolean => this.usedNames.has(n) || [...this.networks.values()].some((x) => x.bridge === n);
+    const taken = (n: string): boolean => {
+      if (this.usedNames.has(n)) return true;
+      for (const x of this.networks.values()) if (x.bridge === n) return true;
+      return false;
+    };
     for (let attempt = 0; attempt < 8; attempt++) {
       const names = vethNames(epId, attempt);
       if (!taken(names[0]) && !taken(names[1])) return names;

@@ -244,6 +244,27 @@ export type DecodeResult<T> =
   | { readonly ok: true; readonly value: T; readonly notes: DecodeNote[] }
   | { readonly ok: false; readonly issue: Issue; readonly message: string };
 
+/** Per object node, computed once: its field names and the lower-case lookup Go's decoder uses. */
+interface ObjectInfo {
+  readonly names: readonly string[];
+  readonly fields: readonly FieldNode[];
+  readonly byLower: ReadonlyMap<string, string>;
+}
+
+const objectInfos = new WeakMap<Node, ObjectInfo>();
+
+function objectInfo(node: Extract<Node, { kind: 'object' }>): ObjectInfo {
+  let info = objectInfos.get(node);
+  if (info === undefined) {
+    const names = Object.keys(node.fields);
+    const byLower = new Map<string, string>();
+    for (const name of names) byLower.set(name.toLowerCase(), name);
+    info = { names, fields: names.map((n) => node.fields[n]!), byLower };
+    objectInfos.set(node, info);
+  }
+  return info;
+}
+
 /** The Go zero value a node decodes to when absent or null. */
 export function zeroOf(node: Node): unknown {
   switch (node.kind) {
@@ -260,8 +281,9 @@ export function zeroOf(node: Node): unknown {
     case 'record':
       return null;
     case 'object': {
+      const { names, fields } = objectInfo(node);
       const out: Record<string, unknown> = {};
-      for (const [k, f] of Object.entries(node.fields)) out[k] = zeroOf(f.node);
+      for (let i = 0; i < names.length; i++) out[names[i]!] = zeroOf(fields[i]!.node);
       return out;
     }
   }
@@ -273,6 +295,7 @@ class GoDecodeError extends Error {
   }
 }
 
+/** `path` is a stack the decoder pushes to and pops from; it is copied only into notes and errors. */
 function goDecodeNode(node: Node, v: unknown, path: (string | number)[], notes: DecodeNote[]): unknown {
   // Go: JSON null into a non-pointer, non-map, non-slice, non-interface leaves the zero value, no error.
   if (v === null) {
@@ -281,44 +304,70 @@ function goDecodeNode(node: Node, v: unknown, path: (string | number)[], notes: 
     }
     return zeroOf(node);
   }
-  const bad = (expected: string): never => {
-    throw new GoDecodeError({ path: [...path], expected, got: describeValue(v) });
-  };
   switch (node.kind) {
     case 'string':
-      return typeof v === 'string' ? v : bad('string');
     case 'enum':
-      // Go decodes into a plain string; the value set is checked by the caller.
-      return typeof v === 'string' ? v : bad('string');
+      // Go decodes an enum into a plain string; the value set is checked by the caller.
+      return typeof v === 'string' ? v : goBad(path, 'string', v);
     case 'boolean':
-      return typeof v === 'boolean' ? v : bad('boolean');
+      return typeof v === 'boolean' ? v : goBad(path, 'boolean', v);
     case 'integer':
-      return typeof v === 'number' && Number.isInteger(v) ? v : bad('integer');
+      return typeof v === 'number' && Number.isInteger(v) ? v : goBad(path, 'integer', v);
     case 'unknown':
       return v;
     case 'nullable':
       return goDecodeNode(node.inner, v, path, notes);
     case 'array': {
-      if (!Array.isArray(v)) return bad('array');
-      return v.map((item, i) => goDecodeNode(node.items, item, [...path, i], notes));
+      if (!Array.isArray(v)) return goBad(path, 'array', v);
+      const out = new Array<unknown>(v.length);
+      for (let i = 0; i < v.length; i++) {
+        path.push(i);
+        out[i] = goDecodeNode(node.items, v[i], path, notes);
+        path.pop();
+      }
+      return out;
     }
     case 'record': {
-      if (!isPlainObject(v)) return bad('object');
+      if (!isPlainObject(v)) return goBad(path, 'object', v);
       const out: Record<string, unknown> = {};
-      // defineProperty: a map key "__proto__" must stay a key, not replace the prototype.
-      for (const k of Object.keys(v)) Object.defineProperty(out, k, { value: goDecodeNode(node.values, v[k], [...path, k], notes), enumerable: true, writable: true, configurable: true });
+      for (const k of Object.keys(v)) {
+        path.push(k);
+        const item = goDecodeNode(node.values, v[k], path, notes);
+        path.pop();
+        // defineProperty: a map key "__proto__" must stay a key, not replace the prototype.
+        if (k === '__proto__') Object.defineProperty(out, k, { value: item, enumerable: true, writable: true, configurable: true });
+        else out[k] = item;
+      }
       return out;
     }
     case 'object': {
-      if (!isPlainObject(v)) return bad('object');
+      if (!isPlainObject(v)) return goBad(path, 'object', v);
       const out = zeroOf(node) as Record<string, unknown>;
-      const byLower = new Map<string, string>();
-      for (const name of Object.keys(node.fields)) byLower.set(name.toLowerCase(), name);
+      const fields = node.fields;
+      let keys = Object.keys(v);
+      let exact = true;
+      for (let i = 0; i < keys.length; i++) {
+        if (!hasOwn.call(fields, keys[i]!)) {
+          exact = false;
+          break;
+        }
+      }
+      if (exact) {
+        // The common case: every key is a declared field, each at most once.
+        for (let i = 0; i < keys.length; i++) {
+          const key = keys[i]!;
+          path.push(key);
+          out[key] = goDecodeNode(fields[key]!.node, v[key], path, notes);
+          path.pop();
+        }
+        return out;
+      }
+      const { byLower } = objectInfo(node);
       const seen = new Set<string>();
       // Exact-case keys win over case-insensitive ones (Go prefers the exact match).
-      const keys = Object.keys(v).sort((a, b) => Number(hasOwn.call(node.fields, b)) - Number(hasOwn.call(node.fields, a)));
+      keys = keys.sort((a, b) => Number(hasOwn.call(fields, b)) - Number(hasOwn.call(fields, a)));
       for (const key of keys) {
-        const field = hasOwn.call(node.fields, key) ? key : byLower.get(key.toLowerCase());
+        const field = hasOwn.call(fields, key) ? key : byLower.get(key.toLowerCase());
         if (field === undefined) {
           notes.push({ path: formatPath([...path, key]), kind: 'unknown-key', detail: `unknown key ${JSON.stringify(key)} ignored` });
           continue;
@@ -328,11 +377,17 @@ function goDecodeNode(node: Node, v: unknown, path: (string | number)[], notes: 
         }
         if (seen.has(field) && field !== key) continue;
         seen.add(field);
-        out[field] = goDecodeNode(node.fields[field]!.node, v[key], [...path, field], notes);
+        path.push(field);
+        out[field] = goDecodeNode(fields[field]!.node, v[key], path, notes);
+        path.pop();
       }
       return out;
     }
   }
+}
+
+function goBad(path: readonly (string | number)[], expected: string, v: unknown): never {
+  throw new GoDecodeError({ path: [...path], expected, got: describeValue(v) });
 }
 
 /** Decode a parsed JSON value the way Go's encoding/json would into the schema's struct. */
@@ -360,8 +415,11 @@ export function goDecode<T>(schema: Schema<T>, value: unknown): DecodeResult<T> 
 const GO_ESCAPES: Record<string, string> = { '<': '\\u003c', '>': '\\u003e', '&': '\\u0026', '\u2028': '\\u2028', '\u2029': '\\u2029' };
 const GO_ESCAPE_RE = /[<>&\u2028\u2029]/g;
 
+const GO_ESCAPE_TEST = /[<>&\u2028\u2029]/;
+
 function goString(str: string): string {
-  return JSON.stringify(str).replace(GO_ESCAPE_RE, (c) => GO_ESCAPES[c]!);
+  const json = JSON.stringify(str);
+  return GO_ESCAPE_TEST.test(json) ? json.replace(GO_ESCAPE_RE, (c) => GO_ESCAPES[c]!) : json;
 }
 
 function isEmptyValue(v: unknown): boolean {
@@ -384,43 +442,92 @@ function goEncodeAny(v: unknown): string {
   return 'null';
 }
 
-function goEncodeNode(node: Node, v: unknown): string {
-  if (v === undefined || v === null) {
-    if (node.kind === 'object') return goEncodeNode(node, {});
-    return v === null || node.kind === 'nullable' || node.kind === 'unknown' || node.kind === 'array' || node.kind === 'record'
-      ? 'null'
-      : goEncodeAny(zeroOf(node));
+type Encoder = (v: unknown) => string;
+
+const encoders = new WeakMap<Node, Encoder>();
+
+/** The (cached) compiled encoder of a node: what goEncodeNode did, with every per-schema decision made once. */
+function encoderOf(node: Node): Encoder {
+  let fn = encoders.get(node);
+  if (fn === undefined) {
+    fn = compileEncoder(node);
+    encoders.set(node, fn);
   }
+  return fn;
+}
+
+function compileEncoder(node: Node): Encoder {
   switch (node.kind) {
-    case 'nullable':
-      return goEncodeNode(node.inner, v);
-    case 'array':
-      return Array.isArray(v) ? `[${v.map((x) => goEncodeNode(node.items, x)).join(',')}]` : goEncodeAny(v);
+    case 'nullable': {
+      const inner = encoderOf(node.inner);
+      return (v) => (v === undefined || v === null ? 'null' : inner(v));
+    }
+    case 'unknown':
+      return (v) => (v === undefined || v === null ? 'null' : goEncodeAny(v));
+    case 'array': {
+      const item = encoderOf(node.items);
+      return (v) => {
+        if (v === undefined || v === null) return 'null';
+        if (!Array.isArray(v)) return goEncodeAny(v);
+        let out = '[';
+        for (let i = 0; i < v.length; i++) out += i === 0 ? item(v[i]) : `,${item(v[i])}`;
+        return `${out}]`;
+      };
+    }
     case 'record': {
-      if (!isPlainObject(v)) return goEncodeAny(v);
-      const keys = Object.keys(v).sort();
-      return `{${keys.map((k) => `${goString(k)}:${goEncodeNode(node.values, v[k])}`).join(',')}}`;
+      const val = encoderOf(node.values);
+      return (v) => {
+        if (v === undefined || v === null) return 'null';
+        if (!isPlainObject(v)) return goEncodeAny(v);
+        const keys = Object.keys(v).sort();
+        let out = '{';
+        for (let i = 0; i < keys.length; i++) {
+          const k = keys[i]!;
+          out += `${i === 0 ? '' : ','}${goString(k)}:${val(v[k])}`;
+        }
+        return `${out}}`;
+      };
     }
     case 'object': {
-      if (!isPlainObject(v)) return goEncodeAny(v);
-      const parts: string[] = [];
-      for (const [name, f] of Object.entries(node.fields)) {
-        const fv = v[name];
-        if (f.omitEmpty && isEmptyValue(fv)) continue;
-        if (fv === undefined && f.optional && !f.omitEmpty) {
-          parts.push(`${goString(name)}:${goEncodeNode(f.node, zeroOf(f.node))}`);
-          continue;
+      const { names, fields } = objectInfo(node);
+      const prefixes = names.map((n) => `${goString(n)}:`);
+      const encs = fields.map((f) => encoderOf(f.node));
+      const omitEmpty = fields.map((f) => f.omitEmpty);
+      // An absent optional field without omitempty is written as its zero value.
+      const zeroText = fields.map((f, i) => (f.optional && !f.omitEmpty ? encs[i]!(zeroOf(f.node)) : ''));
+      const zeroFill = fields.map((f) => f.optional && !f.omitEmpty);
+      const encodeObject = (v: Record<string, unknown>): string => {
+        let out = '{';
+        let first = true;
+        for (let i = 0; i < names.length; i++) {
+          const fv = v[names[i]!];
+          if (omitEmpty[i] && isEmptyValue(fv)) continue;
+          const text = fv === undefined && zeroFill[i] ? zeroText[i]! : encs[i]!(fv);
+          out += first ? prefixes[i]! + text : `,${prefixes[i]!}${text}`;
+          first = false;
         }
-        parts.push(`${goString(name)}:${goEncodeNode(f.node, fv)}`);
-      }
-      return `{${parts.join(',')}}`;
+        return `${out}}`;
+      };
+      const empty: Record<string, unknown> = {};
+      return (v) => {
+        if (v === undefined || v === null) return encodeObject(empty);
+        return isPlainObject(v) ? encodeObject(v) : goEncodeAny(v);
+      };
     }
-    default:
-      return goEncodeAny(v);
+    case 'string':
+    case 'enum': {
+      const zero = goEncodeAny(zeroOf(node));
+      return (v) => (typeof v === 'string' ? goString(v) : v === undefined ? zero : v === null ? 'null' : goEncodeAny(v));
+    }
+    case 'boolean':
+    case 'integer': {
+      const zero = goEncodeAny(zeroOf(node));
+      return (v) => (v === undefined ? zero : v === null ? 'null' : goEncodeAny(v));
+    }
   }
 }
 
 /** Serialize like Go's json.Encoder: compact, declared field order, sorted map keys, trailing newline. */
 export function goEncode<T>(schema: Schema<T>, value: T): string {
-  return `${goEncodeNode(schema.node, value)}\n`;
+  return `${encoderOf(schema.node)(value)}\n`;
 }
