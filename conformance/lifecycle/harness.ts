@@ -57,6 +57,8 @@ export interface Harness {
 }
 
 export async function openHarness(ctx: CheckContext, driver: PluginCaller = ctx.caller): Promise<Harness> {
+  const caps = await ctx.caller.tryCall('NetworkGetCapabilities', undefined, { timeoutMs: ctx.config.timeoutMs });
+  if (caps.ok && caps.value.Scope === 'global') ctx.skip('global-scope driver: dockerd creates its networks only in swarm mode, which is not simulated (protocol.md §4.9)');
   let ipam: PluginCaller = driver;
   let closeIpam: (() => Promise<void>) | null = null;
   if (!ctx.capabilities.has('ipam')) {
