@@ -160,6 +160,11 @@ describe('veth pairs', () => {
 });
 
 describe('MTU and MAC', () => {
+  it('veth checks the link MAC and MTU before the peer MAC (veth_validate)', async () => {
+    await failsCleanly(() => b.createVethPair(H, 'a', 'b', { mtu: 67, peerMac: '01:00:00:00:00:01' }), 'EINVAL');
+    await failsCleanly(() => b.createVethPair(H, 'a', 'b', { mac: '01:00:00:00:00:01', mtu: 67 }), 'EADDRNOTAVAIL');
+  });
+
   it('MTU bounds 68..65535 (EINVAL)', async () => {
     await failsCleanly(() => b.createBridge(H, 'br', { mtu: 67 }), 'EINVAL');
     await failsCleanly(() => b.createVethPair(H, 'a', 'b', { mtu: 65536 }), 'EINVAL');
@@ -345,6 +350,12 @@ describe('moving and renaming', () => {
     await b.renameLink(H, 'cnm-c1', 'live');
     expect((await b.getLink(H, 'live')).up).toBe(true);
     await b.renameLink(H, 'live', 'cnm-c1');
+  });
+
+  it('a bad new name is EINVAL before a missing link is ENODEV (iproute2 parses first)', async () => {
+    await failsCleanly(() => b.renameLink(H, 'nope', 'x y'), 'EINVAL');
+    await failsCleanly(() => b.moveLink(H, 'nope', SB, 'x y'), 'EINVAL');
+    await failsCleanly(() => b.moveLink(H, 'nope', SB, 'fine'), 'ENODEV');
   });
 
   it('rename: EEXIST when taken, EINVAL for bad names, no-op to the same name', async () => {
@@ -565,6 +576,7 @@ describe('routes', () => {
     await failsCleanly(() => b.deleteRoute(H, { destination: '10.5.0.0/16', metric: 7 }), 'ESRCH');
     await failsCleanly(() => b.deleteRoute(H, { destination: '10.6.0.0/16' }), 'ESRCH');
     await failsCleanly(() => b.deleteRoute(H, { destination: '::/0' }), 'ENOENT'); // the IPv6 root's null entry
+    await failsCleanly(() => b.deleteRoute(H, { destination: '::/0', dev: 'd0' }), 'ESRCH'); // a filter skips it
     await failsCleanly(() => b.deleteRoute(H, { destination: 'fd05::/64' }), 'ESRCH');
     await failsCleanly(() => b.deleteRoute(H, { destination: '10.5.0.0/16', gateway: 'fd00::1' }), 'EINVAL');
     await b.deleteRoute(H, { destination: '10.5.0.0/16' });

@@ -141,9 +141,10 @@ export class VirtualBackend implements Backend {
     const ns = this.ns(op, nsKey);
     this.checkNameSyntax(op, ns, name);
     this.checkNameSyntax(op, ns, peerName);
+    // veth_validate checks the link's MAC then MTU; the peer's are checked after.
     const mac = this.optionalMac(op, target, options.mac);
-    const peerMac = this.optionalMac(op, `${nsKey}/${peerName}`, options.peerMac);
     const mtu = this.checkMtu(op, target, 'veth', options.mtu ?? DEFAULT_MTU);
+    const peerMac = this.optionalMac(op, `${nsKey}/${peerName}`, options.peerMac);
     const peerMtu = this.checkMtu(op, `${nsKey}/${peerName}`, 'veth', options.peerMtu ?? options.mtu ?? DEFAULT_MTU);
     const finalPeer = this.newName(op, ns, peerName);
     let finalName: string;
@@ -250,9 +251,10 @@ export class VirtualBackend implements Backend {
     const op = 'moveLink';
     const target = `${nsKey}/${name}`;
     this.enter(op, target, [nsKey, name, targetKey, newName]);
-    // Both namespaces are resolved before the link (as `ip link set ... netns` does).
-    this.ns(op, nsKey);
+    // Both namespaces and the new name's syntax are checked before the link (as `ip link set ... netns` does).
+    const src = this.ns(op, nsKey);
     const dest = this.ns(op, targetKey);
+    if (newName !== undefined) this.checkNameSyntax(op, src, newName);
     const link = this.link(op, nsKey, name);
     if (dest === link.ns) {
       if (newName !== undefined) this.rename(op, link, newName);
@@ -277,6 +279,8 @@ export class VirtualBackend implements Backend {
 
   async renameLink(nsKey: NamespaceKey, name: string, newName: string): Promise<void> {
     this.enter('renameLink', `${nsKey}/${name}`, [nsKey, name, newName]);
+    // iproute2 rejects a bad new name while parsing, before the device is looked up.
+    this.checkNameSyntax('renameLink', this.ns('renameLink', nsKey), newName);
     this.rename('renameLink', this.link('renameLink', nsKey, name), newName);
   }
 
@@ -379,8 +383,10 @@ export class VirtualBackend implements Backend {
         (spec.metric === undefined || spec.metric === 0 || r.metric === spec.metric),
     );
     if (i < 0) {
-      // IPv6 finds its null entry at the root (::/0) and fib6_del refuses it: ENOENT (Linux 6.18).
-      const ipv6Root = destination.family === 6 && destination.prefix === 0 && !ns.routes.some((r) => r.family === 6 && r.destination.prefix === 0);
+      // IPv6 finds its null entry at the root (::/0) and, unless a dev, gateway or metric
+      // filter skips it, fib6_del refuses it: ENOENT (Linux 6.18).
+      const unfiltered = spec.dev === undefined && spec.gateway === undefined && (spec.metric === undefined || spec.metric === 0);
+      const ipv6Root = unfiltered && destination.family === 6 && destination.prefix === 0 && !ns.routes.some((r) => r.family === 6 && r.destination.prefix === 0);
       this.fail(ipv6Root ? 'ENOENT' : 'ESRCH', op, target);
     }
     ns.routes.splice(i, 1);
