@@ -131,7 +131,8 @@ export class PluginClient implements PluginCaller {
     const c0 = clock.now();
     // Argument-less methods: empty body, not {} or null (protocol.md §1.3).
     const bodyText0 = spec.request === null ? '' : goEncode(spec.request, req as never);
-    const body = enc.encode(bodyText0);
+    // Buffer.from: a slice of Node's pool, several times cheaper than TextEncoder for small bodies.
+    const body: Uint8Array = Buffer.from(bodyText0, 'utf8');
     const timeoutMs = opts.timeoutMs ?? this.timeoutMs;
     const sendOpts = opts.signal ? { timeoutMs, signal: opts.signal } : { timeoutMs };
     const attemptLog: AttemptRecord[] = [];
@@ -163,17 +164,15 @@ export class PluginClient implements PluginCaller {
       }
     }
 
-    const base = {
-      seq,
-      path: spec.path,
-      request: bodyText0,
-      startedAt,
-      attempts: attemptLog.length,
-      attemptLog,
-    };
-    const finish = (record: CallRecord): void => this.notify(record);
-
     if (reply === undefined) {
+      const base = {
+        seq,
+        path: spec.path,
+        request: bodyText0,
+        startedAt,
+        attempts: attemptLog.length,
+        attemptLog,
+      };
       const err = failure!;
       const kind: CallErrorKind = err.kind === 'timeout' ? 'timeout' : 'transport-error';
       const partial = err.partial;
@@ -190,7 +189,7 @@ export class PluginClient implements PluginCaller {
         outcome: kind,
         error: message,
       };
-      finish(record);
+      this.notify(record);
       return { ok: false, error: new PluginCallError(kind, message, record, undefined, err), record };
     }
 

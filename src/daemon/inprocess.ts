@@ -34,7 +34,6 @@ export interface InProcessPluginOptions {
 
 const NEVER_ABORTED: SignalSource = { signal: new AbortController().signal };
 const REPLY_HEADERS: Readonly<Record<string, string>> = Object.freeze({ 'content-type': CONTENT_TYPE });
-const enc = new TextEncoder();
 
 /** One synchronous dispatch per exchange; the handler never throws. */
 class LeanTransport implements Transport {
@@ -47,7 +46,7 @@ class LeanTransport implements Transport {
   }
   async send(req: RawRequest, _opts: SendOptions): Promise<RawReply> {
     const w = await this.handler.dispatch(req.method, req.path, req.body, NEVER_ABORTED);
-    return { status: w.status, headers: REPLY_HEADERS, body: enc.encode(w.body) };
+    return { status: w.status, headers: REPLY_HEADERS, body: Buffer.from(w.body, 'utf8') };
   }
   async close(): Promise<void> {}
 }

@@ -123,6 +123,7 @@ class ReferenceNetworkDriver implements ReferenceDriver {
   /** Link names of all endpoints and MACs of all endpoints and bridges (indexes over `networks`). */
   private usedNames = new Set<string>();
   private knownEndpointIds = new Set<string>();
+  private bridgeNameCache: Set<string> | null = null;
   private usedMacs = new Set<string>();
   private queue: Promise<unknown> = Promise.resolve();
 
@@ -188,6 +189,7 @@ class ReferenceNetworkDriver implements ReferenceDriver {
       };
       await this.createBridge(record, `network ${id}`);
       this.networks.set(id, record);
+      this.bridgeNameCache = null;
       if (record.bridgeMac !== undefined) this.usedMacs.add(record.bridgeMac);
       await this.persist();
       return EMPTY;
@@ -205,6 +207,7 @@ class ReferenceNetworkDriver implements ReferenceDriver {
       }
       await this.deleteLinkIfPresent(net.bridge, `network ${id}`);
       this.networks.delete(id);
+      this.bridgeNameCache = null;
       if (net.bridgeMac !== undefined) this.usedMacs.delete(net.bridgeMac);
       await this.persist();
       return EMPTY;
@@ -386,6 +389,7 @@ class ReferenceNetworkDriver implements ReferenceDriver {
       networks.set(n.id, n);
     }
     this.networks = networks;
+    this.bridgeNameCache = null;
     this.discovered = new Map(s.nodes.map((n) => [n.address, { ...n }]));
     this.usedNames = new Set();
     this.usedMacs = new Set();
@@ -527,13 +531,15 @@ class ReferenceNetworkDriver implements ReferenceDriver {
     else this.knownEndpointIds.delete(ep.id);
   }
 
+  /** The bridges' names, cached until the set of networks changes. */
+  private bridgeNames(): ReadonlySet<string> {
+    return (this.bridgeNameCache ??= new Set(Array.from(this.networks.values(), (n) => n.bridge)));
+  }
+
   private pickVethNames(epId: string): [string, string] {
     // A user-chosen bridge name (`cnm-h…`) could look like a veth name: check bridges too.
-    const taken = (n: string): boolean => {
-      if (this.usedNames.has(n)) return true;
-      for (const x of this.networks.values()) if (x.bridge === n) return true;
-      return false;
-    };
+    const bridges = this.bridgeNames();
+    const taken = (n: string): boolean => this.usedNames.has(n) || bridges.has(n);
     for (let attempt = 0; attempt < 8; attempt++) {
       const names = vethNames(epId, attempt);
       if (!taken(names[0]) && !taken(names[1])) return names;
