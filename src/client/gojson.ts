@@ -182,6 +182,13 @@ class Scanner {
 
 /** Read the first JSON value of a body like Go's json.Decoder.Decode. */
 export function goDecodeFirst(text: string): FirstValue {
+  // Fast path: a body that is exactly one JSON value (plus JSON whitespace) is what the
+  // scanner would accept too, with nothing trailing; anything else takes Go's scanner.
+  try {
+    return { ok: true, value: JSON.parse(text) as unknown, trailing: '' };
+  } catch {
+    // fall through: the scanner finds Go's message, or the first value and what trails it
+  }
   const sc = new Scanner(text);
   sc.skipWs();
   if (sc.i >= text.length) return { ok: false, message: 'EOF' };

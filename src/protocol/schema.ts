@@ -418,6 +418,16 @@ const GO_ESCAPE_RE = /[<>&\u2028\u2029]/g;
 const GO_ESCAPE_TEST = /[<>&\u2028\u2029]/;
 
 function goString(str: string): string {
+  // Fast path: printable ASCII without `"`, `\\`, `<`, `>`, `&` encodes as itself in quotes.
+  let plain = true;
+  for (let i = 0; i < str.length; i++) {
+    const c = str.charCodeAt(i);
+    if (c < 0x20 || c > 0x7e || c === 0x22 || c === 0x5c || c === 0x3c || c === 0x3e || c === 0x26) {
+      plain = false;
+      break;
+    }
+  }
+  if (plain) return `"${str}"`;
   const json = JSON.stringify(str);
   return GO_ESCAPE_TEST.test(json) ? json.replace(GO_ESCAPE_RE, (c) => GO_ESCAPES[c]!) : json;
 }
