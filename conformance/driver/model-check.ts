@@ -44,6 +44,13 @@ async function runDriverModel(ctx: CheckContext, focus: string): Promise<void> {
   const replay = ctx.config.replay;
   const transport = { broken: false };
   const ids = new IdSource(ctx.seed);
+  // A slow but correct plugin gets fewer runs, not a budget failure: runs starting after half the budget pass
+  // without calling the plugin (fast-check's own time limits either abandon a run that keeps calling the
+  // plugin during the next check, or count skipped runs as a failure).
+  const budget = ctx.check.budgetMs ?? ctx.config.checkBudgetMs;
+  const deadline = performance.now() + budget * 0.5;
+  const shrinkDeadline = performance.now() + budget * 0.85;
+  let executed = 0;
   const property = fc.asyncProperty(
     driverCommands({
       slots: probe.v4.length,
@@ -52,6 +59,9 @@ async function runDriverModel(ctx: CheckContext, focus: string): Promise<void> {
     }),
     async (cmds) => {
       if (transport.broken) return;
+      // While shrinking, stop near the end of the budget: the smallest failure so far is reported.
+      if (performance.now() > (last === null ? deadline : shrinkDeadline)) return;
+      executed++;
       const sys = new DriverSystem(ctx, ctx.pools.next(), focus, ids, transport);
       try {
         // Every run starts with one network (docker network create): most commands need one.
@@ -68,11 +78,13 @@ async function runDriverModel(ctx: CheckContext, focus: string): Promise<void> {
       }
     },
   );
+  const runs = driverRuns(ctx.config.runs);
   const details = await fc.check(property, {
     seed: ctx.seed,
-    numRuns: replay ? 1 : driverRuns(ctx.config.runs),
+    numRuns: replay ? 1 : runs,
     ...(replay?.path !== undefined ? { path: replay.path } : {}),
   });
+  if (!details.failed && executed < runs && !replay) ctx.note(`time budget: stopped after ${executed} of ${runs} runs`);
   if (!details.failed) return;
   const err = details.errorInstance;
   const message = err instanceof Violation ? err.message : `model run failed: ${err instanceof Error ? err.message : String(err)}`;
