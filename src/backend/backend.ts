@@ -186,8 +186,10 @@ export interface Backend {
    * `ip route add`: EEXIST when a route with the same family, destination and
    * metric exists; when no on-link route (through `dev` when given) covers the
    * gateway: ENETUNREACH for IPv4, EHOSTUNREACH for IPv6 ("Nexthop has invalid
-   * gateway"); ENETDOWN when the link is down; ENODEV without gateway and dev or
-   * for an unknown dev; EINVAL for host bits in the destination or mixed families.
+   * gateway"; a next hop through a down link is unreachable too); ENETDOWN when
+   * `dev` is down for a route without gateway or with `onlink`; ENODEV without
+   * gateway and dev or for an unknown dev; EINVAL for host bits in the
+   * destination, mixed families, or IPv4 `onlink` without gateway.
    */
   addRoute(ns: NamespaceKey, route: RouteSpec): Promise<void>;
   /**

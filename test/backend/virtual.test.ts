@@ -530,6 +530,13 @@ describe('routes', () => {
     await failsCleanly(() => b.addRoute(H, { destination: '10.5.0.0/16' }), 'ENODEV');
     await failsCleanly(() => b.addRoute(H, { destination: '10.5.0.0/16', dev: 'nope' }), 'ENODEV');
     await failsCleanly(() => b.addRoute(H, { destination: '10.5.0.0/16', dev: 'down0' }), 'ENETDOWN');
+    await failsCleanly(() => b.addRoute(H, { destination: 'fd05::/64', dev: 'down0' }), 'ENETDOWN');
+    // A next hop through a down link is unreachable (the lookup comes first); onlink skips the lookup.
+    await failsCleanly(() => b.addRoute(H, { destination: '10.5.0.0/16', gateway: '10.0.0.1', dev: 'down0' }), 'ENETUNREACH');
+    await failsCleanly(() => b.addRoute(H, { destination: '10.5.0.0/16', gateway: '10.0.0.1', dev: 'down0', onlink: true }), 'ENETDOWN');
+    // IPv4 refuses onlink without a gateway, IPv6 takes it.
+    await failsCleanly(() => b.addRoute(H, { destination: '10.5.0.0/16', dev: 'd0', onlink: true }), 'EINVAL');
+    await b.addRoute(H, { destination: 'fd07::/64', dev: 'd0', onlink: true });
   });
 
   it('an IPv6 gateway cannot be a local address (IPv4 may be)', async () => {

@@ -338,18 +338,24 @@ export class VirtualBackend implements Backend {
     if (spec.dev !== undefined) {
       dev = ns.links.get(spec.dev) ?? null;
       if (dev === null) this.fail('ENODEV', op, target, `Cannot find device "${spec.dev}"`);
-      if (!dev.up) this.fail('ENETDOWN', op, target, 'Nexthop device is not up');
     }
     const onlink = spec.onlink === true;
     if (onlink && dev === null) this.fail('EINVAL', op, target, 'Nexthop device required for onlink');
     if (gateway === null && dev === null) this.fail('ENODEV', op, target);
-    if (gateway !== null && family === 6 && dev !== null && dev.kind === 'loopback') {
-      this.fail('EINVAL', op, target, 'Egress device can not be loopback device for this route');
-    }
-    if (gateway !== null && !onlink) {
-      if (family === 6 && isIpv6LinkLocal(gateway)) {
+    if (gateway === null) {
+      if (onlink && family === 4) this.fail('EINVAL', op, target, 'Invalid flags for nexthop - PERVASIVE and ONLINK can not be set');
+      if (!dev!.up) this.fail('ENETDOWN', op, target, 'Nexthop device is not up');
+    } else {
+      if (family === 6 && dev !== null && dev.kind === 'loopback') {
+        this.fail('EINVAL', op, target, 'Egress device can not be loopback device for this route');
+      }
+      if (onlink) {
+        if (!dev!.up) this.fail('ENETDOWN', op, target, 'Nexthop device is not up');
+      } else if (family === 6 && isIpv6LinkLocal(gateway)) {
         if (dev === null) this.fail('EINVAL', op, target, 'Egress device not specified');
+        if (!dev.up) this.fail('ENETDOWN', op, target, 'Nexthop device is not up');
       } else {
+        // The next hop is looked up first: through a down link it is simply unreachable.
         if (family === 6 && isLocalAddress(ns, gateway)) this.fail('EINVAL', op, target, 'Gateway can not be a local address');
         const via = lookupOnLink(ns, gateway, dev);
         if (via === null) this.fail(family === 4 ? 'ENETUNREACH' : 'EHOSTUNREACH', op, target, 'Nexthop has invalid gateway');
