@@ -162,7 +162,7 @@ export async function startFlawedDriver(socketPath: string, opts: FlawedDriverOp
   // FLAW join-race: the name counter is read, then an await, then written back.
   const racyJoin = async (b: Record<string, unknown>): Promise<unknown> => {
     const n = linkCounter;
-    await sleep(2);
+    await sleep(20); // e.g. an `ip link add` between reading and writing the counter
     const reply = methods['/NetworkDriver.Join']!(b) as Record<string, unknown>;
     linkCounter = n + 1;
     const name = `fd${(n + 1).toString(36)}`;
