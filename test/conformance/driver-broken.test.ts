@@ -139,7 +139,7 @@ describe('other broken drivers', () => {
     expect(exitCodeFor(report, 'must')).toBe(0);
   });
 
-  it('a race under concurrent Joins -> driver.concurrent-lifecycles, shrunk to 2 parallel lifecycles', async () => {
+  it('a race under concurrent Joins -> driver.concurrent-lifecycles, shrunk to a few parallel lifecycles', async () => {
     const report = await runAgainst({ flaw: 'join-race' });
     expect(failing(report)).toEqual(['driver.concurrent-lifecycles']);
     const r = result(report, 'driver.concurrent-lifecycles');
