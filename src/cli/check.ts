@@ -178,7 +178,17 @@ async function check(a: CheckArgs): Promise<number> {
     image = await startImagePlugin(a.image, { socketName: a['image-socket'] });
     spec = { socket: image.socket };
   } else {
-    reference = await startReferenceTarget({ profile: a.profile });
+    if (config.netns === 'linux') {
+      // --netns linux: the reference runs on the real kernel inside a namespace of its own, which plays its host.
+      const [{ openNetnsHost }, { createLinuxBackend }] = await Promise.all([import('../../conformance/driver/netns-host.js'), import('../backend/linux/index.js')]);
+      const host = await openNetnsHost();
+      const backend = createLinuxBackend({ hostNetns: host.name });
+      const ref = await startReferenceTarget({ profile: a.profile, backend });
+      config.netnsHost = host.name;
+      reference = { socket: ref.socket, close: async () => (await ref.close(), await backend.close(), await host.close()) };
+    } else {
+      reference = await startReferenceTarget({ profile: a.profile });
+    }
     spec = { socket: reference.socket };
   }
 

@@ -2,6 +2,7 @@
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import type { Backend } from '../backend/backend.js';
 import type { Profile } from '../protocol/constants.js';
 import { createReferencePlugin } from '../reference/plugin.js';
 import { servePlugin } from '../sdk/index.js';
@@ -11,10 +12,10 @@ export interface ReferenceTarget {
   close(): Promise<void>;
 }
 
-export async function startReferenceTarget(opts: { profile?: Profile } = {}): Promise<ReferenceTarget> {
+export async function startReferenceTarget(opts: { profile?: Profile; backend?: Backend } = {}): Promise<ReferenceTarget> {
   const dir = await mkdtemp(join(tmpdir(), 'cnmkit-ref-'));
   const socket = join(dir, 'cnmkit.sock');
-  const plugin = await createReferencePlugin({ backend: 'virtual', profile: opts.profile });
+  const plugin = await createReferencePlugin({ backend: opts.backend ?? 'virtual', profile: opts.profile });
   const server = await servePlugin({ driver: plugin.driver, ipam: plugin.ipam, listen: { socket }, profile: opts.profile });
   return {
     socket,
