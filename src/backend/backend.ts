@@ -307,7 +307,7 @@ export function linkNameProblem(name: string): string | null {
   if (name === '.' || name === '..') return `"${name}" is not a valid name`;
   // C isspace() in the kernel: ASCII only, so a UTF-8 no-break space is a valid byte sequence.
   if (/[/:\0 \t\n\v\f\r]/.test(name)) return 'name contains "/", ":", NUL or whitespace';
-  const percents = name.split('%').length - 1;
+  const percents = name.includes('%') ? name.split('%').length - 1 : 0;
   if (percents > 1 || (percents === 1 && !name.includes('%d'))) return 'only one "%d" template is allowed';
   return null;
 }

@@ -9,11 +9,17 @@ const MAC_TEXT = /^[0-9a-fA-F]{2}(?::[0-9a-fA-F]{2}){5}$/;
 /** The 6 bytes of `aa:bb:cc:dd:ee:ff` (either case); null when malformed. */
 export function parseMac(text: string): Uint8Array | null {
   if (!MAC_TEXT.test(text)) return null;
-  return Uint8Array.from(text.split(':'), (h) => parseInt(h, 16));
+  const out = new Uint8Array(6);
+  for (let i = 0; i < 6; i++) out[i] = parseInt(text.slice(3 * i, 3 * i + 2), 16);
+  return out;
 }
 
+const HEX2 = Array.from({ length: 256 }, (_, b) => b.toString(16).padStart(2, '0'));
+
 export function formatMac(bytes: Uint8Array): string {
-  return Array.from(bytes, (b) => b.toString(16).padStart(2, '0')).join(':');
+  let out = '';
+  for (let i = 0; i < bytes.length; i++) out += i === 0 ? HEX2[bytes[i]!]! : `:${HEX2[bytes[i]!]!}`;
+  return out;
 }
 
 /** `is_valid_ether_addr`: not multicast (bit 0 of the first byte) and not 00:00:00:00:00:00. */

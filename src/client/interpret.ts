@@ -79,7 +79,8 @@ function canonicalKeys(node: Node, v: unknown): unknown {
 function findKey(obj: Record<string, unknown>, name: string): string | undefined {
   if (Object.prototype.hasOwnProperty.call(obj, name)) return name;
   const lower = name.toLowerCase();
-  return Object.keys(obj).find((k) => k.toLowerCase() === lower);
+  for (const k in obj) if (Object.prototype.hasOwnProperty.call(obj, k) && k.toLowerCase() === lower) return k;
+  return undefined;
 }
 
 function stringField(obj: unknown, name: string): string {

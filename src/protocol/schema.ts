@@ -446,7 +446,9 @@ function goEncodeAny(v: unknown): string {
   if (typeof v === 'number' || typeof v === 'boolean') return JSON.stringify(v);
   if (Array.isArray(v)) return `[${v.map(goEncodeAny).join(',')}]`;
   if (isPlainObject(v)) {
-    const keys = Object.keys(v).sort();
+    const keys = Object.keys(v);
+    if (keys.length === 0) return '{}';
+    if (keys.length > 1) keys.sort();
     return `{${keys.map((k) => `${goString(k)}:${goEncodeAny(v[k])}`).join(',')}}`;
   }
   return 'null';
@@ -489,7 +491,8 @@ function compileEncoder(node: Node): Encoder {
       return (v) => {
         if (v === undefined || v === null) return 'null';
         if (!isPlainObject(v)) return goEncodeAny(v);
-        const keys = Object.keys(v).sort();
+        const keys = Object.keys(v);
+        if (keys.length > 1) keys.sort();
         let out = '{';
         for (let i = 0; i < keys.length; i++) {
           const k = keys[i]!;
