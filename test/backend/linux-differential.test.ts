@@ -49,7 +49,12 @@ afterAll(() => {
 /** Slots 0 and 1 are namespaces the run creates; 2 is never created (ENOENT). */
 const SLOTS = [0, 1, 2];
 // Not `a`, `b`: iproute2 reads them as keywords (`a` = address), a CLI quirk, not kernel behaviour.
-const NAMES = ['va', 'vb', 'br0', 'br1', 'eth%d', 'eth0', 'lo', 'x y'];
+// Bridges and other links draw from separate name pools so that a master is always a bridge:
+// `ip link set X master NOT_A_BRIDGE` releases X from its old bridge before failing (the
+// kernel is not atomic there), while the Backend contract (and the model) change nothing.
+const BRIDGE_NAMES = ['br0', 'br1'];
+const LINK_NAMES = ['va', 'vb', 'eth%d', 'eth0', 'lo', 'x y'];
+const NAMES = [...LINK_NAMES, ...BRIDGE_NAMES];
 const ADDRS = ['10.0.0.1/24', '10.0.0.2/24', '10.0.0.1/16', '10.0.0.9/32', 'fd00::1/64', 'fd00::2/64'];
 const DESTS = ['0.0.0.0/0', '::/0', '10.5.0.0/16', '10.0.0.0/24', 'fd05::/64', '10.5.0.1/16'];
 const GWS = [undefined, '10.0.0.1', '10.0.0.254', '10.1.0.7', 'fd00::1', 'fd00::ff', 'fe80::1'];
@@ -64,24 +69,28 @@ interface Op {
 const o = (label: string, run: (b: Backend, keys: Keys) => Promise<unknown>): Op => ({ label, run });
 const slot = fc.oneof({ arbitrary: fc.constant(0), weight: 6 }, fc.constantFrom(...SLOTS));
 const name = fc.oneof({ arbitrary: fc.constantFrom('va', 'vb', 'br0'), weight: 3 }, fc.constantFrom(...NAMES));
+const linkName = fc.oneof({ arbitrary: fc.constantFrom('va', 'vb'), weight: 3 }, fc.constantFrom(...LINK_NAMES));
+const bridgeName = fc.constantFrom(...BRIDGE_NAMES);
 
 const op: fc.Arbitrary<Op> = fc.oneof(
-  fc.tuple(slot, name, fc.option(fc.constantFrom(...MTUS))).map(([s, n, mtu]) => o(`createBridge ${s} ${n} ${mtu}`, (b, k) => b.createBridge(k[s], n, mtu === null ? {} : { mtu }))),
-  fc.tuple(slot, name, name, fc.option(fc.constantFrom(...MACS)), fc.option(fc.constantFrom(...MTUS))).map(([s, n, p, mac, mtu]) =>
+  fc.tuple(slot, bridgeName, fc.option(fc.constantFrom(...MTUS))).map(([s, n, mtu]) => o(`createBridge ${s} ${n} ${mtu}`, (b, k) => b.createBridge(k[s], n, mtu === null ? {} : { mtu }))),
+  fc.tuple(slot, linkName, linkName, fc.option(fc.constantFrom(...MACS)), fc.option(fc.constantFrom(...MTUS))).map(([s, n, p, mac, mtu]) =>
     o(`createVethPair ${s} ${n} ${p} ${mac} ${mtu}`, (b, k) => b.createVethPair(k[s], n, p, { ...(mac === null ? {} : { peerMac: mac }), ...(mtu === null ? {} : { mtu }) })),
   ),
   fc.tuple(slot, name).map(([s, n]) => o(`deleteLink ${s} ${n}`, (b, k) => b.deleteLink(k[s], n))),
   fc.tuple(slot, name, fc.boolean()).map(([s, n, up]) => o(`set ${up ? 'up' : 'down'} ${s} ${n}`, (b, k) => (up ? b.setLinkUp(k[s], n) : b.setLinkDown(k[s], n)))),
   fc.tuple(slot, name, fc.constantFrom(...MTUS)).map(([s, n, mtu]) => o(`setMtu ${s} ${n} ${mtu}`, (b, k) => b.setMtu(k[s], n, mtu))),
   fc.tuple(slot, name, fc.constantFrom(...MACS)).map(([s, n, mac]) => o(`setMac ${s} ${n} ${mac}`, (b, k) => b.setMac(k[s], n, mac))),
-  fc.tuple(slot, name, fc.option(name)).map(([s, n, m]) => o(`setMaster ${s} ${n} ${m}`, (b, k) => b.setMaster(k[s], n, m))),
+  fc.tuple(slot, name, fc.option(bridgeName)).map(([s, n, m]) => o(`setMaster ${s} ${n} ${m}`, (b, k) => b.setMaster(k[s], n, m))),
   // Moves within one namespace are left out: the Linux backend (as of this writing) answers ok for a
   // missing link there where the kernel says ENODEV; the virtual model follows the kernel.
   fc
-    .tuple(slot, name, slot, fc.option(name))
+    .tuple(slot, linkName, slot, fc.option(linkName))
     .filter(([s, , t]) => s !== t)
     .map(([s, n, t, nn]) => o(`moveLink ${s} ${n} -> ${t} ${nn}`, (b, k) => b.moveLink(k[s], n, k[t], nn ?? undefined))),
-  fc.tuple(slot, name, name).map(([s, n, nn]) => o(`renameLink ${s} ${n} ${nn}`, (b, k) => b.renameLink(k[s], n, nn))),
+  fc
+    .oneof(fc.tuple(slot, linkName, linkName), fc.tuple(slot, bridgeName, bridgeName))
+    .map(([s, n, nn]) => o(`renameLink ${s} ${n} ${nn}`, (b, k) => b.renameLink(k[s], n, nn))),
   fc.tuple(slot, name, fc.constantFrom(...ADDRS), fc.boolean()).map(([s, n, a, add]) =>
     o(`${add ? 'add' : 'del'}Address ${s} ${n} ${a}`, (b, k) => (add ? b.addAddress(k[s], n, a) : b.deleteAddress(k[s], n, a))),
   ),
