@@ -145,3 +145,31 @@ export const daemonCrash: Check = {
     failOnTeardown(ctx, h);
   },
 };
+
+export const dualStack: Check = {
+  id: 'lifecycle.dual-stack',
+  title: 'docker network create --ipv6 and docker run on it',
+  level: 'must',
+  reason: 'protocol.md §4.2/§4.3: with --ipv6 the network gets IPv6Data and every endpoint an AddressIPv6; the container gets both addresses and default routes (skipped when the plugin takes no IPv6 network).',
+  requires: ['driver'],
+  async run(ctx: CheckContext) {
+    if (ctx.capabilities.has('ipam') && !ctx.capabilities.has('ipv6')) ctx.skip('the plugin is the IPAM and grants no IPv6 pool: no v6');
+    const h = await openHarness(ctx);
+    const s4 = h.subnet();
+    const s6 = h.subnet6();
+    if (s6 === null) ctx.skip('no IPv6 pool to test with (give an IPv6 --subnet)');
+    const made = await h.attempt(`docker network create --ipv6 --subnet ${s4} --subnet ${s6} n6`, (d) =>
+      d.networkCreate({ name: 'n6', driverOpts: ctx.config.driverOpts, ipamOpts: ctx.config.ipamOpts, ipv4: [{ subnet: s4 }], ipv6: [{ subnet: s6 }] }),
+    );
+    if (made instanceof Error) {
+      if (made.step === 'CreateNetwork') ctx.skip(`the driver refused an IPv6 network (${made.message}): no v6`);
+      ctx.fail(`docker network create --ipv6: ${made.message}`, { steps: [...h.steps], calls: h.calls() });
+    }
+    await h.op('docker run --network n6 c1', (d) => d.containerRun({ name: 'c1', networks: [{ network: 'n6' }] }));
+    await h.op(`docker run --network n6 --ip6 ${hostIn(s6, 9)} c2`, (d) => d.containerRun({ name: 'c2', networks: [{ network: 'n6', ip6: hostIn(s6, 9) }] }));
+    await h.verify();
+    for (const c of ['c1', 'c2']) await h.op(`docker rm -f ${c}`, (d) => d.containerRm(c, { force: true }));
+    await h.op('docker network rm n6', (d) => d.networkRm('n6'));
+    failOnTeardown(ctx, h);
+  },
+};

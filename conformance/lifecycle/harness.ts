@@ -54,6 +54,8 @@ export interface Harness {
   verify(): Promise<void>;
   /** The next IPv4 pool of this harness's arena for `--subnet` (skips when there is none left). */
   subnet(): string;
+  /** The next IPv6 pool of this harness's arena, or null when there is none. */
+  subnet6(): string | null;
 }
 
 export async function openHarness(ctx: CheckContext, driver: PluginCaller = ctx.caller): Promise<Harness> {
@@ -74,6 +76,7 @@ export async function openHarness(ctx: CheckContext, driver: PluginCaller = ctx.
   // One arena per harness: networks that live together get different pools (with --subnet: the given ones, in order).
   const arena = ctx.pools.next();
   let nextPool = 0;
+  let nextPool6 = 0;
   const calls = (n = 24): CallSummary[] => daemon.callLog().slice(-n).map((e) => summarizeRecord(e.record));
   const fail = (what: string, e: unknown): never => {
     const text = e instanceof Error ? e.message : String(e);
@@ -109,6 +112,10 @@ export async function openHarness(ctx: CheckContext, driver: PluginCaller = ctx.
       const pool = arena.v4[nextPool++];
       if (!pool) ctx.skip(`needs ${nextPool} IPv4 pools (give ${nextPool} IPv4 --subnet values)`);
       return formatCidr(pool);
+    },
+    subnet6() {
+      const pool = arena.v6[nextPool6++];
+      return pool ? formatCidr(pool) : null;
     },
   };
   // Whatever the check leaves (a failure half-way), torn down as docker would: rm -f every container, rm every network.

@@ -53,7 +53,8 @@ describe('lifecycle suite', () => {
     try {
       const report = await runSuites({ socket: t.socket }, quickConfig(dir, { suites: ['lifecycle'], level: 'compat' }));
       expect(report.checks.filter((c) => c.status === 'failed').map((c) => `${c.id}: ${c.message}`)).toEqual([]);
-      expect(report.summary.passed).toBe(5);
+      expect(report.summary.passed).toBe(6);
+      expect(result(report, 'lifecycle.dual-stack').status).toBe("passed");
       expect(result(report, 'lifecycle.restart-keeps-state').message).toMatch(/--restart-cmd/);
       expect(report.leaks).toEqual([]);
     } finally {
