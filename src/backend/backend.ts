@@ -153,7 +153,9 @@ export interface Backend {
    * master is not a bridge, ELOOP for a bridge into a bridge, EINVAL for `lo`.
    * Same master again: no-op; a port of another bridge moves over (as
    * `ip link set master` does). A bridge whose MTU was never set explicitly
-   * follows the smallest MTU of its ports.
+   * follows the smallest MTU of its ports. Atomic: the kernel itself releases the
+   * old master before refusing a non-bridge one, so a kernel-backed
+   * implementation checks the new master's kind first.
    */
   setMaster(ns: NamespaceKey, name: string, master: string | null): Promise<void>;
   /**
