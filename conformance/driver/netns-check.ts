@@ -36,7 +36,10 @@ function serveIn(ns: string, ip: string, timeoutMs: number): Promise<ChildProces
   const script = `const s=require('net').createServer((c)=>{c.end('cnmt-ok');s.close()});s.listen(${PORT},${JSON.stringify(ip)},()=>console.log('ready'));setTimeout(()=>process.exit(0),${timeoutMs})`;
   const child = spawn('ip', ['netns', 'exec', ns, process.execPath, '-e', script], { stdio: ['ignore', 'pipe', 'pipe'] });
   return new Promise((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`server in ${ns} did not start`)), timeoutMs);
+    const timer = setTimeout(() => {
+      child.kill();
+      reject(new Error(`server in ${ns} did not start`));
+    }, timeoutMs);
     child.stdout.on('data', (d: Buffer) => {
       if (d.toString().includes('ready')) {
         clearTimeout(timer);
@@ -119,7 +122,12 @@ export const netnsLinux: Check = {
       // The plugin's links: what appeared in its namespace up to now (the moved SrcNames included).
       const pluginLinks = new Set([...(await backend.listLinks(HOST_NAMESPACE)).map((l) => l.name), ...boxes.map((x) => x.reply.InterfaceName!.SrcName!)].filter((n) => !before.has(n)));
       const [a, b] = boxes as [Sandbox, Sandbox];
-      const server = await serveIn(b.ns, b.ip, 5000);
+      let server: ChildProcess;
+      try {
+        server = await serveIn(b.ns, b.ip, 5000);
+      } catch (e) {
+        ctx.fail(`could not start the test server in ${b.ns} on ${b.ip}: ${e instanceof Error ? e.message : String(e)} (the address may not be usable on the plugin's link)`);
+      }
       servers.push(server);
       const got = await connectFrom(a.ns, b.ip, 3000);
       if (!got.ok) ctx.fail(`no TCP traffic from ${a.ip} (${a.ns}) to ${b.ip} (${b.ns}) over the plugin's links: ${got.out}`);
