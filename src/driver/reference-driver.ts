@@ -33,7 +33,7 @@
  * backend changes and leaves the driver state as it was; should the undo itself
  * fail, the error message names the link left behind.
  */
-import { randomBytes as cryptoRandomBytes } from 'node:crypto';
+import { createHash, randomBytes as cryptoRandomBytes } from 'node:crypto';
 import {
   DEFAULT_MTU,
   HOST_NAMESPACE,
@@ -42,6 +42,7 @@ import {
   type LinkInfo,
   type NamespaceKey,
 } from '../backend/backend.js';
+import type { Firewall } from '../backend/firewall.js';
 import { formatMac, isValidLinkMac, parseMac, randomLinkMac } from '../backend/mac.js';
 import { netContains, parseCidr, parseIp, type Ip } from '../ipam/address.js';
 import type { CallContext, NetworkDriverApi } from '../protocol/api.js';
@@ -66,6 +67,12 @@ export interface ReferenceDriverOptions {
   readonly namespace?: NamespaceKey;
   /** Source of random bytes for MACs (default node:crypto); inject for determinism. */
   readonly randomBytes?: (size: number) => Uint8Array;
+  /**
+   * Forwarding rules per network (hosts whose FORWARD policy is DROP): allowed
+   * after the bridge is up in CreateNetwork, removed in DeleteNetwork, resynced
+   * by `reconcile`. None by default.
+   */
+  readonly firewall?: Firewall;
 }
 
 /** The driver plus what an integrator needs around it (state, inspection). */
@@ -118,6 +125,7 @@ class ReferenceNetworkDriver implements ReferenceDriver {
   private readonly store: DriverStateStore | undefined;
   private readonly ns: NamespaceKey;
   private readonly random: (size: number) => Uint8Array;
+  private readonly firewall: Firewall | undefined;
   private networks = new Map<string, NetworkRecord>();
   private discovered = new Map<string, NodeRecord>();
   /** Link names of all endpoints and MACs of all endpoints and bridges (indexes over `networks`). */
@@ -140,6 +148,7 @@ class ReferenceNetworkDriver implements ReferenceDriver {
     this.store = o.store;
     this.ns = o.namespace ?? HOST_NAMESPACE;
     this.random = o.randomBytes ?? ((n) => cryptoRandomBytes(n));
+    this.firewall = o.firewall;
     if (this.profile === 'moby') {
       this.gwAllocCheck = (req) => this.doGwAllocCheck(req);
     }
@@ -204,6 +213,9 @@ class ReferenceNetworkDriver implements ReferenceDriver {
       const left = Object.keys(net.endpoints);
       if (left.length > 0) {
         throw new DriverError('E_DRIVER_BUSY', `network ${id} has active endpoints (${left.map(short).join(', ')})`);
+      }
+      if (this.firewall !== undefined) {
+        await this.firewall.removeNetwork(firewallTag(id)).catch((e: unknown) => Promise.reject(backendFailure(`network ${id}: firewall`, e)));
       }
       await this.deleteLinkIfPresent(net.bridge, `network ${id}`);
       this.networks.delete(id);
@@ -431,8 +443,24 @@ class ReferenceNetworkDriver implements ReferenceDriver {
           }
         }
       }
+      if (this.firewall !== undefined) await this.reconcileFirewall(this.firewall, done);
       return done;
     });
+  }
+
+  /** Rules for every network (idempotent), none for networks the state does not know. */
+  private async reconcileFirewall(fw: Firewall, done: string[]): Promise<void> {
+    try {
+      const wanted = new Map([...this.networks.values()].map((n) => [firewallTag(n.id), n]));
+      for (const have of await fw.listNetworks()) {
+        if (wanted.has(have.network)) continue;
+        await fw.removeNetwork(have.network);
+        done.push(`removed firewall rules of unknown network ${have.network}`);
+      }
+      for (const [tag, n] of wanted) await fw.allowNetwork({ network: tag, bridge: n.bridge, internal: n.internal });
+    } catch (e) {
+      throw backendFailure('reconcile firewall', e);
+    }
   }
 
   /** Adopts an existing bridge: MTU, gateway addresses and up state as the network wants them. */
@@ -580,6 +608,12 @@ class ReferenceNetworkDriver implements ReferenceDriver {
     } catch (e) {
       throw backendFailure(what, e, await this.undo(net.bridge));
     }
+    if (this.firewall === undefined) return;
+    try {
+      await this.firewall.allowNetwork({ network: firewallTag(net.id), bridge: net.bridge, internal: net.internal });
+    } catch (e) {
+      throw backendFailure(`${what}: firewall`, e, await this.undo(net.bridge));
+    }
   }
 
   /** Veth pair, host end on the bridge and up; on failure removes what it made. */
@@ -640,6 +674,11 @@ class ReferenceNetworkDriver implements ReferenceDriver {
 }
 
 // ---- helpers ---------------------------------------------------------------------------
+
+/** The firewall's tag of a network: the id when it is a valid tag (64-hex, swarm ids), else a hash. */
+function firewallTag(id: string): string {
+  return /^[A-Za-z0-9_.-]{1,64}$/.test(id) ? id : createHash('sha256').update(id).digest('hex');
+}
 
 function requireId(value: unknown, field: string): string {
   if (typeof value !== 'string' || value === '') throw new DriverError('E_DRIVER_REQUEST', `${field} must be a non-empty string`);

@@ -3,7 +3,7 @@ import { afterAll, beforeEach, describe, expect, it } from 'vitest';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { HOST_NAMESPACE, VirtualBackend, diffSnapshots } from '../../src/backend/index.js';
+import { HOST_NAMESPACE, RecordingFirewall, VirtualBackend, diffSnapshots } from '../../src/backend/index.js';
 import {
   DriverError,
   bridgeName,
@@ -461,6 +461,32 @@ describe('swarm and discovery', () => {
     await d.discoverDelete!({ DiscoveryType: 1, DiscoveryData: { Address: '192.0.2.2' } }, ctx);
     await d.discoverDelete!({ DiscoveryType: 1, DiscoveryData: { Address: '192.0.2.2' } }, ctx);
     expect(d.nodes()).toEqual([]);
+  });
+});
+
+describe('firewall', () => {
+  it('allows a network after its bridge is up, removes it on delete, resyncs on reconcile', async () => {
+    const fw = new RecordingFirewall();
+    const df = createReferenceDriver({ backend: b, firewall: fw });
+    await df.createNetwork(netReq(NET, { 'cnmkit.internal': 'true' }), ctx);
+    expect(await fw.listNetworks()).toEqual([{ network: NET, bridge: bridgeName(NET), internal: true }]);
+    await df.deleteNetwork({ NetworkID: NET }, ctx);
+    expect(await fw.listNetworks()).toEqual([]);
+    await df.createNetwork(netReq(NET), ctx);
+    await fw.allowNetwork({ network: 'stale', bridge: 'cnm-stale', internal: false });
+    await fw.removeNetwork(NET);
+    expect(await df.reconcile()).toEqual(['removed firewall rules of unknown network stale']);
+    expect(await fw.listNetworks()).toEqual([{ network: NET, bridge: bridgeName(NET), internal: false }]);
+  });
+
+  it('a firewall failure undoes the bridge', async () => {
+    const fw = new RecordingFirewall();
+    fw.allowNetwork = async () => Promise.reject(new Error('iptables: permission denied'));
+    const df = createReferenceDriver({ backend: b, firewall: fw });
+    const before = b.snapshot();
+    expect(await codeOf(df.createNetwork(netReq(), ctx))).toBe('E_DRIVER_BACKEND');
+    expect(diffSnapshots(before, b.snapshot())).toEqual([]);
+    expect(df.networkIds()).toEqual([]);
   });
 });
 
