@@ -439,6 +439,26 @@ function isEmptyValue(v: unknown): boolean {
   return false;
 }
 
+/**
+ * Own keys sorted as Array#sort sorts strings (UTF-16 code units), as before.
+ * Small maps, the usual case, get an in-place insertion sort: Array#sort
+ * allocates a work copy per call.
+ */
+function sortedKeys(v: Record<string, unknown>): string[] {
+  const keys = Object.keys(v);
+  if (keys.length > 8) return keys.sort();
+  for (let i = 1; i < keys.length; i++) {
+    const k = keys[i]!;
+    let j = i - 1;
+    while (j >= 0 && keys[j]! > k) {
+      keys[j + 1] = keys[j]!;
+      j--;
+    }
+    keys[j + 1] = k;
+  }
+  return keys;
+}
+
 /** Encode an arbitrary JSON value like Go encodes an interface{} (map keys sorted). */
 function goEncodeAny(v: unknown): string {
   if (v === null || v === undefined) return 'null';
@@ -446,9 +466,8 @@ function goEncodeAny(v: unknown): string {
   if (typeof v === 'number' || typeof v === 'boolean') return JSON.stringify(v);
   if (Array.isArray(v)) return `[${v.map(goEncodeAny).join(',')}]`;
   if (isPlainObject(v)) {
-    const keys = Object.keys(v);
+    const keys = sortedKeys(v);
     if (keys.length === 0) return '{}';
-    if (keys.length > 1) keys.sort();
     return `{${keys.map((k) => `${goString(k)}:${goEncodeAny(v[k])}`).join(',')}}`;
   }
   return 'null';
@@ -491,8 +510,7 @@ function compileEncoder(node: Node): Encoder {
       return (v) => {
         if (v === undefined || v === null) return 'null';
         if (!isPlainObject(v)) return goEncodeAny(v);
-        const keys = Object.keys(v);
-        if (keys.length > 1) keys.sort();
+        const keys = sortedKeys(v);
         let out = '{';
         for (let i = 0; i < keys.length; i++) {
           const k = keys[i]!;
