@@ -10,7 +10,7 @@ import type { SendOptions, Transport, TransportInfo } from '../client/transport.
 import type { IpamApi, NetworkDriverApi } from '../protocol/api.js';
 import { CONTENT_TYPE, type Profile } from '../protocol/constants.js';
 import type { RawReply, RawRequest } from '../protocol/raw.js';
-import { createPluginHandler, type PluginHandler, type SignalSource } from '../sdk/handler.js';
+import { createPluginHandler, type PluginHandler, type SignalSource, type WireReply } from '../sdk/handler.js';
 import { DaemonUsageError } from './errors.js';
 
 export interface InProcessPluginOptions {
@@ -35,6 +35,10 @@ export interface InProcessPluginOptions {
 const NEVER_ABORTED: SignalSource = { signal: new AbortController().signal };
 const REPLY_HEADERS: Readonly<Record<string, string>> = Object.freeze({ 'content-type': CONTENT_TYPE });
 
+function toRawReply(w: WireReply): RawReply {
+  return { status: w.status, headers: REPLY_HEADERS, body: Buffer.from(w.body, 'utf8') };
+}
+
 /** One synchronous dispatch per exchange; the handler never throws. */
 class LeanTransport implements Transport {
   readonly info: TransportInfo;
@@ -44,9 +48,10 @@ class LeanTransport implements Transport {
   ) {
     this.info = { kind: 'in-process', address: label, compression: false, urlBase: `http://${encodeURIComponent(label)}` };
   }
-  async send(req: RawRequest, _opts: SendOptions): Promise<RawReply> {
-    const w = await this.handler.dispatch(req.method, req.path, req.body, NEVER_ABORTED);
-    return { status: w.status, headers: REPLY_HEADERS, body: Buffer.from(w.body, 'utf8') };
+  send(req: RawRequest, _opts: SendOptions): Promise<RawReply> {
+    const w = this.handler.dispatch(req.method, req.path, req.body, NEVER_ABORTED);
+    // No async frame: a synchronous handler costs one resolved promise, an asynchronous one a `then`.
+    return w instanceof Promise ? w.then(toRawReply) : Promise.resolve(toRawReply(w));
   }
   async close(): Promise<void> {}
 }
