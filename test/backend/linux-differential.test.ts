@@ -166,6 +166,12 @@ describe.skipIf(skip !== null)(`virtual model vs Linux kernel${skip === null ? '
         } finally {
           for (const k of keys.slice(0, 2)) {
             await linux.deleteNamespace(k).catch(() => undefined);
+            // Whatever the backend did, make sure the namespace is gone before forgetting it.
+            try {
+              execFileSync('ip', ['netns', 'del', k], { stdio: 'ignore' });
+            } catch {
+              // already gone
+            }
             made.delete(k);
           }
           await linux.close();
