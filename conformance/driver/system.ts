@@ -17,6 +17,7 @@ import { Resources } from '../resources.js';
 import type { CallSummary, CheckContext } from '../types.js';
 import { DriverIds, type DriverModelId } from './ids.js';
 import type { ModelEndpoint, ModelNetwork } from './model.js';
+import { OutOfTime } from '../model-run.js';
 
 /** Deterministic 64-hex ids (dockerd's network and endpoint ids), from the check seed. */
 export class IdSource {
@@ -54,6 +55,8 @@ export class DriverSystem {
     readonly ids: IdSource,
     /** Set once the plugin stops answering: later runs stop at once (no shrinking against a dead plugin). */
     readonly transport: { broken: boolean } = { broken: false },
+    /** True once the check's time is up: the next call throws OutOfTime (the run counts as passed). */
+    readonly timeUp: () => boolean = () => false,
     readonly caller: PluginCaller = ctx.caller,
   ) {
     this.resources = new Resources(ctx.check.id, ctx.config.timeoutMs);
@@ -87,6 +90,7 @@ export class DriverSystem {
    */
   async call<K extends MethodKey>(key: K, req: RequestOf<K>): Promise<CallOutcome<ResponseOf<K>>> {
     if (this.ctx.signal.aborted) throw new Error('check budget spent');
+    if (this.timeUp()) throw new OutOfTime();
     const out = await this.caller.tryCall(key, req, { timeoutMs: this.ctx.config.timeoutMs });
     this.calls.push(summarizeRecord(out.record));
     if (!out.ok && (out.error.kind === 'timeout' || out.error.kind === 'transport-error')) {

@@ -15,6 +15,7 @@ import { Resources } from '../resources.js';
 import type { CallSummary, CheckContext } from '../types.js';
 import { IpamIds, type IpamModelId } from './ids.js';
 import { type ModelPool, describePool } from './model.js';
+import { OutOfTime } from '../model-run.js';
 
 export class IpamSystem {
   readonly calls: CallSummary[] = [];
@@ -28,6 +29,8 @@ export class IpamSystem {
     readonly focus: string,
     /** Set once a call times out or the connection fails: later runs stop at once (no shrinking against a dead plugin). */
     readonly transport: { broken: boolean } = { broken: false },
+    /** True once the check's time is up: the next call throws OutOfTime (the run counts as passed). */
+    readonly timeUp: () => boolean = () => false,
     readonly caller: PluginCaller = ctx.caller,
   ) {
     this.slots = [...arena.v4, ...(ctx.capabilities.has('ipv6') ? arena.v6 : [])];
@@ -42,6 +45,7 @@ export class IpamSystem {
   /** One plugin call with the per-call timeout; transport failures stop the run. */
   async call<K extends MethodKey>(key: K, req: RequestOf<K>): Promise<CallOutcome<ResponseOf<K>>> {
     if (this.ctx.signal.aborted) throw new Error('check budget spent');
+    if (this.timeUp()) throw new OutOfTime();
     const out = await this.caller.tryCall(key, req, { timeoutMs: this.ctx.config.timeoutMs });
     this.calls.push(summarizeRecord(out.record));
     if (!out.ok && (out.error.kind === 'timeout' || out.error.kind === 'transport-error' || out.error.kind === 'decode-error')) {
