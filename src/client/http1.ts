@@ -11,10 +11,18 @@ const TOKEN = /^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/;
 
 /** Go's canonical MIME header form: `content-length` -> `Content-Length`. */
 export function canonicalHeader(name: string): string {
+  const known = CANONICAL.get(name);
+  if (known !== undefined) return known;
   return name
     .split('-')
     .map((p) => (p === '' ? p : p[0]!.toUpperCase() + p.slice(1).toLowerCase()))
     .join('-');
+}
+
+/** The names every request carries, computed once (this runs per header per call). */
+const CANONICAL = new Map<string, string>();
+for (const n of ['host', 'user-agent', 'content-length', 'accept', 'accept-encoding', 'content-type', 'connection', 'transfer-encoding']) {
+  CANONICAL.set(n, n.split('-').map((p) => p[0]!.toUpperCase() + p.slice(1)).join('-'));
 }
 
 /** The request bytes: request line, headers in the given order, blank line, body. */
