@@ -10,7 +10,7 @@ import { createFileStateStore, openReferenceDriver, type ReferenceDriver } from 
 import { createIpam, type AddressPoolSpec, type ReferenceIpam } from '../ipam/index.js';
 import type { Profile } from '../protocol/constants.js';
 import { RecordingFirewall, type Firewall } from '../backend/firewall.js';
-import { attachForwarding, canRemoveOwned, sweepUnknownLinks } from './forwarding.js';
+import { canRemoveOwned, sweepUnknownLinks } from './forwarding.js';
 
 export type BackendKind = 'virtual' | 'linux';
 
@@ -71,11 +71,12 @@ export async function createReferencePlugin(opts: ReferencePluginOptions = {}): 
     const driver = await openReferenceDriver({
       backend,
       profile: opts.profile,
+      // Forwarding rules follow the networks: added with the bridge, removed with it, resynced at start.
+      firewall,
       store: opts.stateDir === undefined ? undefined : createFileStateStore(join(opts.stateDir, 'driver')),
     });
     // With --state: adopt what the state knows, remove what a crashed run left unrecorded.
     if (opts.stateDir !== undefined && opts.backend === 'linux') await sweepUnknownLinks(driver, backend, HOST_NAMESPACE);
-    await attachForwarding(driver, firewall);
     const b = backend;
     return {
       driver,
