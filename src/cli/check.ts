@@ -35,6 +35,7 @@ export interface CheckArgs {
   plugin?: string;
   image?: string;
   'image-socket'?: string;
+  'image-wait'?: number;
   reference?: boolean;
   suite?: string[];
   check?: string[];
@@ -73,6 +74,7 @@ export function checkOptions(y: Argv): Argv {
     .option('plugin', { type: 'string', group: 'Target:', describe: 'plugin name, found as dockerd finds it (/run/docker/plugins, spec dirs)' })
     .option('image', { type: 'string', group: 'Target:', describe: 'plugin container image (started with testcontainers, socket dir shared)' })
     .option('image-socket', { type: 'string', group: 'Target:', describe: 'socket file name the image creates (default: first *.sock)' })
+    .option('image-wait', { type: 'number', group: 'Target:', describe: 'seconds to wait for the image\'s socket (default 30)' })
     .option('reference', { type: 'boolean', group: 'Target:', describe: 'the embedded reference plugin on the virtual backend' })
     .option('suite', { type: 'string', array: true, describe: 'suites to run (protocol, ipam, driver, lifecycle; default all)' })
     .option('check', { type: 'string', array: true, describe: 'only these check ids (a trailing * matches a prefix)' })
@@ -175,7 +177,9 @@ async function check(a: CheckArgs): Promise<number> {
   else if (a.url !== undefined) spec = { url: a.url };
   else if (a.plugin !== undefined) spec = { plugin: a.plugin };
   else if (a.image !== undefined) {
-    image = await startImagePlugin(a.image, { socketName: a['image-socket'] });
+    const wait = a['image-wait'];
+    if (wait !== undefined && (!Number.isFinite(wait) || wait <= 0)) throw new UsageError(`--image-wait must be a positive number of seconds, got ${wait}`);
+    image = await startImagePlugin(a.image, { socketName: a['image-socket'], ...(wait !== undefined ? { startTimeoutMs: Math.ceil(wait * 1000) } : {}) });
     spec = { socket: image.socket };
   } else {
     if (config.netns === 'linux') {
