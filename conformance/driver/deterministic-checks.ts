@@ -1,6 +1,6 @@
 /** Deterministic driver checks: reply times of one container lifecycle, and differences from Docker's own drivers (compat). */
 import type { Check, CheckContext } from '../types.js';
-import { join, openEndpoint, openNetwork, teardown } from './helpers.js';
+import { join, openNetwork, requireEndpoint, requireJoined, teardown } from './helpers.js';
 
 export const timelyLifecycle: Check = {
   id: 'driver.timely-replies',
@@ -12,8 +12,7 @@ export const timelyLifecycle: Check = {
     const limit = Math.min(ctx.config.slowCallMs, ctx.config.timeoutMs);
     const net = await openNetwork(ctx);
     for (let i = 0; i < 2; i++) {
-      const ep = await openEndpoint(ctx, net, 2 + i);
-      if (typeof ep === 'string') ctx.skip(`precondition: CreateEndpoint refused (${ep}); see driver.lifecycle-accepted`);
+      const ep = await requireEndpoint(ctx, net, 2 + i);
       const j = await join(ctx, net, ep);
       if (typeof j !== 'string') await ctx.caller.tryCall('EndpointOperInfo', { NetworkID: net.id, EndpointID: ep.id }, { timeoutMs: ctx.config.timeoutMs });
       await teardown(ctx, net, ep);
@@ -31,10 +30,7 @@ export const dstPrefixCompat: Check = {
   requires: ['driver'],
   async run(ctx: CheckContext) {
     const net = await openNetwork(ctx);
-    const ep = await openEndpoint(ctx, net, 2);
-    if (typeof ep === 'string') ctx.skip(`precondition: CreateEndpoint refused (${ep}); see driver.lifecycle-accepted`);
-    const j = await join(ctx, net, ep);
-    if (typeof j === 'string') ctx.skip(`precondition: Join refused (${j}); see driver.lifecycle-accepted`);
+    const { ep, reply: j } = await requireJoined(ctx, net, 2);
     const prefix = j.InterfaceName?.DstPrefix ?? '';
     if (j.InterfaceName?.SrcName && prefix !== 'eth') ctx.fail(`DstPrefix is ${JSON.stringify(prefix)}: the container interface is ${prefix}0, not eth0`);
     if (j.Gateway && j.Gateway !== net.gateway) ctx.fail(`Join Gateway ${j.Gateway} differs from the IPAM gateway ${net.gateway} Docker's bridge driver would answer`);
@@ -50,10 +46,7 @@ export const externalConnectivityCompat: Check = {
   requires: ['driver'],
   async run(ctx: CheckContext) {
     const net = await openNetwork(ctx);
-    const ep = await openEndpoint(ctx, net, 2);
-    if (typeof ep === 'string') ctx.skip(`precondition: CreateEndpoint refused (${ep}); see driver.lifecycle-accepted`);
-    const j = await join(ctx, net, ep);
-    if (typeof j === 'string') ctx.skip(`precondition: Join refused (${j}); see driver.lifecycle-accepted`);
+    const { ep, reply: j } = await requireJoined(ctx, net, 2);
     const t = { timeoutMs: ctx.config.timeoutMs };
     const problems: string[] = [];
     const p = await ctx.caller.tryCall('ProgramExternalConnectivity', { NetworkID: net.id, EndpointID: ep.id, Options: {} }, t);

@@ -44,6 +44,21 @@ export async function openEndpoint(ctx: CheckContext, net: OpenNetwork, offset: 
   return { id, address, mac: out.value.Interface?.MacAddress ? out.value.Interface.MacAddress.toLowerCase() : null };
 }
 
+/** CreateEndpoint at host `offset`; a refusal skips the check (driver.lifecycle-accepted owns that). */
+export async function requireEndpoint(ctx: CheckContext, net: OpenNetwork, offset: number): Promise<OpenEndpoint> {
+  const ep = await openEndpoint(ctx, net, offset);
+  if (typeof ep === 'string') ctx.skip(`precondition: CreateEndpoint refused (${ep}); see driver.lifecycle-accepted`);
+  return ep;
+}
+
+/** CreateEndpoint and Join at host `offset`; a refusal of either skips the check. */
+export async function requireJoined(ctx: CheckContext, net: OpenNetwork, offset: number): Promise<{ ep: OpenEndpoint; reply: ResponseOf<'Join'> }> {
+  const ep = await requireEndpoint(ctx, net, offset);
+  const reply = await join(ctx, net, ep);
+  if (typeof reply === 'string') ctx.skip(`precondition: Join refused (${reply}); see driver.lifecycle-accepted`);
+  return { ep, reply };
+}
+
 let sandboxes = 0;
 
 /** Join with a fresh sandbox key; the Leave is registered for cleanup. */

@@ -12,7 +12,7 @@ import { randomBytes } from 'node:crypto';
 import { HOST_NAMESPACE, type Backend } from '../../src/backend/backend.js';
 import type { ResponseOf } from '../../src/protocol/methods.js';
 import type { Check, CheckContext } from '../types.js';
-import { type OpenEndpoint, type OpenNetwork, join, openEndpoint, openNetwork } from './helpers.js';
+import { type OpenEndpoint, type OpenNetwork, openNetwork, requireJoined } from './helpers.js';
 import { gatewayProblem } from './rules.js';
 
 const PORT = 47913;
@@ -82,10 +82,7 @@ export const netnsLinux: Check = {
       const net: OpenNetwork = await openNetwork(ctx);
       const boxes: Sandbox[] = [];
       for (let i = 0; i < 2; i++) {
-        const ep = await openEndpoint(ctx, net, 2 + i);
-        if (typeof ep === 'string') ctx.skip(`precondition: CreateEndpoint refused (${ep}); see driver.lifecycle-accepted`);
-        const reply = await join(ctx, net, ep);
-        if (typeof reply === 'string') ctx.skip(`precondition: Join refused (${reply}); see driver.lifecycle-accepted`);
+        const { ep, reply } = await requireJoined(ctx, net, 2 + i);
         const src = reply.InterfaceName?.SrcName ?? '';
         if (src === '') ctx.fail(`Join of ${ep.id.slice(0, 12)} answered no SrcName: the container gets no interface on this network`);
         try {

@@ -24,6 +24,17 @@ function idOf(h: Harness, network: string): string {
   return h.daemon.inspect().networks.find((n) => n.name === network)?.id ?? network;
 }
 
+/** `docker network create --subnet <subnet> <name>` with the configured driver and IPAM options; `flags` only shows in the step. */
+function networkCreate(ctx: CheckContext, h: Harness, name: string, subnet: string, flags = ''): Promise<unknown> {
+  return h.op(`docker network create --subnet ${subnet}${flags} ${name}`, (d) => d.networkCreate({ name, driverOpts: ctx.config.driverOpts, ipamOpts: ctx.config.ipamOpts, ipv4: [{ subnet }] }));
+}
+
+/** `docker rm -f` of each container, then `docker network rm` of each network. */
+async function removeAll(h: Harness, containers: readonly string[], networks: readonly string[]): Promise<void> {
+  for (const c of containers) await h.op(`docker rm -f ${c}`, (d) => d.containerRm(c, { force: true }));
+  for (const n of networks) await h.op(`docker network rm ${n}`, (d) => d.networkRm(n));
+}
+
 export const networkCreateRm: Check = {
   id: 'lifecycle.network-create-rm',
   title: 'docker network create / rm, twice on the same subnet',
@@ -34,8 +45,8 @@ export const networkCreateRm: Check = {
     const h = await openHarness(ctx);
     const subnet = h.subnet();
     for (const round of [1, 2]) {
-      await h.op(`docker network create --subnet ${subnet} -o ... n${round}`, (d) => d.networkCreate({ name: `n${round}`, driverOpts: ctx.config.driverOpts, ipamOpts: ctx.config.ipamOpts, ipv4: [{ subnet }] }));
-      await h.op(`docker network rm n${round}`, (d) => d.networkRm(`n${round}`));
+      await networkCreate(ctx, h, `n${round}`, subnet, ' -o ...');
+      await removeAll(h, [], [`n${round}`]);
     }
     failOnTeardown(ctx, h);
   },
@@ -50,15 +61,14 @@ export const containerRunStop: Check = {
   async run(ctx: CheckContext) {
     const h = await openHarness(ctx);
     const subnet = h.subnet();
-    await h.op(`docker network create --subnet ${subnet} n`, (d) => d.networkCreate({ name: 'n', driverOpts: ctx.config.driverOpts, ipamOpts: ctx.config.ipamOpts, ipv4: [{ subnet }] }));
+    await networkCreate(ctx, h, 'n', subnet);
     await h.op('docker run --network n c1', (d) => d.containerRun({ name: 'c1', networks: [{ network: 'n' }] }));
     await h.op('docker run --network n -p 8080:80 c2', (d) => d.containerRun({ name: 'c2', networks: [{ network: 'n' }], ports: [{ port: 80, hostPort: 8080 }] }));
     await h.verify();
     await h.op('docker stop c1', (d) => d.containerStop('c1'));
     await h.op('docker start c1', (d) => d.containerStart('c1'));
     await h.verify();
-    for (const c of ['c1', 'c2']) await h.op(`docker rm -f ${c}`, (d) => d.containerRm(c, { force: true }));
-    await h.op('docker network rm n', (d) => d.networkRm('n'));
+    await removeAll(h, ['c1', 'c2'], ['n']);
     failOnTeardown(ctx, h);
   },
 };
@@ -74,16 +84,16 @@ export const fixedIp: Check = {
     const s1 = h.subnet();
     const s2 = h.subnet();
     const ip = hostIn(s1, 5);
-    await h.op(`docker network create --subnet ${s1} a`, (d) => d.networkCreate({ name: 'a', driverOpts: ctx.config.driverOpts, ipamOpts: ctx.config.ipamOpts, ipv4: [{ subnet: s1 }] }));
-    await h.op(`docker network create --subnet ${s2} b`, (d) => d.networkCreate({ name: 'b', driverOpts: ctx.config.driverOpts, ipamOpts: ctx.config.ipamOpts, ipv4: [{ subnet: s2 }] }));
+    await networkCreate(ctx, h, 'a', s1);
+    await networkCreate(ctx, h, 'b', s2);
     for (const round of [1, 2, 3]) {
       await h.op(`docker run --network a --ip ${ip} c${round}`, (d) => d.containerRun({ name: `c${round}`, networks: [{ network: 'a', ip }] }));
       await h.op(`docker network connect b c${round}`, (d) => d.networkConnect(`c${round}`, 'b'));
       await h.verify();
       await h.op(`docker network disconnect b c${round}`, (d) => d.networkDisconnect(`c${round}`, 'b'));
-      await h.op(`docker rm -f c${round}`, (d) => d.containerRm(`c${round}`, { force: true }));
+      await removeAll(h, [`c${round}`], []);
     }
-    for (const n of ['a', 'b']) await h.op(`docker network rm ${n}`, (d) => d.networkRm(n));
+    await removeAll(h, [], ['a', 'b']);
     failOnTeardown(ctx, h);
   },
 };
@@ -99,7 +109,7 @@ export const rollbacks: Check = {
     const h = await openHarness(ctx, faulty);
     const subnet = h.subnet();
     const ip = hostIn(subnet, 7);
-    await h.op(`docker network create --subnet ${subnet} n`, (d) => d.networkCreate({ name: 'n', driverOpts: ctx.config.driverOpts, ipamOpts: ctx.config.ipamOpts, ipv4: [{ subnet }] }));
+    await networkCreate(ctx, h, 'n', subnet);
     const cases: Array<{ what: string; rule: Parameters<typeof faulty.addRule>[0] }> = [
       { what: 'ProgramExternalConnectivity fails', rule: { method: 'ProgramExternalConnectivity', fault: { kind: 'plugin-error', message: 'injected by cnmkit' } } },
       { what: 'the Join reply is lost', rule: { method: 'Join', fault: { kind: 'bad-reply', forward: true } } },
@@ -118,9 +128,9 @@ export const rollbacks: Check = {
       await h.attempt(`docker rm -f f${i}`, (d) => d.containerRm(`f${i}`, { force: true }));
       await h.op(`docker run --network n --ip ${ip} ok${i}`, (d) => d.containerRun({ name: `ok${i}`, networks: [{ network: 'n', ip }] }));
       await h.verify();
-      await h.op(`docker rm -f ok${i}`, (d) => d.containerRm(`ok${i}`, { force: true }));
+      await removeAll(h, [`ok${i}`], []);
     }
-    await h.op('docker network rm n', (d) => d.networkRm('n'));
+    await removeAll(h, [], ['n']);
     failOnTeardown(ctx, h);
   },
 };
@@ -134,14 +144,13 @@ export const daemonCrash: Check = {
   async run(ctx: CheckContext) {
     const h = await openHarness(ctx);
     const subnet = h.subnet();
-    await h.op(`docker network create --subnet ${subnet} n`, (d) => d.networkCreate({ name: 'n', driverOpts: ctx.config.driverOpts, ipamOpts: ctx.config.ipamOpts, ipv4: [{ subnet }] }));
+    await networkCreate(ctx, h, 'n', subnet);
     await h.op('docker run --network n c1', (d) => d.containerRun({ name: 'c1', networks: [{ network: 'n' }] }));
     await h.op('kill -9 dockerd; start dockerd', (d) => d.daemonRestart({ crash: true }));
     failOnTeardown(ctx, h);
     await h.op('docker start c1', (d) => d.containerStart('c1'));
     await h.verify();
-    await h.op('docker rm -f c1', (d) => d.containerRm('c1', { force: true }));
-    await h.op('docker network rm n', (d) => d.networkRm('n'));
+    await removeAll(h, ['c1'], ['n']);
     failOnTeardown(ctx, h);
   },
 };
@@ -168,8 +177,7 @@ export const dualStack: Check = {
     await h.op('docker run --network n6 c1', (d) => d.containerRun({ name: 'c1', networks: [{ network: 'n6' }] }));
     await h.op(`docker run --network n6 --ip6 ${hostIn(s6, 9)} c2`, (d) => d.containerRun({ name: 'c2', networks: [{ network: 'n6', ip6: hostIn(s6, 9) }] }));
     await h.verify();
-    for (const c of ['c1', 'c2']) await h.op(`docker rm -f ${c}`, (d) => d.containerRm(c, { force: true }));
-    await h.op('docker network rm n6', (d) => d.networkRm('n6'));
+    await removeAll(h, ['c1', 'c2'], ['n6']);
     failOnTeardown(ctx, h);
   },
 };
