@@ -2,9 +2,10 @@
 import type { AsyncCommand } from 'fast-check';
 import type { RequestOf } from '../../../src/protocol/methods.js';
 import { DriverIds } from '../ids.js';
-import { type DriverModel, type ModelEndpoint, type ModelNetwork, freeOffset, liveEndpoints } from '../model.js';
+import { type DriverModel, type ModelEndpoint, type ModelNetwork, freeOffset } from '../model.js';
 import { macProblem, normalMac } from '../rules.js';
 import { type DriverSystem, sandboxOptions } from '../system.js';
+import { EndpointCommand } from './endpoint-command.js';
 
 /** `plain`: as dockerd sends it; `mac`: with `--mac-address`; `null-options`: Options null (Go's nil map). */
 export type EndpointVariant = 'plain' | 'mac' | 'null-options';
@@ -99,16 +100,12 @@ export class RecreateEndpointCommand implements AsyncCommand<DriverModel, Driver
   }
 }
 
-export class DeleteEndpointCommand implements AsyncCommand<DriverModel, DriverSystem> {
-  constructor(readonly index: number) {}
-  check(m: Readonly<DriverModel>): boolean {
-    // dockerd always sends Leave before DeleteEndpoint.
-    return liveEndpoints(m).some((x) => x.ep.joined === null);
+export class DeleteEndpointCommand extends EndpointCommand {
+  // dockerd always sends Leave before DeleteEndpoint.
+  constructor(index: number) {
+    super(index, 'DeleteEndpoint', 'unjoined');
   }
-  async run(m: DriverModel, r: DriverSystem): Promise<void> {
-    const c = liveEndpoints(m).filter((x) => x.ep.joined === null);
-    const { net, ep } = c[this.index % c.length]!;
-    r.steps.push(`${this.toString()} -> ${ep.id.slice(0, 12)}`);
+  protected async act(m: DriverModel, r: DriverSystem, net: ModelNetwork, ep: ModelEndpoint): Promise<void> {
     const out = await r.call('DeleteEndpoint', { NetworkID: net.id, EndpointID: ep.id });
     // dockerd forgets the endpoint whatever the answer (errors are only logged).
     net.endpoints.splice(net.endpoints.indexOf(ep), 1);
@@ -118,8 +115,5 @@ export class DeleteEndpointCommand implements AsyncCommand<DriverModel, DriverSy
     }
     r.resources.forget('endpoint', ep.id);
     net.deleted.push(ep);
-  }
-  toString(): string {
-    return `DeleteEndpoint(${this.index})`;
   }
 }

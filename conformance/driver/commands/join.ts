@@ -1,10 +1,10 @@
 /** Join (container start: the sandbox gets the interface) and Leave (container stop). */
-import type { AsyncCommand } from 'fast-check';
 import type { ResponseOf } from '../../../src/protocol/methods.js';
 import { DriverIds } from '../ids.js';
 import { type DriverModel, type ModelEndpoint, type ModelNetwork, liveEndpoints } from '../model.js';
 import { gatewayProblem, interfaceNameProblem, routeProblem } from '../rules.js';
 import { type DriverSystem, sandboxOptions } from '../system.js';
+import { EndpointCommand } from './endpoint-command.js';
 
 let sandboxCounter = 0;
 
@@ -33,15 +33,11 @@ export function checkJoinReply(m: Readonly<DriverModel>, r: DriverSystem, net: M
   return src;
 }
 
-export class JoinCommand implements AsyncCommand<DriverModel, DriverSystem> {
-  constructor(readonly index: number) {}
-  check(m: Readonly<DriverModel>): boolean {
-    return liveEndpoints(m).some((x) => x.ep.joined === null);
+export class JoinCommand extends EndpointCommand {
+  constructor(index: number) {
+    super(index, 'Join', 'unjoined');
   }
-  async run(m: DriverModel, r: DriverSystem): Promise<void> {
-    const c = liveEndpoints(m).filter((x) => x.ep.joined === null);
-    const { net, ep } = c[this.index % c.length]!;
-    r.steps.push(`${this.toString()} -> ${ep.id.slice(0, 12)}`);
+  protected async act(m: DriverModel, r: DriverSystem, net: ModelNetwork, ep: ModelEndpoint): Promise<void> {
     const key = `/var/run/docker/netns/${(sandboxCounter++).toString(16).padStart(12, '0')}`;
     const out = await r.call('Join', { NetworkID: net.id, EndpointID: ep.id, SandboxKey: key, Options: sandboxOptions() });
     if (!out.ok) {
@@ -51,20 +47,13 @@ export class JoinCommand implements AsyncCommand<DriverModel, DriverSystem> {
     r.trackJoin(net, ep);
     ep.joined = checkJoinReply(m, r, net, ep, out.value);
   }
-  toString(): string {
-    return `Join(${this.index})`;
-  }
 }
 
-export class LeaveCommand implements AsyncCommand<DriverModel, DriverSystem> {
-  constructor(readonly index: number) {}
-  check(m: Readonly<DriverModel>): boolean {
-    return liveEndpoints(m).some((x) => x.ep.joined !== null);
+export class LeaveCommand extends EndpointCommand {
+  constructor(index: number) {
+    super(index, 'Leave', 'joined');
   }
-  async run(m: DriverModel, r: DriverSystem): Promise<void> {
-    const c = liveEndpoints(m).filter((x) => x.ep.joined !== null);
-    const { net, ep } = c[this.index % c.length]!;
-    r.steps.push(`${this.toString()} -> ${ep.id.slice(0, 12)}`);
+  protected async act(m: DriverModel, r: DriverSystem, net: ModelNetwork, ep: ModelEndpoint): Promise<void> {
     const out = await r.call('Leave', { NetworkID: net.id, EndpointID: ep.id });
     ep.joined = null; // dockerd leaves whatever the answer
     if (!out.ok) {
@@ -72,8 +61,5 @@ export class LeaveCommand implements AsyncCommand<DriverModel, DriverSystem> {
       return;
     }
     r.resources.forget('join', ep.id);
-  }
-  toString(): string {
-    return `Leave(${this.index})`;
   }
 }

@@ -1,38 +1,28 @@
 /** Calls dockerd makes around the lifecycle: EndpointOperInfo, Program/RevokeExternalConnectivity, and calls with unknown ids. */
 import type { AsyncCommand } from 'fast-check';
 import { DriverIds } from '../ids.js';
-import { type DriverModel, liveEndpoints } from '../model.js';
+import type { DriverModel, ModelEndpoint, ModelNetwork } from '../model.js';
 import type { DriverSystem } from '../system.js';
+import { EndpointCommand } from './endpoint-command.js';
 
-export class OperInfoCommand implements AsyncCommand<DriverModel, DriverSystem> {
-  constructor(readonly index: number) {}
-  check(m: Readonly<DriverModel>): boolean {
-    return liveEndpoints(m).length > 0;
+export class OperInfoCommand extends EndpointCommand {
+  constructor(index: number) {
+    super(index, 'EndpointOperInfo', 'any');
   }
-  async run(m: DriverModel, r: DriverSystem): Promise<void> {
-    const c = liveEndpoints(m);
-    const { net, ep } = c[this.index % c.length]!;
-    r.steps.push(`${this.toString()} -> ${ep.id.slice(0, 12)}`);
+  protected async act(m: DriverModel, r: DriverSystem, net: ModelNetwork, ep: ModelEndpoint): Promise<void> {
     const out = await r.call('EndpointOperInfo', { NetworkID: net.id, EndpointID: ep.id });
     if (out.ok) return;
     const notFound = out.error.kind === 'not-implemented';
     if (notFound && r.ctx.config.profile !== 'docker-20.10') return; // newer daemons ignore a 404 here
     r.violate(DriverIds.operInfo, `EndpointOperInfo of live endpoint ${ep.id.slice(0, 12)} failed (${out.error.message}); dockerd 20.10 calls it after every Join and rolls the container start back on any error, 404 included (protocol.md §1.6, §4.3)`);
   }
-  toString(): string {
-    return `EndpointOperInfo(${this.index})`;
-  }
 }
 
-export class ProgramRevokeCommand implements AsyncCommand<DriverModel, DriverSystem> {
-  constructor(readonly index: number) {}
-  check(m: Readonly<DriverModel>): boolean {
-    return liveEndpoints(m).some((x) => x.ep.joined !== null);
+export class ProgramRevokeCommand extends EndpointCommand {
+  constructor(index: number) {
+    super(index, 'ProgramRevoke', 'joined');
   }
-  async run(m: DriverModel, r: DriverSystem): Promise<void> {
-    const c = liveEndpoints(m).filter((x) => x.ep.joined !== null);
-    const { net, ep } = c[this.index % c.length]!;
-    r.steps.push(`${this.toString()} -> ${ep.id.slice(0, 12)}`);
+  protected async act(m: DriverModel, r: DriverSystem, net: ModelNetwork, ep: ModelEndpoint): Promise<void> {
     const p = await r.call('ProgramExternalConnectivity', { NetworkID: net.id, EndpointID: ep.id, Options: {} });
     // 404 = not implemented: ignored by dockerd (protocol.md §2.2).
     if (!p.ok && p.error.kind !== 'not-implemented') {
@@ -40,9 +30,6 @@ export class ProgramRevokeCommand implements AsyncCommand<DriverModel, DriverSys
     }
     const v = await r.call('RevokeExternalConnectivity', { NetworkID: net.id, EndpointID: ep.id });
     if (!v.ok && v.error.kind !== 'not-implemented') r.ctx.note(`RevokeExternalConnectivity answered an error (${v.error.message}); dockerd only logs it`);
-  }
-  toString(): string {
-    return `ProgramRevoke(${this.index})`;
   }
 }
 
