@@ -12,39 +12,19 @@
  * answered EINVAL for `ip addr del` on a missing device and ESRCH for a route
  * destination with host bits, where the kernel says ENODEV and EINVAL.)
  */
-import { afterAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import fc from 'fast-check';
 import { execFileSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { BackendError, VirtualBackend, type Backend } from '../../src/backend/index.js';
+import { VirtualBackend, type Backend } from '../../src/backend/index.js';
 import { createLinuxBackend } from '../../src/backend/linux/index.js';
+import { errnoOf } from '../helpers/errno.js';
+import { addNetns, deleteNetnsQuietly, netnsSkipReason, trackedNetns } from '../helpers/netns.js';
 
-function skipReason(): string | null {
-  if (process.platform !== 'linux') return 'not Linux';
-  if (process.getuid?.() !== 0) return 'not root';
-  try {
-    execFileSync('ip', ['-V'], { stdio: 'ignore' });
-    const probe = `cnmt-probe-${randomBytes(3).toString('hex')}`;
-    execFileSync('ip', ['netns', 'add', probe], { stdio: 'ignore' });
-    execFileSync('ip', ['netns', 'del', probe], { stdio: 'ignore' });
-  } catch {
-    return 'cannot create network namespaces';
-  }
-  return null;
-}
-const skip = skipReason();
+const skip = netnsSkipReason();
 const STRICT_ERRNO = process.env.CNMKIT_DIFF_ERRNO === '1';
 
-const made = new Set<string>();
-afterAll(() => {
-  for (const k of made) {
-    try {
-      execFileSync('ip', ['netns', 'del', k], { stdio: 'ignore' });
-    } catch {
-      // already gone
-    }
-  }
-});
+const made = trackedNetns();
 
 /** Slots 0 and 1 are namespaces the run creates; 2 is never created (ENOENT). */
 const SLOTS = [0, 1, 2];
@@ -106,16 +86,6 @@ const op: fc.Arbitrary<Op> = fc.oneof(
   }),
 );
 
-async function outcome(p: Promise<unknown>): Promise<string> {
-  try {
-    await p;
-    return 'ok';
-  } catch (e) {
-    if (e instanceof BackendError) return e.errno;
-    throw e;
-  }
-}
-
 /** Links, addresses and routes of the run's namespaces, keyed by slot; random MACs masked. */
 async function observe(b: Backend, keys: Keys, chosen: ReadonlySet<string>): Promise<unknown> {
   const out: unknown[] = [];
@@ -143,7 +113,7 @@ describe.skipIf(skip !== null)(`virtual model vs Linux kernel${skip === null ? '
       fc.asyncProperty(fc.array(op, { minLength: 5, maxLength: 30 }), async (ops) => {
         const tag = randomBytes(4).toString('hex');
         const host = `cnmt-dh-${tag}`;
-        execFileSync('ip', ['netns', 'add', host]);
+        addNetns(host);
         made.add(host);
         const linux = createLinuxBackend({ hostNetns: host });
         const virtual = new VirtualBackend();
@@ -157,8 +127,8 @@ describe.skipIf(skip !== null)(`virtual model vs Linux kernel${skip === null ? '
           for (const b of [linux, virtual]) for (const k of keys.slice(0, 2)) await b.setLinkUp(k, 'lo');
           const chosen = new Set(MACS);
           for (const step of ops) {
-            const ol = await outcome(step.run(linux, keys));
-            const ov = await outcome(step.run(virtual, keys));
+            const ol = await errnoOf(step.run(linux, keys));
+            const ov = await errnoOf(step.run(virtual, keys));
             if (STRICT_ERRNO) expect(ov, step.label).toBe(ol);
             else expect(ov === 'ok' ? 'ok' : 'error', `${step.label} (linux: ${ol}, virtual: ${ov})`).toBe(ol === 'ok' ? 'ok' : 'error');
             expect(await observe(virtual, keys, chosen), step.label).toEqual(await observe(linux, keys, chosen));
@@ -167,11 +137,7 @@ describe.skipIf(skip !== null)(`virtual model vs Linux kernel${skip === null ? '
           for (const k of keys.slice(0, 2)) {
             await linux.deleteNamespace(k).catch(() => undefined);
             // Whatever the backend did, make sure the namespace is gone before forgetting it.
-            try {
-              execFileSync('ip', ['netns', 'del', k], { stdio: 'ignore' });
-            } catch {
-              // already gone
-            }
+            deleteNetnsQuietly(k);
             made.delete(k);
           }
           await linux.close();

@@ -8,20 +8,11 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { BackendError, HOST_NAMESPACE as H, type Errno } from '../../src/backend/backend.js';
+import { HOST_NAMESPACE as H } from '../../src/backend/backend.js';
 import { IpSession, createLinuxBackend, type LinuxBackend } from '../../src/backend/linux/index.js';
+import { errnoOf } from '../helpers/errno.js';
 import { uniqueNsKey } from './shared-suite.js';
 import { linuxSkipReason, makeTestHostNetns, removeNetns } from './shared-linux-env.js';
-
-async function errnoOf(p: Promise<unknown>): Promise<Errno | 'ok'> {
-  try {
-    await p;
-    return 'ok';
-  } catch (e) {
-    if (e instanceof BackendError) return e.errno;
-    throw e;
-  }
-}
 
 function ip(args: string[]): Promise<{ ok: boolean; out: string }> {
   return new Promise((resolve) => execFile('ip', args, (err, out) => resolve({ ok: err === null, out })));

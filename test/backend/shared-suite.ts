@@ -8,7 +8,8 @@
  */
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { randomBytes } from 'node:crypto';
-import { BackendError, HOST_NAMESPACE, type Backend, type Errno, type LinkInfo } from '../../src/backend/backend.js';
+import { HOST_NAMESPACE, type Backend, type LinkInfo } from '../../src/backend/backend.js';
+import { errnoOf } from '../helpers/errno.js';
 
 export interface BackendEnv {
   readonly backend: Backend;
@@ -22,16 +23,6 @@ export interface BackendEnv {
 
 export function uniqueNsKey(): string {
   return `cnmt-${randomBytes(5).toString('hex')}`;
-}
-
-async function errnoOf(p: Promise<unknown>): Promise<Errno | 'ok'> {
-  try {
-    await p;
-    return 'ok';
-  } catch (e) {
-    if (e instanceof BackendError) return e.errno;
-    throw e;
-  }
 }
 
 const H = HOST_NAMESPACE;

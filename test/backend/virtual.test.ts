@@ -9,19 +9,10 @@ import {
   linkNameProblem,
   type Errno,
 } from '../../src/backend/index.js';
+import { errnoOf } from '../helpers/errno.js';
 
 const H = HOST_NAMESPACE;
 const SB = '/var/run/docker/netns/abc123';
-
-async function errnoOf(p: Promise<unknown>): Promise<Errno | 'ok'> {
-  try {
-    await p;
-    return 'ok';
-  } catch (e) {
-    if (e instanceof BackendError) return e.errno;
-    throw e;
-  }
-}
 
 let b: VirtualBackend;
 beforeEach(() => {

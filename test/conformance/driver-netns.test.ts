@@ -13,24 +13,11 @@ import { createLinuxBackend } from '../../src/backend/linux/index.js';
 import { createReferencePlugin } from '../../src/reference/plugin.js';
 import type { RawHandler } from '../../src/protocol/raw.js';
 import { createPluginHandler, servePlugin } from '../../src/sdk/index.js';
+import { addNetns, netnsSkipReason } from '../helpers/netns.js';
 import { startFlawedDriver, type DriverFlaw } from './driver-plugins/flawed-driver.js';
 import { quickConfig, result, tempDir, type TempDir } from './support.js';
 
-function skipReason(): string | null {
-  if (process.platform !== 'linux') return 'not Linux';
-  if (process.getuid?.() !== 0) return 'not root';
-  try {
-    execFileSync('ip', ['-V'], { stdio: 'ignore' });
-    const probe = `cnmt-probe-${randomBytes(3).toString('hex')}`;
-    execFileSync('ip', ['netns', 'add', probe], { stdio: 'ignore' });
-    execFileSync('ip', ['netns', 'del', probe], { stdio: 'ignore' });
-  } catch {
-    return 'cannot create network namespaces';
-  }
-  return null;
-}
-
-const skip = skipReason();
+const skip = netnsSkipReason();
 let dir: TempDir;
 let host = '';
 const namespaces = (): string[] =>
@@ -44,8 +31,7 @@ beforeAll(async () => {
   dir = await tempDir();
   if (skip !== null) return;
   host = `cnmt-host-${randomBytes(4).toString('hex')}`;
-  execFileSync('ip', ['netns', 'add', host]);
-  execFileSync('ip', ['-n', host, 'link', 'set', 'lo', 'up']);
+  addNetns(host, { loUp: true });
 });
 afterAll(async () => {
   if (host !== '') execFileSync('ip', ['netns', 'del', host], { stdio: 'ignore' });

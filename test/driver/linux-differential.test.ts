@@ -5,7 +5,7 @@
  * skipped otherwise. MACs the backends pick themselves (veth host ends) are
  * random on both and left out; MACs the driver picks are compared.
  */
-import { afterAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import fc from 'fast-check';
 import { execFileSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
@@ -13,41 +13,18 @@ import { HOST_NAMESPACE, VirtualBackend, type Backend } from '../../src/backend/
 import { createLinuxBackend } from '../../src/backend/linux/index.js';
 import { DriverError, createReferenceDriver, type ReferenceDriver } from '../../src/driver/index.js';
 import type { CallContext } from '../../src/protocol/api.js';
+import { addNetns, netnsSkipReason, trackedNetns } from '../helpers/netns.js';
 
 const ctx: CallContext = { path: '/diff', signal: new AbortController().signal };
 
-function skipReason(): string | null {
-  if (process.platform !== 'linux') return 'not Linux';
-  if (process.getuid?.() !== 0) return 'not root';
-  try {
-    execFileSync('ip', ['-V'], { stdio: 'ignore' });
-    const probe = `cnmt-probe-${randomBytes(3).toString('hex')}`;
-    execFileSync('ip', ['netns', 'add', probe], { stdio: 'ignore' });
-    execFileSync('ip', ['netns', 'del', probe], { stdio: 'ignore' });
-  } catch {
-    return 'cannot create network namespaces';
-  }
-  return null;
-}
-
-const skip = skipReason();
-const made: string[] = [];
-afterAll(() => {
-  for (const k of made) {
-    try {
-      execFileSync('ip', ['netns', 'del', k], { stdio: 'ignore' });
-    } catch {
-      // already gone
-    }
-  }
-});
+const skip = netnsSkipReason();
+const made = trackedNetns();
 
 /** A fresh namespace playing the host, lo up like a real host's. */
 function hostNetns(): string {
   const key = `cnmt-drv-${randomBytes(4).toString('hex')}`;
-  execFileSync('ip', ['netns', 'add', key]);
-  execFileSync('ip', ['-n', key, 'link', 'set', 'lo', 'up']);
-  made.push(key);
+  addNetns(key, { loUp: true });
+  made.add(key);
   return key;
 }
 
@@ -183,7 +160,7 @@ describe.skipIf(skip !== null)(`reference driver: Linux kernel vs virtual model$
         } finally {
           await linux.close();
           execFileSync('ip', ['netns', 'del', key]);
-          made.splice(made.indexOf(key), 1);
+          made.delete(key);
         }
       }),
       { numRuns: 25 },
