@@ -21,10 +21,13 @@ function stormCidr(ctx: CheckContext): Cidr {
   return { family: 4, base: first.base, prefix: first.prefix - 2 };
 }
 
-async function connections(ctx: CheckContext): Promise<PluginCaller[]> {
-  const out: PluginCaller[] = [];
-  for (let i = 0; i < ctx.config.concurrency; i++) out.push(await ctx.connect());
-  return out;
+/** The storm's pool (requested; a refusal skips) and `--concurrency` extra connections to the plugin. */
+async function openStorm(ctx: CheckContext): Promise<{ cidr: Cidr; pool: OpenPool; conns: PluginCaller[] }> {
+  const cidr = stormCidr(ctx);
+  const pool = await openPool(ctx, cidr);
+  const conns: PluginCaller[] = [];
+  for (let i = 0; i < ctx.config.concurrency; i++) conns.push(await ctx.connect());
+  return { cidr, pool, conns };
 }
 
 interface Timed {
@@ -61,9 +64,7 @@ export const concurrentNoDuplicate: Check = {
   reason: 'protocol.md §1.3 and §7.1 item 5 ("expect concurrent calls"): containers started in parallel reach the plugin over several connections; a duplicate address breaks both containers.',
   requires: ['ipam'],
   async run(ctx: CheckContext) {
-    const cidr = stormCidr(ctx);
-    const pool = await openPool(ctx, cidr);
-    const conns = await connections(ctx);
+    const { cidr, pool, conns } = await openStorm(ctx);
     const usable = Number(usableCount(cidr) > 100000n ? 100000n : usableCount(cidr));
     const total = Math.min(ctx.config.stormSize, usable + conns.length * 2);
     const results = await Promise.all(Array.from({ length: total }, (_, i) => allocate(ctx, conns[i % conns.length]!, pool, i)));
@@ -91,9 +92,7 @@ export const concurrentLinearizable: Check = {
     'protocol.md §7.1 item 5: calls arrive concurrently (container start and stop overlap); an address may be handed out only when it is free at some instant between request and reply, or two containers share it.',
   requires: ['ipam'],
   async run(ctx: CheckContext) {
-    const cidr = stormCidr(ctx);
-    const pool = await openPool(ctx, cidr);
-    const conns = await connections(ctx);
+    const { cidr, pool, conns } = await openStorm(ctx);
     // Hold a first batch, then release it while new requests race for the same addresses.
     const firstBatch = Math.min(Number(usableCount(cidr)) - 2, Math.floor(ctx.config.stormSize / 2), 60);
     const records: CallRecord[] = [];
@@ -138,9 +137,7 @@ export const concurrentPreferredExclusive: Check = {
     'ipam-semantics.md §2.2 step 6 / protocol.md §7.1 item 5: a preferred address (--ip, --gateway) already taken is refused ("Address already in use"); two containers started in parallel with the same --ip must not both get it.',
   requires: ['ipam'],
   async run(ctx: CheckContext) {
-    const cidr = stormCidr(ctx);
-    const pool = await openPool(ctx, cidr);
-    const conns = await connections(ctx);
+    const { cidr, pool, conns } = await openStorm(ctx);
     const usable = Number(usableCount(cidr) > 64n ? 64n : usableCount(cidr));
     const tasks: Promise<{ address: string; ok: boolean; record: CallRecord }>[] = [];
     for (let i = 1; i <= usable; i++) {

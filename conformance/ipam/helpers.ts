@@ -39,6 +39,11 @@ export async function takeAddress(ctx: CheckContext, pool: OpenPool, preferred =
   return bare;
 }
 
+/** Request `preferred` in `pool` as a precondition of the check (a refusal skips). */
+export async function requireAddress(ctx: CheckContext, pool: OpenPool, preferred: string): Promise<void> {
+  if ((await takeAddress(ctx, pool, preferred)) === null) ctx.skip(`precondition: RequestAddress ${preferred} refused`);
+}
+
 /** The first IPv4 pool of a fresh arena (or skip). */
 export function v4Pool(ctx: CheckContext, index = 0): Cidr {
   const c = ctx.pools.next().v4[index];

@@ -3,7 +3,7 @@ import { Options } from '../../src/protocol/constants.js';
 import { type Cidr, formatCidr, formatIp, overlaps, parseCidr, parseCidrWithAddress } from '../cidr.js';
 import { subPoolOf } from '../pools.js';
 import type { Check, CheckContext } from '../types.js';
-import { openPool, poolRequest, takeAddress, v4Pool } from './helpers.js';
+import { openPool, poolRequest, requireAddress, takeAddress, v4Pool } from './helpers.js';
 
 export const identicalPoolRequest: Check = {
   id: 'ipam.identical-pool-request',
@@ -21,8 +21,7 @@ export const identicalPoolRequest: Check = {
     ctx.resources.trackPool(ctx.caller, again.value.PoolID, req);
     ctx.note(`identical RequestPool accepted (PoolID ${again.value.PoolID === first.poolId ? 'same' : 'different'}); Docker refuses it`);
     const target = formatIp(4, cidr.base + 5n);
-    const a = await takeAddress(ctx, first, target);
-    if (a === null) ctx.skip(`precondition: RequestAddress ${target} refused`);
+    await requireAddress(ctx, first, target);
     const b = await takeAddress(ctx, { poolId: again.value.PoolID, cidr }, target);
     if (b !== null) ctx.fail(`${formatCidr(cidr)} was granted twice (PoolIDs ${first.poolId} and ${again.value.PoolID}) and ${target} was handed out through both`);
   },
@@ -172,7 +171,7 @@ export const addressSpacesIndependent: Check = {
     ctx.resources.trackPool(ctx.caller, out.value.PoolID, req);
     if (out.value.PoolID === a.poolId) ctx.fail(`the pools of ${formatCidr(cidr)} in ${local} and ${global} have the same PoolID ${JSON.stringify(a.poolId)}`);
     const ip = formatIp(4, cidr.base + 3n);
-    if ((await takeAddress(ctx, a, ip)) === null) ctx.skip(`precondition: RequestAddress ${ip} refused`);
+    await requireAddress(ctx, a, ip);
     if ((await takeAddress(ctx, { poolId: out.value.PoolID, cidr }, ip)) === null) ctx.fail(`${ip} taken in ${local} is refused in ${global}: the spaces share state`);
   },
 };
@@ -189,7 +188,7 @@ export const releaseUnknownHarmless: Check = {
     const pool = await openPool(ctx, cidr);
     const size = 1n << BigInt(32 - cidr.prefix);
     const keep = formatIp(4, cidr.base + 1n);
-    if ((await takeAddress(ctx, pool, keep)) === null) ctx.skip(`precondition: RequestAddress ${keep} refused`);
+    await requireAddress(ctx, pool, keep);
     const t = { timeoutMs: ctx.config.timeoutMs };
     const releases = [
       { what: 'an address never handed out', req: { PoolID: pool.poolId, Address: formatIp(4, cidr.base + 2n) } },
