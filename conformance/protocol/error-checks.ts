@@ -36,6 +36,14 @@ async function provoke(ctx: CheckContext, p: Probe): Promise<{ path: string; v: 
   return out;
 }
 
+/** Fail a request whose 200 reply carries its error in the other interface's field (dockerd reads that as success). */
+async function failWrongErrorField(p: Probe, reqs: readonly { path: string; body: string }[]): Promise<void> {
+  for (const r of reqs) {
+    const v = await p.verdict(r);
+    if (v.kind === 'wrong-field') p.fail(`${r.path}: 200 reply carries the error in "${v.field}" (${JSON.stringify(v.text)}); dockerd reads it as success`);
+  }
+}
+
 export const errorReplies: Check = {
   id: 'protocol.error-replies',
   title: 'Errors carry a non-empty message',
@@ -62,11 +70,7 @@ export const ipamErrorField: Check = {
   reason: 'protocol.md §1.4: a 200 IPAM reply signals failure with "Error"; {"Err":...} is an unknown field, so dockerd reads success with zero values (e.g. "invalid CIDR address:"). Use a non-200 status with {"Err":...} (go-plugins-helpers) or 200 {"Error":...}.',
   requires: ['ipam'],
   async run(ctx: CheckContext) {
-    const p: Probe = new Probe(ctx);
-    for (const r of ipamErrorRequests(ctx)) {
-      const v = await p.verdict(r);
-      if (v.kind === 'wrong-field') p.fail(`${r.path}: 200 reply carries the error in "${v.field}" (${JSON.stringify(v.text)}); dockerd reads it as success`);
-    }
+    await failWrongErrorField(new Probe(ctx), ipamErrorRequests(ctx));
   },
 };
 
@@ -77,11 +81,7 @@ export const driverErrorField: Check = {
   reason: 'protocol.md §1.4: a 200 NetworkDriver reply signals failure with "Err"; {"Error":...} is ignored and dockerd carries on as if the call succeeded.',
   requires: ['driver'],
   async run(ctx: CheckContext) {
-    const p: Probe = new Probe(ctx);
-    for (const r of driverErrorRequests()) {
-      const v = await p.verdict(r);
-      if (v.kind === 'wrong-field') p.fail(`${r.path}: 200 reply carries the error in "${v.field}" (${JSON.stringify(v.text)}); dockerd reads it as success`);
-    }
+    await failWrongErrorField(new Probe(ctx), driverErrorRequests());
   },
 };
 

@@ -2,7 +2,7 @@
 import { goDecode } from '../../src/protocol/schema.js';
 import * as m from '../../src/protocol/messages.js';
 import type { Check, CheckContext } from '../types.js';
-import { Probe } from './probe.js';
+import { Probe, servedReadPath } from './probe.js';
 
 export const activateHandshake: Check = {
   id: 'protocol.activate-handshake',
@@ -89,7 +89,7 @@ export const dockerdFraming: Check = {
   requires: [],
   async run(ctx: CheckContext) {
     const p: Probe = new Probe(ctx);
-    const path = ctx.capabilities.has('ipam') ? '/IpamDriver.GetDefaultAddressSpaces' : ctx.capabilities.has('driver') ? '/NetworkDriver.GetCapabilities' : '/Plugin.Activate';
+    const path = servedReadPath(ctx);
     for (const host of ['', 'plugin.moby.localhost']) {
       if (ctx.raw.curlPrefix && !ctx.raw.curlPrefix.includes('--unix-socket') && host === '') continue; // TCP always sends host:port
       const res = await p.send({ path, headers: { host, 'content-type': null } });

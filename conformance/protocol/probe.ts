@@ -52,6 +52,11 @@ function findKey(obj: Record<string, unknown>, name: string): string | undefined
   return undefined;
 }
 
+/** A cheap read-only method the plugin serves: the IPAM's address spaces, the driver's capabilities, or Plugin.Activate. */
+export function servedReadPath(ctx: CheckContext): string {
+  return ctx.capabilities.has('ipam') ? '/IpamDriver.GetDefaultAddressSpaces' : ctx.capabilities.has('driver') ? '/NetworkDriver.GetCapabilities' : '/Plugin.Activate';
+}
+
 export function verdictOf(path: string, res: RawResult): ReplyVerdict {
   if (res.kind !== 'reply') return { kind: 'no-reply', message: `${res.kind}: ${res.message}` };
   const spec = methodByPath(path);

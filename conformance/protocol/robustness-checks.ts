@@ -9,7 +9,7 @@ import { methodByPath } from '../../src/protocol/methods.js';
 import { RequestAddressResponse } from '../../src/protocol/messages.js';
 import { formatCidr, parseCidrWithAddress, formatIp } from '../cidr.js';
 import type { Check, CheckContext } from '../types.js';
-import { Probe } from './probe.js';
+import { Probe, servedReadPath } from './probe.js';
 
 export const replyJson: Check = {
   id: 'protocol.reply-json',
@@ -241,7 +241,7 @@ export const concurrentConnections: Check = {
   requires: [],
   async run(ctx: CheckContext) {
     const p: Probe = new Probe(ctx);
-    const path = ctx.capabilities.has('ipam') ? '/IpamDriver.GetDefaultAddressSpaces' : ctx.capabilities.has('driver') ? '/NetworkDriver.GetCapabilities' : '/Plugin.Activate';
+    const path = servedReadPath(ctx);
     const results = await Promise.all(Array.from({ length: ctx.config.concurrency }, () => p.send({ path })));
     const bad = results.find((r) => r.kind !== 'reply' || r.status !== 200);
     if (bad) p.fail(`one of ${results.length} parallel ${path} calls failed: ${bad.kind === 'reply' ? `HTTP ${bad.status}` : bad.message}`);
