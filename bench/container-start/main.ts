@@ -8,35 +8,21 @@
  * from scripts/setup-docker.sh; prints why and returns otherwise.
  * CNMKIT_BENCH_RUNS=N (default 21), CNMKIT_BENCH_QUICK=1 for 7 runs.
  */
-import { execFile } from 'node:child_process';
-import { existsSync, mkdtempSync, rmSync } from 'node:fs';
-import { connect } from 'node:net';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { randomBytes } from 'node:crypto';
 import { createReferencePlugin } from '../../src/reference/plugin.js';
 import { servePlugin } from '../../src/sdk/index.js';
+// The e2e harness's plumbing (plain node: code, no test framework): same image, socket probe and command runner.
+import { IMAGE, run, socketLive } from '../../test/e2e/harness.js';
 
-const IMAGE = process.env.CNMKIT_E2E_IMAGE ?? 'cnmkit-busybox:latest';
 const SOCKET = '/run/docker/plugins/cnmkit.sock';
 const TARGET_RATIO = 1.15;
 
-function docker(args: readonly string[]): Promise<{ ok: boolean; out: string }> {
-  return new Promise((resolve) => {
-    execFile('docker', [...args], { timeout: 120_000 }, (e, out, err) => resolve({ ok: e === null, out: (out + err).trim() }));
-  });
-}
-
-function socketLive(path: string): Promise<boolean> {
-  return new Promise((resolve) => {
-    if (!existsSync(path)) return resolve(false);
-    const s = connect(path);
-    s.once('connect', () => {
-      s.destroy();
-      resolve(true);
-    });
-    s.once('error', () => resolve(false));
-  });
+async function docker(args: readonly string[]): Promise<{ ok: boolean; out: string }> {
+  const r = await run('docker', args);
+  return { ok: r.ok, out: (r.out + r.err).trim() };
 }
 
 function median(xs: readonly number[]): number {
