@@ -9,18 +9,13 @@
  * are summarised as at most BUCKETS cells, each covering an equal share.
  */
 import { poolMapModel, type PoolMapModel } from './poolmap.js';
-import type { ContainerView, NamespaceView, NetworkView, Trace, TraceCall } from './trace.js';
+import type { ContainerView, NamespaceView, NetworkView, Trace, TraceStep } from './trace.js';
 
 export const FULL_GRID_MAX = 4096;
 export const BUCKETS = 1024;
 
-interface PageStep {
-  readonly index: number;
-  readonly action: string;
-  readonly note?: string;
-  readonly error: string | null;
-  readonly expectedError?: string;
-  readonly calls: readonly TraceCall[];
+/** A trace step with its state laid out for the page (pool maps instead of raw pool views). */
+interface PageStep extends Omit<TraceStep, 'state'> {
   readonly pools: readonly PoolMapModel[];
   readonly networks: readonly NetworkView[];
   readonly containers: readonly ContainerView[];
