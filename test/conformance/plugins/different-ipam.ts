@@ -9,6 +9,7 @@
 import { randomBytes } from 'node:crypto';
 import { createServer } from 'node:http';
 import ipaddr from 'ipaddr.js';
+import { listenOn } from './listen.js';
 
 interface Pool {
   readonly cidr: string;
@@ -149,16 +150,5 @@ export async function startDifferentIpam(socketPath: string): Promise<{ socketPa
       }
     });
   });
-  await new Promise<void>((resolve, reject) => {
-    server.once('error', reject);
-    server.listen(socketPath, () => resolve());
-  });
-  return {
-    socketPath,
-    close: () =>
-      new Promise<void>((resolve) => {
-        server.closeAllConnections();
-        server.close(() => resolve());
-      }),
-  };
+  return listenOn(server, socketPath);
 }

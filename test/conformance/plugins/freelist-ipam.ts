@@ -6,6 +6,7 @@
  * two containers. Everything else is correct.
  */
 import { createServer } from 'node:http';
+import { listenOn } from './listen.js';
 
 interface Pool {
   readonly base: number; // IPv4 only, as a 32-bit number
@@ -99,16 +100,5 @@ export async function startFreelistIpam(socketPath: string): Promise<{ socketPat
       })();
     });
   });
-  await new Promise<void>((resolve, reject) => {
-    server.once('error', reject);
-    server.listen(socketPath, () => resolve());
-  });
-  return {
-    socketPath,
-    close: () =>
-      new Promise<void>((resolve) => {
-        server.closeAllConnections();
-        server.close(() => resolve());
-      }),
-  };
+  return listenOn(server, socketPath);
 }

@@ -8,6 +8,7 @@
  */
 import { createServer } from 'node:http';
 import ipaddr from 'ipaddr.js';
+import { listenOn } from './listen.js';
 
 interface Pool {
   family: 4 | 6;
@@ -117,16 +118,5 @@ export async function startLooseIpam(socketPath: string, seed = 1): Promise<{ so
       res.writeHead(status).end(JSON.stringify(out));
     });
   });
-  await new Promise<void>((resolve, reject) => {
-    server.once('error', reject);
-    server.listen(socketPath, () => resolve());
-  });
-  return {
-    socketPath,
-    close: () =>
-      new Promise<void>((resolve) => {
-        server.closeAllConnections();
-        server.close(() => resolve());
-      }),
-  };
+  return listenOn(server, socketPath);
 }

@@ -4,6 +4,7 @@
  * suite's driver checks; each `DriverFlaw` is one realistic bug.
  */
 import { createServer } from 'node:http';
+import { listenOn } from './listen.js';
 
 export type DriverFlaw =
   | 'bad-scope' // GetCapabilities answers Scope "bogus"
@@ -57,17 +58,5 @@ export async function startMiniDriver(socketPath: string, flaws: readonly Driver
       }
     });
   });
-  await new Promise<void>((resolve, reject) => {
-    server.once('error', reject);
-    server.listen(socketPath, () => resolve());
-  });
-  return {
-    socketPath,
-    close: () =>
-      new Promise<void>((resolve) => {
-        server.closeAllConnections();
-        server.close(() => resolve());
-        if (!server.listening) resolve();
-      }),
-  };
+  return listenOn(server, socketPath);
 }

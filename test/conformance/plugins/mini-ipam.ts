@@ -6,6 +6,7 @@
  */
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import ipaddr from 'ipaddr.js';
+import { listenOn } from './listen.js';
 
 export type Flaw =
   | 'accept-overlap' // no overlap check between pools
@@ -235,17 +236,5 @@ export async function startMiniIpam(socketPath: string, flaws: readonly Flaw[] =
     });
   });
   server.keepAliveTimeout = 120_000;
-  await new Promise<void>((resolve, reject) => {
-    server.once('error', reject);
-    server.listen(socketPath, () => resolve());
-  });
-  return {
-    socketPath,
-    close: () =>
-      new Promise<void>((resolve) => {
-        server.closeAllConnections();
-        server.close(() => resolve());
-        if (!server.listening) resolve();
-      }),
-  };
+  return listenOn(server, socketPath);
 }
