@@ -4,6 +4,7 @@
  * sandbox work, rollbacks, a daemon crash and (with --restart-cmd) a plugin
  * restart in the middle.
  */
+import type { PluginCaller } from '../../src/client/types.js';
 import { faultyCaller } from '../../src/daemon/faulty.js';
 import type { Check, CheckContext } from '../types.js';
 import { type Harness, failedCalls, hostIn, openHarness } from './harness.js';
@@ -27,6 +28,19 @@ function idOf(h: Harness, network: string): string {
 /** `docker network create --subnet <subnet> <name>` with the configured driver and IPAM options; `flags` only shows in the step. */
 function networkCreate(ctx: CheckContext, h: Harness, name: string, subnet: string, flags = ''): Promise<unknown> {
   return h.op(`docker network create --subnet ${subnet}${flags} ${name}`, (d) => d.networkCreate({ name, driverOpts: ctx.config.driverOpts, ipamOpts: ctx.config.ipamOpts, ipv4: [{ subnet }] }));
+}
+
+/** A harness with network `n` made on its first subnet (`docker network create --subnet <subnet> n`). */
+async function harnessWithNetwork(ctx: CheckContext, driver?: PluginCaller): Promise<{ h: Harness; subnet: string }> {
+  const h = await openHarness(ctx, driver);
+  const subnet = h.subnet();
+  await networkCreate(ctx, h, 'n', subnet);
+  return { h, subnet };
+}
+
+/** `docker run --network <network> <name>`. */
+function containerRun(h: Harness, name: string, network: string): Promise<unknown> {
+  return h.op(`docker run --network ${network} ${name}`, (d) => d.containerRun({ name, networks: [{ network }] }));
 }
 
 /** `docker rm -f` of each container, then `docker network rm` of each network. */
@@ -59,10 +73,8 @@ export const containerRunStop: Check = {
   reason: 'protocol.md §4.3/§4.4: container start (RequestAddress, CreateEndpoint, Join, Program, EndpointOperInfo x2, the interface moved into the sandbox) and stop (Revoke, Leave, DeleteEndpoint, ReleaseAddress) as dockerd sends them; a restarted container gets a new endpoint.',
   requires: ['driver'],
   async run(ctx: CheckContext) {
-    const h = await openHarness(ctx);
-    const subnet = h.subnet();
-    await networkCreate(ctx, h, 'n', subnet);
-    await h.op('docker run --network n c1', (d) => d.containerRun({ name: 'c1', networks: [{ network: 'n' }] }));
+    const { h } = await harnessWithNetwork(ctx);
+    await containerRun(h, 'c1', 'n');
     await h.op('docker run --network n -p 8080:80 c2', (d) => d.containerRun({ name: 'c2', networks: [{ network: 'n' }], ports: [{ port: 80, hostPort: 8080 }] }));
     await h.verify();
     await h.op('docker stop c1', (d) => d.containerStop('c1'));
@@ -106,10 +118,8 @@ export const rollbacks: Check = {
   requires: ['driver'],
   async run(ctx: CheckContext) {
     const faulty = faultyCaller(ctx.caller);
-    const h = await openHarness(ctx, faulty);
-    const subnet = h.subnet();
+    const { h, subnet } = await harnessWithNetwork(ctx, faulty);
     const ip = hostIn(subnet, 7);
-    await networkCreate(ctx, h, 'n', subnet);
     const cases: Array<{ what: string; rule: Parameters<typeof faulty.addRule>[0] }> = [
       { what: 'ProgramExternalConnectivity fails', rule: { method: 'ProgramExternalConnectivity', fault: { kind: 'plugin-error', message: 'injected by cnmkit' } } },
       { what: 'the Join reply is lost', rule: { method: 'Join', fault: { kind: 'bad-reply', forward: true } } },
@@ -142,10 +152,8 @@ export const daemonCrash: Check = {
   reason: 'protocol.md §4.7: after a kill -9 dockerd replays IPAM state, never CreateNetwork/CreateEndpoint/Join, and then tears down the containers that were running (Revoke, Leave, DeleteEndpoint); the plugin must still know them.',
   requires: ['driver'],
   async run(ctx: CheckContext) {
-    const h = await openHarness(ctx);
-    const subnet = h.subnet();
-    await networkCreate(ctx, h, 'n', subnet);
-    await h.op('docker run --network n c1', (d) => d.containerRun({ name: 'c1', networks: [{ network: 'n' }] }));
+    const { h } = await harnessWithNetwork(ctx);
+    await containerRun(h, 'c1', 'n');
     await h.op('kill -9 dockerd; start dockerd', (d) => d.daemonRestart({ crash: true }));
     failOnTeardown(ctx, h);
     await h.op('docker start c1', (d) => d.containerStart('c1'));
@@ -174,7 +182,7 @@ export const dualStack: Check = {
       if (made.step === 'CreateNetwork') ctx.skip(`the driver refused an IPv6 network (${made.message}): no v6`);
       ctx.fail(`docker network create --ipv6: ${made.message}`, { steps: [...h.steps], calls: h.calls() });
     }
-    await h.op('docker run --network n6 c1', (d) => d.containerRun({ name: 'c1', networks: [{ network: 'n6' }] }));
+    await containerRun(h, 'c1', 'n6');
     await h.op(`docker run --network n6 --ip6 ${hostIn(s6, 9)} c2`, (d) => d.containerRun({ name: 'c2', networks: [{ network: 'n6', ip6: hostIn(s6, 9) }] }));
     await h.verify();
     await removeAll(h, ['c1', 'c2'], ['n6']);
