@@ -18,7 +18,7 @@ import { execFileSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { VirtualBackend, type Backend } from '../../src/backend/index.js';
 import { createLinuxBackend } from '../../src/backend/linux/index.js';
-import { errnoOf } from '../helpers/errno.js';
+import { errnoOf } from '../helpers/outcome.js';
 import { addNetns, deleteNetnsQuietly, netnsSkipReason, trackedNetns } from '../helpers/netns.js';
 
 const skip = netnsSkipReason();

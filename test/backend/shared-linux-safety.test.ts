@@ -10,7 +10,7 @@ import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { HOST_NAMESPACE as H } from '../../src/backend/backend.js';
 import { IpSession, createLinuxBackend, type LinuxBackend } from '../../src/backend/linux/index.js';
-import { errnoOf } from '../helpers/errno.js';
+import { errnoOf } from '../helpers/outcome.js';
 import { uniqueNsKey } from './shared-suite.js';
 import { linuxSkipReason, makeTestHostNetns, removeNetns } from './shared-linux-env.js';
 

@@ -9,7 +9,7 @@
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { randomBytes } from 'node:crypto';
 import { HOST_NAMESPACE, type Backend, type LinkInfo } from '../../src/backend/backend.js';
-import { errnoOf } from '../helpers/errno.js';
+import { errnoOf } from '../helpers/outcome.js';
 
 export interface BackendEnv {
   readonly backend: Backend;

@@ -9,7 +9,7 @@ import {
   linkNameProblem,
   type Errno,
 } from '../../src/backend/index.js';
-import { errnoOf } from '../helpers/errno.js';
+import { errnoOf } from '../helpers/outcome.js';
 
 const H = HOST_NAMESPACE;
 const SB = '/var/run/docker/netns/abc123';

@@ -17,6 +17,7 @@ import {
 import type { CallContext } from '../../src/protocol/api.js';
 import type * as m from '../../src/protocol/messages.js';
 import { createPluginHandler, inject } from '../../src/sdk/index.js';
+import { driverCodeOf } from '../helpers/outcome.js';
 
 const H = HOST_NAMESPACE;
 const NET = '6eb0'.padEnd(64, 'a');
@@ -41,16 +42,6 @@ function netReq(id = NET, generic: Record<string, unknown> = {}, extra: Partial<
 
 function epReq(ep = EP, iface: m.EndpointInterface = { Address: '10.20.0.2/24', AddressIPv6: '', MacAddress: '' }, net = NET): m.CreateEndpointRequest {
   return { NetworkID: net, EndpointID: ep, Interface: iface, Options: { 'com.docker.network.endpoint.exposedports': [], 'com.docker.network.portmap': [] } };
-}
-
-async function codeOf(p: Promise<unknown> | unknown): Promise<string> {
-  try {
-    await p;
-    return 'ok';
-  } catch (e) {
-    if (e instanceof DriverError) return e.code;
-    throw e;
-  }
 }
 
 let b: VirtualBackend;
@@ -101,7 +92,7 @@ describe('GetCapabilities and GwAllocCheck per profile', () => {
     const moby = createReferenceDriver({ backend: b, profile: 'moby', scope: 'global', connectivityScope: 'global' });
     expect(moby.getCapabilities(ctx)).toEqual({ Scope: 'global', ConnectivityScope: 'global', GwAllocChecker: true });
     expect(await moby.gwAllocCheck!({ Options: {} }, ctx)).toEqual({ SkipIPv4: false, SkipIPv6: false });
-    expect(await codeOf(moby.gwAllocCheck!({ Options: { 'com.docker.network.generic': { 'cnmkit.mtu': 'big' } } }, ctx))).toBe('E_DRIVER_OPTION');
+    expect(await driverCodeOf(moby.gwAllocCheck!({ Options: { 'com.docker.network.generic': { 'cnmkit.mtu': 'big' } } }, ctx))).toBe('E_DRIVER_OPTION');
   });
 
   it('bad construction options are refused', () => {
@@ -271,7 +262,7 @@ describe('CreateEndpoint / DeleteEndpoint', () => {
     expect(await det.createEndpoint(epReq(EP, {}), ctx)).toEqual({ Interface: { MacAddress: '02:02:02:02:02:02' } });
     const stuck = createReferenceDriver({ backend: new VirtualBackend(), randomBytes: (size) => new Uint8Array(size).fill(7) });
     await stuck.createNetwork(netReq(), ctx);
-    expect(await codeOf(stuck.createEndpoint(epReq(EP, {}), ctx))).toBe('E_DRIVER_CONFLICT');
+    expect(await driverCodeOf(stuck.createEndpoint(epReq(EP, {}), ctx))).toBe('E_DRIVER_CONFLICT');
   });
 
   it('the bridge keeps its own MAC while endpoints come and go (the gateway MAC is stable)', async () => {
@@ -484,7 +475,7 @@ describe('firewall', () => {
     fw.allowNetwork = async () => Promise.reject(new Error('iptables: permission denied'));
     const df = createReferenceDriver({ backend: b, firewall: fw });
     const before = b.snapshot();
-    expect(await codeOf(df.createNetwork(netReq(), ctx))).toBe('E_DRIVER_BACKEND');
+    expect(await driverCodeOf(df.createNetwork(netReq(), ctx))).toBe('E_DRIVER_BACKEND');
     expect(diffSnapshots(before, b.snapshot())).toEqual([]);
     expect(df.networkIds()).toEqual([]);
   });
@@ -574,6 +565,6 @@ describe('state', () => {
       backend: b,
       store: { load: async () => undefined, save: async () => Promise.reject(new Error('disk full')) },
     });
-    expect(await codeOf(d1.createNetwork(netReq(), ctx))).toBe('E_DRIVER_STATE');
+    expect(await driverCodeOf(d1.createNetwork(netReq(), ctx))).toBe('E_DRIVER_STATE');
   });
 });

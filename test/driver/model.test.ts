@@ -10,8 +10,9 @@
 import { describe, expect, it } from 'vitest';
 import fc from 'fast-check';
 import { HOST_NAMESPACE, VirtualBackend, diffSnapshots, type BackendOp, type Errno } from '../../src/backend/index.js';
-import { DriverError, bridgeName, createReferenceDriver, vethNames, type ReferenceDriver } from '../../src/driver/index.js';
+import { bridgeName, createReferenceDriver, vethNames, type ReferenceDriver } from '../../src/driver/index.js';
 import type { CallContext } from '../../src/protocol/api.js';
+import { driverCodeOf } from '../helpers/outcome.js';
 
 const H = HOST_NAMESPACE;
 const ctx: CallContext = { path: '/model', signal: new AbortController().signal };
@@ -52,17 +53,6 @@ function epNetwork(m: Model, j: number): number | undefined {
   return undefined;
 }
 
-/** Runs a driver call; returns 'ok' or the DriverError code. */
-async function outcome(p: Promise<unknown>): Promise<string> {
-  try {
-    await p;
-    return 'ok';
-  } catch (e) {
-    if (e instanceof DriverError) return e.code;
-    throw e;
-  }
-}
-
 /**
  * Runs `call`, then checks: a failure changed nothing; an injected fault may
  * turn any expected outcome into E_DRIVER_BACKEND; otherwise the outcome is `expected`.
@@ -72,7 +62,7 @@ async function check(r: Real, expected: string, call: () => unknown): Promise<bo
   const snap = r.backend.snapshot();
   const state = JSON.stringify(r.driver.exportState());
   const faultsBefore = r.backend.pendingFaults();
-  const got = await outcome(Promise.resolve().then(call));
+  const got = await driverCodeOf(Promise.resolve().then(call));
   const faultHit = r.backend.pendingFaults() < faultsBefore;
   r.backend.clearFaults();
   expect(r.backend.checkInvariants()).toEqual([]);
