@@ -9,6 +9,7 @@ import { ActivateResponse } from '../src/protocol/messages.js';
 import { goDecode } from '../src/protocol/schema.js';
 import { type ConformanceConfig, defaultConfig, type ResolvedConfig } from './config.js';
 import { curlReproducer, summarizeRecord } from './counterexample.js';
+import { UsageError } from '../src/errors.js';
 import { SkipCheck, TargetUnreachableError, Violation } from './errors.js';
 import { formatCidr } from './cidr.js';
 import { createPoolPlan, type PoolPlan } from './pools.js';
@@ -69,7 +70,6 @@ export async function runSuites(
   const suites = allSuites.filter((s) => config.suites.length === 0 || config.suites.includes(s.id));
   const unknown = config.suites.filter((id) => !allSuites.some((s) => s.id === id));
   if (unknown.length > 0) {
-    const { UsageError } = await import('../src/errors.js');
     throw new UsageError(`unknown suite ${unknown.join(', ')} (known: ${allSuites.map((s) => s.id).join(', ')})`);
   }
   const tgt: Target = isTarget(target) ? target : await targetOf(target, options.connector);

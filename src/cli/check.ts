@@ -22,7 +22,6 @@ import {
 } from '../../conformance/index.js';
 import { UsageError } from '../errors.js';
 import { PROFILES, type Profile } from '../protocol/constants.js';
-import { EXIT_USAGE } from './errors.js';
 import { startImagePlugin, type ImagePlugin } from './image-target.js';
 import { startReferenceTarget, type ReferenceTarget } from './reference-target.js';
 
@@ -225,4 +224,3 @@ async function check(a: CheckArgs): Promise<number> {
   return exitCodeFor(report, config.level) === 0 ? 0 : 1;
 }
 
-export { EXIT_USAGE };

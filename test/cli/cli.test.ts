@@ -86,18 +86,21 @@ describe('cnmkit CLI', () => {
     expect(r.stderr).toMatch(/missing\.sock/);
   });
 
-  it('check --reference is conformant and writes JSON and JUnit reports', async () => {
+  it('check --reference is conformant; reporters go to --output files, NAME:FILE files or stdout', async () => {
     const json = join(dir, 'out', 'report.json');
-    const junit = join(dir, 'out', 'report.xml');
-    const r = await runCli(['check', '--reference', '--runs', '10', '--reporter', `json:${json}`, '--reporter', 'junit', '--output', '', '--reporter', 'console'].filter((a) => a !== '--output' && a !== ''));
-    // junit without a file goes to stdout; console goes along (progress on stderr then).
+    const tap = join(dir, 'out', 'report.tap');
+    // json is paired with --output by position, tap names its file, junit has none: stdout.
+    const r = await runCli(['check', '--reference', '--runs', '10', '--reporter', 'json', '--output', json, '--reporter', `tap:${tap}`, '--reporter', 'junit']);
     expect(r.code).toBe(0);
     const report = JSON.parse(await readFile(json, 'utf8')) as { summary: { passed: number; failed: number; skipped: number }; checks: unknown[] };
     expect(report.summary.failed).toBe(0);
     expect(report.summary.passed).toBeGreaterThan(30);
     expect(report.checks.length).toBe(report.summary.passed + report.summary.failed + report.summary.skipped);
+    expect(await readFile(tap, 'utf8')).toMatch(/^TAP version 13\n1\.\.\d+/);
     expect(r.stdout).toContain('<testsuites');
-    await expect(stat(junit)).rejects.toThrow();
+    // stdout is taken by junit: progress and the summary line go to stderr.
+    expect(r.stdout).not.toContain('checking ');
+    expect(r.stderr).toMatch(/cnmkit check: \d+ passed, 0 failed/);
   });
 
   it('a broken plugin exits 1, and its replay file reproduces the failure', async () => {
