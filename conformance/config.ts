@@ -49,12 +49,25 @@ export interface ConformanceConfig {
   defaultV6Base: string;
   /** Replay of one failure: the check seed and fast-check path recorded in a replay file. */
   replay: { readonly seed: number; readonly path?: string; readonly commandsReplayPath?: string } | null;
-  /** `--netns linux`: driver checks also verify the plugin's links on the real kernel (needs root). */
-  netns: 'none' | 'linux';
+  /**
+   * `--netns`: whether driver checks verify the plugin's links on the real kernel.
+   * `auto` (default) does so when it can (root on Linux, a driver), `linux` insists (skips with
+   * the reason otherwise), `none` turns it off.
+   */
+  netns: 'auto' | 'none' | 'linux';
   /** Named netns (`ip netns`) where the plugin creates its links; null = this process's namespace. */
   netnsHost: string | null;
   /** `--restart-cmd CMD`: argv (no shell) that restarts the plugin; enables lifecycle.restart-keeps-state. */
   restartCmd: string[] | null;
+  /**
+   * `--ipam-driver`: where driver checks get a network's addresses, as `docker network create
+   * --ipam-driver` chooses. `auto` (default): the plugin's own IPAM when it is one, else Docker's
+   * default IPAM, falling back to `null` when the driver refuses foreign addressing but takes the
+   * null IPAM's; `default`: Docker's built-in IPAM (played by the checker); `plugin`: the plugin's
+   * own IpamDriver; `null`: Docker's null IPAM (AddressSpace "null", pool 0.0.0.0/0, no addresses:
+   * the driver supplies them, as docker-net-dhcp does).
+   */
+  ipamDriver: 'auto' | 'default' | 'plugin' | 'null';
 }
 
 export type ResolvedConfig = Readonly<ConformanceConfig>;
@@ -82,9 +95,10 @@ export function defaultConfig(overrides: Partial<ConformanceConfig> = {}): Confo
     defaultV4Base: '10.199.0.0/16',
     defaultV6Base: 'fd00:c0::/48',
     replay: null,
-    netns: 'none',
+    netns: 'auto',
     netnsHost: null,
     restartCmd: null,
+    ipamDriver: 'auto',
     ...overrides,
   };
   validateConfig(config);
@@ -105,7 +119,8 @@ export function validateConfig(c: ConformanceConfig): void {
   ] as const) {
     if (!Number.isInteger(v) || v < min) throw new UsageError(`${name} must be an integer >= ${min}, got ${String(v)}`);
   }
-  if (c.netns !== 'none' && c.netns !== 'linux') throw new UsageError(`--netns must be none or linux, got ${String(c.netns)}`);
+  if (!['auto', 'none', 'linux'].includes(c.netns)) throw new UsageError(`--netns must be auto, none or linux, got ${String(c.netns)}`);
+  if (!['auto', 'default', 'plugin', 'null'].includes(c.ipamDriver)) throw new UsageError(`--ipam-driver must be auto, default, plugin or null, got ${String(c.ipamDriver)}`);
   if (c.restartCmd !== null && (c.restartCmd.length === 0 || c.restartCmd[0] === '')) throw new UsageError('--restart-cmd: empty command');
   if (!Number.isInteger(c.seed)) throw new UsageError(`--seed must be an integer, got ${String(c.seed)}`);
   for (const s of [...c.subnets, c.defaultV4Base, c.defaultV6Base]) {

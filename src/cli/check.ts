@@ -51,6 +51,7 @@ export interface CheckArgs {
   subnet?: string[];
   'replay-dir'?: string;
   netns?: string;
+  'ipam-driver'?: string;
   'restart-cmd'?: string;
   color?: boolean;
 }
@@ -88,7 +89,8 @@ export function checkOptions(y: Argv): Argv {
     .option('driver-opt', { type: 'string', array: true, describe: 'K=V added to every CreateNetwork (like docker network create -o)' })
     .option('ipam-opt', { type: 'string', array: true, describe: 'K=V sent with every RequestPool (like --ipam-opt)' })
     .option('subnet', { type: 'string', array: true, describe: 'pools the checks use (repeatable; default private test ranges)' })
-    .option('netns', { choices: ['none', 'linux'], describe: 'linux: driver checks move the plugin\'s links into cnmt- namespaces and test traffic (root)' })
+    .option('netns', { choices: ['auto', 'none', 'linux'], describe: 'check the driver\'s links on the real kernel: auto (default: when root), linux (insist), none (off)' })
+    .option('ipam-driver', { choices: ['auto', 'default', 'plugin', 'null'], describe: 'addresses for driver checks: the plugin\'s IPAM, Docker\'s default, or the null IPAM (driver supplies them); default auto' })
     .option('restart-cmd', { type: 'string', describe: 'command (split on spaces, no shell) that restarts the plugin, for lifecycle.restart-keeps-state' })
     .option('replay-dir', { type: 'string', describe: 'where replay files of failures go (default ./cnmkit-replays)' })
     .option('color', { type: 'boolean', describe: 'colour the console report (default: when stdout is a TTY)' });
@@ -137,6 +139,7 @@ export function configFromArgs(a: CheckArgs): ConformanceConfig {
   }
   if (a['replay-dir'] !== undefined) over.replayDir = a['replay-dir'];
   if (a.netns !== undefined) over.netns = a.netns as ConformanceConfig['netns'];
+  if (a['ipam-driver'] !== undefined) over.ipamDriver = a['ipam-driver'] as ConformanceConfig['ipamDriver'];
   if (a['restart-cmd'] !== undefined) over.restartCmd = a['restart-cmd'].split(/\s+/).filter((x) => x !== '');
   return defaultConfig(over);
 }
