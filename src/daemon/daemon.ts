@@ -131,6 +131,7 @@ class Daemon implements SimulatedDaemon {
   private readonly ids: IdGenerator;
   private readonly hostRoutes: Net[];
   private readonly maxOverlap: number;
+  private readonly managed: ReadonlyMap<PluginCaller, readonly string[]>;
 
   private readonly activations = new Map<PluginCaller, Activation>();
   private readonly networks = new Map<string, NetworkRec>();
@@ -160,6 +161,7 @@ class Daemon implements SimulatedDaemon {
       return n;
     });
     this.maxOverlap = o.maxOverlapRetries ?? 64;
+    this.managed = o.managed ?? new Map();
     const listen = (c: PluginCaller): void => {
       this.unsubscribe.push(c.onCall((r) => this.record(r)));
     };
@@ -239,7 +241,8 @@ class Daemon implements SimulatedDaemon {
     if (cached !== undefined) return cached;
     let act: Activation;
     try {
-      act = await activate(caller);
+      const types = this.managed.get(caller);
+      act = await activate(caller, types !== undefined ? { managed: true, implements: types } : {});
     } catch (e) {
       // A failed Plugin.Activate is forgotten: the next use tries again.
       if (e instanceof PluginCallError) fail('activate', `legacy plugin: ${e.message}`, { callError: e });

@@ -26,6 +26,12 @@ export interface DaemonOptions {
   readonly hostRoutes?: readonly string[];
   /** Give up the overlap loop after this many overlapping pools (dockerd loops forever). Default 64. */
   readonly maxOverlapRetries?: number;
+  /**
+   * Managed (v2) plugins among `driver` / `ipam`, with their interface types: they get
+   * no Plugin.Activate, the daemon goes straight to the handlers (protocol.md §1.7, §4.8).
+   * Every other caller is a v1 plugin.
+   */
+  readonly managed?: ReadonlyMap<PluginCaller, readonly string[]>;
 }
 
 /** One `--subnet` group of `docker network create`. */
