@@ -132,6 +132,8 @@ class Daemon implements SimulatedDaemon {
   private readonly hostRoutes: Net[];
   private readonly maxOverlap: number;
   private readonly managed: ReadonlyMap<PluginCaller, readonly string[]>;
+  /** The IPAM is the built-in null IPAM: no address is not an error. */
+  private readonly nullIpam: boolean;
 
   private readonly activations = new Map<PluginCaller, Activation>();
   private readonly networks = new Map<string, NetworkRec>();
@@ -162,6 +164,7 @@ class Daemon implements SimulatedDaemon {
     });
     this.maxOverlap = o.maxOverlapRetries ?? 64;
     this.managed = o.managed ?? new Map();
+    this.nullIpam = o.builtinIpam === 'null';
     const listen = (c: PluginCaller): void => {
       this.unsubscribe.push(c.onCall((r) => this.record(r)));
     };
@@ -457,7 +460,9 @@ class Daemon implements SimulatedDaemon {
           const r = await this.tryCall(this.ipam, 'RequestAddress', { PoolID: rec.poolId, Address: userGw, Options: { ...GATEWAY_OPTS } });
           let inner: string | null = null;
           if (!r.ok) inner = r.error.message;
-          else if (r.value.Address === '') inner = 'No address returned';
+          else if (r.value.Address === '' && this.nullIpam) {
+            // The built-in null IPAM answers nil without an error: the network has no gateway.
+          } else if (r.value.Address === '') inner = 'No address returned';
           else {
             const g = parseIpNet(r.value.Address);
             if (g === null) inner = invalidCidr(r.value.Address);
@@ -861,6 +866,8 @@ class Daemon implements SimulatedDaemon {
       if (pref !== null && !contains(p.pool.net, pref)) continue;
       const r = await this.tryCall(this.ipam, 'RequestAddress', { PoolID: p.poolId, Address: pref === null ? '' : formatIp(pref), Options: ep.ipamOptions === null ? null : { ...ep.ipamOptions } });
       if (!r.ok) fail(step, r.error.message, { callError: r.error });
+      // The built-in null IPAM gives no address and no error: the driver's CreateEndpoint reply may supply one.
+      if (r.value.Address === '' && this.nullIpam) return;
       if (r.value.Address === '') fail(step, 'No address returned');
       const a = parseIpNet(r.value.Address);
       if (a === null) fail(step, invalidCidr(r.value.Address));
@@ -1052,7 +1059,7 @@ class Daemon implements SimulatedDaemon {
       const programmed: StaticRouteRec[] = [];
       sb.programmedRoutes.set(ep.id, programmed);
       for (const r of ep.join?.staticRoutes ?? []) {
-        await addStaticRoute(this.backend, sb, r);
+        await addStaticRoute(this.backend, sb, r, ep);
         programmed.push(r);
       }
       if (ep === this.gatewayEndpoint(sb)) await updateGateway(this.backend, sb, ep);

@@ -3,6 +3,7 @@ export { createDaemon, type SimulatedDaemon } from './daemon.js';
 export { DaemonError, DaemonUsageError, type DaemonOperation, type DaemonStep } from './errors.js';
 export { faultyCaller, type Fault, type FaultRule, type FaultyCaller, type InjectedFault } from './faulty.js';
 export { inProcessPlugin, type InProcessPlugin, type InProcessPluginOptions } from './inprocess.js';
+export { createNullIpam, NULL_ADDRESS_SPACE, NULL_POOL, NULL_POOL_ID } from './null-ipam.js';
 export { createIdGenerator, type IdGenerator } from './ids.js';
 export { summarizeCalls } from './summary.js';
 export type * from './types.js';

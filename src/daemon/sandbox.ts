@@ -5,6 +5,7 @@
  * back on leave. Error texts are libnetwork's.
  */
 import { HOST_NAMESPACE, isBackendError, ERRNO_TEXT, type Backend } from '../backend/backend.js';
+import { contains, parseCidr, parseIp } from './addr.js';
 import type { IfaceRec, EndpointRec, SandboxRec, StaticRouteRec } from './model.js';
 
 /** Go's text of a netlink errno (`syscall.Errno.Error()`): strerror in lower case. */
@@ -118,10 +119,51 @@ export async function removeInterface(backend: Backend, sb: SandboxRec, iface: I
   if (i >= 0) sb.ifaces.splice(i, 1);
 }
 
-/** osl AddStaticRoute (RouteType 0). Throws SandboxFailure. */
-export async function addStaticRoute(backend: Backend, sb: SandboxRec, r: StaticRouteRec): Promise<void> {
+/** A failed netlink RouteGet: the kernel has no route to the address. */
+class NoRoute extends Error {}
+
+/**
+ * netlink RouteGet(ip) as osl calls it before programming a gateway or a next
+ * hop: the kernel's best route to `ip` (longest prefix, then lowest metric).
+ * Returns its device and whether it is direct (no gateway). A link-local IPv6
+ * address no route covers is on `linkLocalDev`: the kernel has fe80::/64 on
+ * every IPv6 link, which the virtual backend does not model (no autoconf).
+ */
+async function routeGet(backend: Backend, sb: SandboxRec, ipText: string, linkLocalDev: string | null): Promise<{ dev: string; direct: boolean }> {
+  const ip = parseIp(ipText);
+  if (ip === null) throw new NoRoute('invalid argument');
+  const routes = await backend.listRoutes(sb.key, ip.family);
+  let best: { prefix: number; metric: number; dev: string; direct: boolean } | null = null;
+  for (const r of routes) {
+    const net = parseCidr(r.destination);
+    if (net === null || !contains(net, ip)) continue;
+    if (best === null || net.prefix > best.prefix || (net.prefix === best.prefix && r.metric < best.metric)) best = { prefix: net.prefix, metric: r.metric, dev: r.dev, direct: r.gateway === null };
+  }
+  const linkLocal = ip.family === 6 && (ip.value as bigint) >> 118n === 0x3fan;
+  // fe80::/64 (metric 256) loses to any longer on-link route but wins over a default route.
+  if (linkLocal && linkLocalDev !== null && (best === null || best.prefix < 64)) return { dev: linkLocalDev, direct: true };
+  if (best === null) throw new NoRoute(ip.family === 4 ? 'network is unreachable' : 'no route to host');
+  return best;
+}
+
+/** The device of the interface `ep` has in the sandbox (the kernel's fe80::/64 is there). */
+function ifaceOf(sb: SandboxRec, ep: EndpointRec | null): string | null {
+  return sb.ifaces.find((f) => f.ep === ep)?.dstName ?? null;
+}
+
+/** osl AddStaticRoute (RouteType 0): RouteGet(next hop), then the route through that route's device. Throws SandboxFailure. */
+export async function addStaticRoute(backend: Backend, sb: SandboxRec, r: StaticRouteRec, ep: EndpointRec | null = null): Promise<void> {
+  let dev: string | undefined;
+  if (r.nextHop !== null) {
+    try {
+      dev = (await routeGet(backend, sb, r.nextHop, ifaceOf(sb, ep))).dev;
+    } catch (e) {
+      if (!(e instanceof NoRoute)) throw e;
+      throw new SandboxFailure(`failed to add static route ${r.destination}: route for the next hop ${r.nextHop} could not be found: ${e.message}`);
+    }
+  }
   try {
-    await backend.addRoute(sb.key, { destination: r.destination, ...(r.nextHop !== null ? { gateway: r.nextHop } : {}) });
+    await backend.addRoute(sb.key, { destination: r.destination, ...(r.nextHop !== null ? { gateway: r.nextHop } : {}), ...(dev !== undefined ? { dev } : {}) });
   } catch (e) {
     const why = isBackendError(e, 'ENETUNREACH') ? `route for the next hop ${r.nextHop ?? '<nil>'} could not be found: ${goErr(e)}` : goErr(e);
     throw new SandboxFailure(`failed to add static route ${r.destination}: ${why}`);
@@ -146,9 +188,20 @@ export async function updateGateway(backend: Backend, sb: SandboxRec, ep: Endpoi
     sb.defaultRoute6 = null;
   }
   if (ep === null || ep.join === null) return;
+  // osl programGateway: RouteGet(gw) must find a direct route; the default route goes through its device
+  // (which is what lets a link-local IPv6 gateway or Calico's 169.254.1.1 behind a /32 connected route work).
   const set = async (gw: string, dest: string, what: string): Promise<void> => {
+    let dev: string;
     try {
-      await backend.addRoute(sb.key, { destination: dest, gateway: gw });
+      const got = await routeGet(backend, sb, gw, ifaceOf(sb, ep));
+      if (!got.direct) throw new SandboxFailure(`failed to set ${what} while updating gateway: Direct route for the gateway ${gw} could not be found`);
+      dev = got.dev;
+    } catch (e) {
+      if (!(e instanceof NoRoute)) throw e;
+      throw new SandboxFailure(`failed to set ${what} while updating gateway: route for the gateway ${gw} could not be found: ${e.message}`);
+    }
+    try {
+      await backend.addRoute(sb.key, { destination: dest, gateway: gw, dev });
     } catch (e) {
       const why = isBackendError(e, 'ENETUNREACH') ? `route for the gateway ${gw} could not be found: ${goErr(e)}` : goErr(e);
       throw new SandboxFailure(`failed to set ${what} while updating gateway: ${why}`);

@@ -32,6 +32,12 @@ export interface DaemonOptions {
    * Every other caller is a v1 plugin.
    */
   readonly managed?: ReadonlyMap<PluginCaller, readonly string[]>;
+  /**
+   * `null`: `ipam` is Docker's built-in null IPAM (`createNullIpam`, served in process), not a
+   * remote one: an empty RequestAddress answer means "no address" (no gateway, an endpoint
+   * without address for the driver to fill) instead of the remote proxy's `No address returned`.
+   */
+  readonly builtinIpam?: 'null';
 }
 
 /** One `--subnet` group of `docker network create`. */
