@@ -28,12 +28,23 @@ export interface ConformanceConfig {
   runs: number;
   /** Longest generated command sequence. */
   maxCommands: number;
-  /** `--timeout` in ms: per plugin call. */
+  /**
+   * `--timeout` in ms: the longest a call may take. Default 30 s, the request timeout dockerd
+   * gives managed plugins (`docker plugin enable --timeout`); v1 plugins have none (protocol.md
+   * §1.5), so a call beyond it fails a managed plugin's docker command and blocks a v1 one.
+   */
   timeoutMs: number;
+  /**
+   * `--run-budget` in ms: the whole run's time. Each check's budget shrinks so that a slow but
+   * correct plugin still gets a verdict in about this time (fewer model runs, noted).
+   */
+  runBudgetMs: number;
   /** Time budget per check in ms (a check over budget fails and the run moves on). */
   checkBudgetMs: number;
-  /** A reply slower than this fails `protocol.timely-replies`. */
+  /** A reply slower than this is noted (not failed) by the timely-replies checks. */
   slowCallMs: number;
+  /** `--plugin-kind`: v1 gets Plugin.Activate, managed never does; auto works it out from the handshake. */
+  pluginKind: 'auto' | 'v1' | 'managed';
   /** Connections used by concurrency checks. */
   concurrency: number;
   /** Requests per concurrency storm. */
@@ -84,9 +95,11 @@ export function defaultConfig(overrides: Partial<ConformanceConfig> = {}): Confo
     seed: 42,
     runs: 100,
     maxCommands: 30,
-    timeoutMs: 5_000,
+    timeoutMs: 30_000,
+    runBudgetMs: 600_000,
     checkBudgetMs: 60_000,
     slowCallMs: 1_000,
+    pluginKind: 'auto',
     concurrency: 8,
     stormSize: 200,
     bail: false,
@@ -116,9 +129,11 @@ export function validateConfig(c: ConformanceConfig): void {
     ['concurrency', c.concurrency, 1],
     ['stormSize', c.stormSize, 1],
     ['checkBudgetMs', c.checkBudgetMs, 1],
+    ['runBudgetMs', c.runBudgetMs, 1],
   ] as const) {
     if (!Number.isInteger(v) || v < min) throw new UsageError(`${name} must be an integer >= ${min}, got ${String(v)}`);
   }
+  if (!['auto', 'v1', 'managed'].includes(c.pluginKind)) throw new UsageError(`--plugin-kind must be auto, v1 or managed, got ${String(c.pluginKind)}`);
   if (!['auto', 'none', 'linux'].includes(c.netns)) throw new UsageError(`--netns must be auto, none or linux, got ${String(c.netns)}`);
   if (!['auto', 'default', 'plugin', 'null'].includes(c.ipamDriver)) throw new UsageError(`--ipam-driver must be auto, default, plugin or null, got ${String(c.ipamDriver)}`);
   if (c.restartCmd !== null && (c.restartCmd.length === 0 || c.restartCmd[0] === '')) throw new UsageError('--restart-cmd: empty command');

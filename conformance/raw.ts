@@ -58,8 +58,8 @@ export interface RawSenderOptions {
   /** Host header: '' like dockerd <= 20.10.25 on unix sockets, or `plugin.moby.localhost`. */
   readonly hostHeader?: string;
   readonly defaultTimeoutMs?: number;
-  /** Observer of every exchange (statistics, reports). */
-  readonly onExchange?: (summary: CallSummary) => void;
+  /** Observer of every exchange (statistics, reports, the runner's liveness watch). */
+  readonly onExchange?: (summary: CallSummary, result: RawResult) => void;
 }
 
 function summarize(ex: RawExchange, res: RawResult): CallSummary {
@@ -82,7 +82,7 @@ export function socketRawSender(endpoint: RawEndpoint, options: RawSenderOptions
     curlPrefix,
     async send(ex, opts = {}) {
       const res = await exchangeOverSocket(endpoint, ex, options, opts);
-      options.onExchange?.(summarize(ex, res));
+      options.onExchange?.(summarize(ex, res), res);
       return res;
     },
   };
@@ -128,7 +128,7 @@ export function handlerRawSender(handler: RawHandler, options: RawSenderOptions 
         .catch<RawResult>((e: unknown) => ({ kind: 'transport-error', message: e instanceof Error ? e.message : String(e), durationMs: performance.now() - started }));
       const res = await Promise.race([call, timeout]);
       clearTimeout(timer);
-      options.onExchange?.(summarize(ex, res));
+      options.onExchange?.(summarize(ex, res), res);
       return res;
     },
   };
@@ -184,9 +184,10 @@ function exchangeOverSocket(endpoint: RawEndpoint, ex: RawExchange, options: Raw
       }
       finish({ kind: 'reply', ...parsed, durationMs: elapsed() });
     };
+    // Head and body in one write, as Go's client buffers them: a plugin that answers (say 404)
+    // and closes before reading the body must not turn its reply into an EPIPE on a second write.
     socket.on('connect', () => {
-      socket.write(head);
-      if (body.length > 0) socket.write(body);
+      socket.write(body.length > 0 ? Buffer.concat([Buffer.from(head, 'latin1'), body]) : head);
     });
     socket.on('data', (d: Buffer) => {
       chunks.push(d);
@@ -195,8 +196,10 @@ function exchangeOverSocket(endpoint: RawEndpoint, ex: RawExchange, options: Raw
     });
     socket.on('end', () => tryParse(true));
     socket.on('error', (e: NodeJS.ErrnoException) => {
+      // A reply that arrived before the error (the plugin answered, then reset or closed) wins.
       if (chunks.length > 0) tryParse(true);
-      finish({ kind: 'transport-error', message: `${e.code ?? 'error'}: ${e.message}`, durationMs: elapsed() });
+      const closedEarly = e.code === 'EPIPE' || e.code === 'ECONNRESET';
+      finish({ kind: 'transport-error', message: `${e.code ?? 'error'}: ${e.message}${closedEarly ? ' (the plugin closed the connection before reading the whole request)' : ''}`, durationMs: elapsed() });
     });
     socket.on('close', () => tryParse(true));
   });

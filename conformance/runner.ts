@@ -17,6 +17,8 @@ import { hostHeaderFor, type RawSender } from './raw.js';
 import { writeReplayFile } from './replay-file.js';
 import { Resources } from './resources.js';
 import { type Connector, createTarget, type Target, type TargetSpec } from './target.js';
+import { type Death, LivenessWatch } from './liveness.js';
+import { restartByCommand } from './restart.js';
 import {
   type AddressSpaces,
   type Capability,
@@ -26,6 +28,8 @@ import {
   type Counterexample,
   type Leak,
   levelFails,
+  type PluginDeath,
+  type PluginKind,
   type RunEvent,
   type RunReport,
   type Suite,
@@ -37,6 +41,11 @@ export interface RunOptions {
   readonly onEvent?: (event: RunEvent) => void;
   /** How to open client connections for a TargetSpec (default: src/client's connect). */
   readonly connector?: Connector;
+  /**
+   * Restart a plugin the caller owns (a container, an embedded plugin): kill it and start it
+   * again. Used when the plugin dies, and by the restart checks; `config.restartCmd` wins.
+   */
+  readonly restart?: () => Promise<void>;
 }
 
 /** Stable per-check seed: the run seed mixed with the check id (FNV-1a). */
@@ -78,19 +87,25 @@ export async function runSuites(
   const startedAt = new Date().toISOString();
   let calls = 0;
   const currentRecords: { list: CallRecord[] | null; raw: number } = { list: null, raw: 0 };
+  // Every call that got no answer makes the runner ask whether the plugin is still there.
+  let liveness: LivenessWatch | null = null;
   const onRecord = (r: CallRecord): void => {
     calls++;
     currentRecords.list?.push(r);
     emit({ type: 'call', record: r });
+    if (r.outcome === 'timeout' || r.outcome === 'transport-error') liveness?.suspect({ call: summarizeRecord(r), detail: r.error ?? r.outcome });
   };
+  const rawOptions = { hostHeader: hostHeaderFor(config.profile), defaultTimeoutMs: config.timeoutMs };
   const raw = tgt.rawSender({
-    hostHeader: hostHeaderFor(config.profile),
-    defaultTimeoutMs: config.timeoutMs,
-    onExchange: () => {
+    ...rawOptions,
+    onExchange: (summary, res) => {
       calls++;
       currentRecords.raw++;
+      if (res.kind === 'timeout' || res.kind === 'transport-error') liveness?.suspect({ call: summary, detail: res.message });
     },
   });
+  // The probe has a sender of its own: its exchanges are not calls of the check.
+  const probeRaw = tgt.rawSender(rawOptions);
 
   let caller: PluginCaller;
   try {
@@ -98,42 +113,81 @@ export async function runSuites(
   } catch (e) {
     throw new TargetUnreachableError(`${tgt.description}: ${e instanceof Error ? e.message : String(e)}`, e);
   }
-  const unsubscribe = caller.onCall(onRecord);
+  let unsubscribe = caller.onCall(onRecord);
   const plan = createPoolPlan(config);
   const results: CheckResult[] = [];
   const leaks: Leak[] = [];
+  const deaths: PluginDeath[] = [];
   let capabilities: Set<Capability>;
   let spaces: AddressSpaces;
+  let pluginKind: PluginKind;
   try {
-    ({ capabilities, spaces } = await probeTarget(tgt.description, raw, caller, config, plan));
+    ({ capabilities, spaces, pluginKind } = await probeTarget(tgt.description, raw, caller, config, plan));
+    const readPath = servedRead(capabilities);
+    liveness = new LivenessWatch(async () => {
+      const res = await probeRaw.send({ path: readPath }, { timeoutMs: config.timeoutMs });
+      return res.kind === 'reply' ? null : `${readPath}: ${res.message}`;
+    });
+    const watch = liveness;
+    const restarter = config.restartCmd !== null ? restartByCommand(config.restartCmd, probeRaw, readPath) : options.restart ?? null;
+    const restartPlugin = restarter === null ? null : () => watch.pause(restarter);
+
+    // Hostile-input checks go last: a plugin that dies on bad input cannot hide the model checks.
     const selected: { suite: Suite; check: Check }[] = [];
     for (const suite of suites) for (const check of suite.checks) if (matchesFilter(check.id, config.checks)) selected.push({ suite, check });
-    emit({ type: 'run-started', target: tgt.description, total: selected.length, capabilities: [...capabilities] });
+    const ordered = [...selected.filter((x) => x.check.hostile !== true), ...selected.filter((x) => x.check.hostile === true)];
+    emit({ type: 'run-started', target: tgt.description, total: ordered.length, capabilities: [...capabilities] });
     let lastSuite: Suite | null = null;
-    let bailed = false;
-    for (const [index, { suite, check }] of selected.entries()) {
+    let stopped: string | null = null;
+    for (const [index, { suite, check }] of ordered.entries()) {
       if (suite !== lastSuite) {
         emit({ type: 'suite-started', suite });
         lastSuite = suite;
       }
-      emit({ type: 'check-started', suite: suite.id, check, index, total: selected.length });
+      emit({ type: 'check-started', suite: suite.id, check, index, total: ordered.length });
       let result: CheckResult;
-      if (bailed) {
-        result = skipped(suite, check, config, 'not run: --bail after an earlier failure');
+      if (stopped !== null) {
+        result = notRun(suite, check, config, stopped);
       } else {
         const missing = check.requires.filter((c) => !capabilities.has(c));
         if (missing.length > 0) {
           const noV6Subnet = missing.includes('ipv6') && config.subnets.length > 0 && !config.subnets.some((x) => x.includes(':'));
           result = skipped(suite, check, config, noV6Subnet ? 'no IPv6 --subnet given' : `plugin does not offer ${missing.join(', ')}`);
         } else {
-          const { result: r, leaks: l } = await runOneCheck(suite, check, { caller, raw, config, capabilities, spaces, plan, tgt, onRecord, currentRecords });
+          const budgetMs = checkBudget(check, config, started, ordered.length - index);
+          const env: RunEnv = { caller, raw, config, capabilities, spaces, plan, tgt, onRecord, currentRecords, liveness: watch, pluginKind, restartPlugin, budgetMs };
+          const { result: r, leaks: l } = await runOneCheck(suite, check, env);
           result = r;
           leaks.push(...l);
         }
       }
+      // A probe still in flight decides whether this check saw the plugin die.
+      const death = stopped === null ? await watch.settled() : null;
+      if (death !== null) {
+        const record = deathRecord(check, death, raw.curlPrefix);
+        result = diedResult(result, record);
+        let restarted = false;
+        if (restartPlugin !== null) {
+          try {
+            await restartPlugin();
+            unsubscribe();
+            await caller.close().catch(() => {});
+            caller = await tgt.connect({ timeoutMs: config.timeoutMs, profile: config.profile });
+            unsubscribe = caller.onCall(onRecord);
+            watch.revive();
+            restarted = true;
+          } catch (e) {
+            result = { ...result, notes: [...result.notes, `restart failed: ${e instanceof Error ? e.message : String(e)}`] };
+          }
+        }
+        const final: PluginDeath = { ...record, restarted };
+        deaths.push(final);
+        emit({ type: 'plugin-died', death: final });
+        if (!restarted) stopped = `not run: the plugin died (or stopped answering) during ${check.id}`;
+      }
       results.push(result);
-      emit({ type: 'check-finished', result, index, total: selected.length });
-      if (config.bail && result.status === 'failed' && levelFails(result.level, config.level)) bailed = true;
+      emit({ type: 'check-finished', result, index, total: ordered.length });
+      if (config.bail && stopped === null && result.status === 'failed' && levelFails(result.level, config.level)) stopped = 'not run: --bail after an earlier failure';
     }
   } finally {
     unsubscribe();
@@ -142,37 +196,85 @@ export async function runSuites(
   }
   const seconds = (performance.now() - started) / 1000;
   const failed = results.filter((r) => r.status === 'failed');
+  const count = (status: CheckResult['status']): number => results.filter((r) => r.status === status).length;
   const report: RunReport = {
     target: tgt.description,
     level: config.level,
     seed: config.seed,
     profile: config.profile,
     capabilities: [...capabilities].sort(),
+    pluginKind,
     startedAt,
     summary: {
-      passed: results.filter((r) => r.status === 'passed').length,
+      passed: count('passed'),
       failed: failed.length,
-      skipped: results.filter((r) => r.status === 'skipped').length,
+      skipped: count('skipped'),
+      notRun: count('not-run'),
       failing: failed.filter((r) => levelFails(r.level, config.level)).length,
       calls,
       seconds: Math.round(seconds * 1000) / 1000,
       callsPerSecond: seconds > 0 ? Math.round(calls / seconds) : 0,
     },
     checks: results,
+    deaths,
     leaks,
   };
   emit({ type: 'run-finished', report });
   return report;
 }
 
+/** The cheap read-only call a plugin of these capabilities serves (liveness probe, restart wait). */
+function servedRead(caps: ReadonlySet<Capability>): string {
+  return caps.has('ipam') ? '/IpamDriver.GetDefaultAddressSpaces' : caps.has('driver') ? '/NetworkDriver.GetCapabilities' : '/Plugin.Activate';
+}
+
+/**
+ * A check's share of what is left of the run budget: generous, so fast plugins never feel
+ * it, but a slow one still ends in about `runBudgetMs` (model checks then do fewer runs).
+ */
+function checkBudget(check: Check, config: ResolvedConfig, started: number, remainingChecks: number): number {
+  const own = check.budgetMs ?? config.checkBudgetMs;
+  const left = config.runBudgetMs - (performance.now() - started);
+  const share = Math.floor((left / Math.max(1, remainingChecks)) * 3);
+  return Math.max(Math.min(own, share), Math.min(own, 5_000));
+}
+
+function deathRecord(check: Check, death: Death, curlPrefix: readonly string[] | null): Omit<PluginDeath, 'restarted'> {
+  const reproducer = curlReproducer([death.call], curlPrefix);
+  return {
+    check: check.id,
+    call: death.call,
+    ...(reproducer !== undefined ? { reproducer } : {}),
+    message: `plugin died (or stopped answering) during ${check.id} on ${death.call.path}: ${death.detail}; then ${death.probe}`,
+  };
+}
+
+/** The check in which the plugin died fails at must with the death as its message (the crash is the finding). */
+function diedResult(result: CheckResult, death: Omit<PluginDeath, 'restarted'>): CheckResult {
+  const calls = result.counterexample?.calls ?? [];
+  const withCall = calls.some((c) => c.path === death.call.path && c.request === death.call.request) ? calls : [...calls, death.call];
+  return {
+    ...result,
+    level: 'must',
+    status: 'failed',
+    message: death.message,
+    notes: result.status === 'failed' && result.message !== '' ? [`before that: ${result.message}`, ...result.notes] : result.notes,
+    counterexample: { ...(result.counterexample ?? { steps: [] }), calls: withCall, ...(death.reproducer !== undefined ? { reproducer: death.reproducer } : {}) },
+  };
+}
+
 function skipped(suite: Suite, check: Check, config: ResolvedConfig, message: string): CheckResult {
+  return { ...notRun(suite, check, config, message), status: 'skipped' };
+}
+
+function notRun(suite: Suite, check: Check, config: ResolvedConfig, message: string): CheckResult {
   return {
     suite: suite.id,
     id: check.id,
     title: check.title,
     level: check.level,
     reason: check.reason,
-    status: 'skipped',
+    status: 'not-run',
     message,
     notes: [],
     seed: seedFor(config.seed, check.id),
@@ -191,9 +293,14 @@ interface RunEnv {
   readonly tgt: Target;
   readonly onRecord: (r: CallRecord) => void;
   readonly currentRecords: { list: CallRecord[] | null; raw: number };
+  readonly liveness: LivenessWatch;
+  readonly pluginKind: PluginKind;
+  readonly restartPlugin: (() => Promise<void>) | null;
+  readonly budgetMs: number;
 }
 
 class BudgetExceeded extends Error {}
+class PluginDiedDuringCheck extends Error {}
 
 async function runOneCheck(suite: Suite, check: Check, env: RunEnv): Promise<{ result: CheckResult; leaks: Leak[] }> {
   const { config } = env;
@@ -206,8 +313,10 @@ async function runOneCheck(suite: Suite, check: Check, env: RunEnv): Promise<{ r
   const extras: PluginCaller[] = [];
   const seed = config.replay ? config.replay.seed : seedFor(config.seed, check.id);
   const started = performance.now();
+  // The check sees its (possibly shrunk) budget; the model runner plans its runs with it.
+  const budgeted: Check = env.budgetMs === (check.budgetMs ?? config.checkBudgetMs) ? check : { ...check, budgetMs: env.budgetMs, run: check.run };
   const ctx: CheckContext = {
-    check,
+    check: budgeted,
     caller: env.caller,
     async connect() {
       const c = await env.tgt.connect({ timeoutMs: config.timeoutMs, profile: config.profile });
@@ -224,6 +333,8 @@ async function runOneCheck(suite: Suite, check: Check, env: RunEnv): Promise<{ r
     seed,
     signal: ac.signal,
     records,
+    pluginKind: env.pluginKind,
+    restartPlugin: env.restartPlugin,
     note: (m) => {
       if (!notes.includes(m)) notes.push(m);
     },
@@ -237,39 +348,56 @@ async function runOneCheck(suite: Suite, check: Check, env: RunEnv): Promise<{ r
   let status: CheckResult['status'] = 'passed';
   let message = '';
   let counterexample: Counterexample | undefined;
-  const budget = check.budgetMs ?? config.checkBudgetMs;
+  const budget = env.budgetMs;
   let timer: NodeJS.Timeout | undefined;
+  let stopWatching = (): void => {};
   try {
     await Promise.race([
       check.run(ctx),
       new Promise<never>((_, reject) => {
         timer = setTimeout(() => {
           ac.abort();
-          reject(new BudgetExceeded(`check did not finish within its ${budget} ms budget (per-call timeout ${config.timeoutMs} ms)`));
+          reject(new BudgetExceeded(`time budget of ${budget} ms spent after ${records.length + env.currentRecords.raw} calls`));
         }, budget);
+      }),
+      new Promise<never>((_, reject) => {
+        stopWatching = env.liveness.onDeath(() => {
+          ac.abort();
+          reject(new PluginDiedDuringCheck('plugin died'));
+        });
       }),
     ]);
   } catch (e) {
     if (e instanceof SkipCheck) {
       status = 'skipped';
       message = e.message;
+    } else if (e instanceof BudgetExceeded) {
+      // The plugin answers (else the liveness watch would have said so), only slowly: a note, not a failure.
+      status = 'skipped';
+      const slowest = records.reduce((m, r) => Math.max(m, r.durationMs), 0);
+      message = `${e.message} (slowest call ${Math.round(slowest)} ms): not enough time to judge; give a larger --run-budget`;
+    } else if (e instanceof PluginDiedDuringCheck) {
+      // The runner turns this into the death verdict; keep the calls that led there.
+      counterexample = { steps: [], calls: records.slice(-12).map(summarizeRecord) };
     } else {
       status = 'failed';
       message = e instanceof Error ? e.message : String(e);
       const given = e instanceof Violation ? e.counterexample : undefined;
       const calls = given?.calls ?? records.slice(-12).map(summarizeRecord);
+      const reproducer = curlReproducer(calls, env.raw.curlPrefix);
       counterexample = {
         steps: given?.steps ?? [],
         calls,
         ...(given?.seed !== undefined ? { seed: given.seed } : {}),
         ...(given?.path !== undefined ? { path: given.path } : {}),
         ...(given?.commandsReplayPath !== undefined ? { commandsReplayPath: given.commandsReplayPath } : {}),
-        ...(curlReproducer(calls, env.raw.curlPrefix) !== undefined ? { reproducer: curlReproducer(calls, env.raw.curlPrefix)! } : {}),
+        ...(reproducer !== undefined ? { reproducer } : {}),
       };
-      if (!(e instanceof Violation) && !(e instanceof BudgetExceeded)) message = `check stopped by an unexpected error: ${message}`;
+      if (!(e instanceof Violation)) message = `check stopped by an unexpected error: ${message}`;
     }
   } finally {
     clearTimeout(timer);
+    stopWatching();
   }
   env.currentRecords.list = null;
   const rawCalls = env.currentRecords.raw;
@@ -277,7 +405,8 @@ async function runOneCheck(suite: Suite, check: Check, env: RunEnv): Promise<{ r
   for (const r of records) for (const d of r.deviations) if (d.level !== 'compat') ctx.note(`${r.path}: ${d.id} (${d.rule}): ${d.message}`);
   let leaks: Leak[] = [];
   try {
-    leaks = await withTimeout(resources.cleanup({ probe: true }), Math.max(config.timeoutMs * 4, 2000), []);
+    // Cleaning up against a plugin that is gone only collects timeouts.
+    if ((await env.liveness.settled()) === null) leaks = await withTimeout(resources.cleanup({ probe: true }), Math.max(config.timeoutMs * 4, 2000), []);
   } finally {
     for (const c of extras) await c.close().catch(() => {});
   }
@@ -318,34 +447,40 @@ async function withTimeout<T>(p: Promise<T>, ms: number, fallback: T): Promise<T
   }
 }
 
-/** Handshake and capability probe: the one place where "unreachable" is decided. */
+/**
+ * Handshake and capability probe: the one place where "unreachable" is decided. A plugin
+ * that answers Plugin.Activate with its manifest is a v1 plugin; one that refuses it but
+ * serves the registration calls is a managed (v2) plugin, which dockerd never activates.
+ */
 async function probeTarget(
   description: string,
   raw: RawSender,
   caller: PluginCaller,
   config: ResolvedConfig,
   plan: PoolPlan,
-): Promise<{ capabilities: Set<Capability>; spaces: AddressSpaces }> {
+): Promise<{ capabilities: Set<Capability>; spaces: AddressSpaces; pluginKind: PluginKind }> {
   const caps = new Set<Capability>();
   const activate = await raw.send({ path: '/Plugin.Activate' });
   if (activate.kind !== 'reply') throw new TargetUnreachableError(`${description}: ${activate.message}`);
+  let implementsList: unknown = null;
+  if (activate.status === 200) {
+    try {
+      const decoded = goDecode(ActivateResponse, JSON.parse(activate.body));
+      implementsList = decoded.ok ? decoded.value.Implements : null;
+    } catch {
+      implementsList = null;
+    }
+  }
+  const manifest = Array.isArray(implementsList) && implementsList.some((x) => x === 'IpamDriver' || x === 'NetworkDriver');
+  const pluginKind: PluginKind = config.pluginKind !== 'auto' ? config.pluginKind : manifest ? 'v1' : 'managed';
   if (config.capabilities) {
     for (const c of config.capabilities) caps.add(c);
   } else {
-    let implementsList: unknown = null;
-    if (activate.status === 200) {
-      try {
-        const decoded = goDecode(ActivateResponse, JSON.parse(activate.body));
-        implementsList = decoded.ok ? decoded.value.Implements : null;
-      } catch {
-        implementsList = null;
-      }
-    }
-    if (Array.isArray(implementsList)) {
-      if (implementsList.includes('IpamDriver')) caps.add('ipam');
-      if (implementsList.includes('NetworkDriver')) caps.add('driver');
-    }
-    if (!caps.has('ipam') && !caps.has('driver')) {
+    if (manifest) {
+      const list = implementsList as unknown[];
+      if (list.includes('IpamDriver')) caps.add('ipam');
+      if (list.includes('NetworkDriver')) caps.add('driver');
+    } else {
       // Managed (v2) plugins get no Activate: look at the registration calls instead.
       const ipam = await raw.send({ path: '/IpamDriver.GetDefaultAddressSpaces' });
       if (ipam.kind === 'reply' && ipam.status === 200) caps.add('ipam');
@@ -357,8 +492,9 @@ async function probeTarget(
   let spaces: AddressSpaces = { local: LOCAL_DEFAULT, global: GLOBAL_DEFAULT };
   if (caps.has('ipam')) {
     const got = await caller.tryCall('GetDefaultAddressSpaces', undefined, { timeoutMs: config.timeoutMs });
-    if (got.ok && got.value.LocalDefaultAddressSpace) {
-      spaces = { local: got.value.LocalDefaultAddressSpace, global: got.value.GlobalDefaultAddressSpace || got.value.LocalDefaultAddressSpace };
+    if (got.ok) {
+      // A local-only IPAM may leave the global name empty; dockerd then sends "" for global-scope networks.
+      spaces = { local: got.value.LocalDefaultAddressSpace ?? '', global: got.value.GlobalDefaultAddressSpace || got.value.LocalDefaultAddressSpace || '' };
     }
     if (!config.capabilities) {
       const arena = plan.next();
@@ -372,7 +508,7 @@ async function probeTarget(
       }
     }
   }
-  return { capabilities: caps, spaces };
+  return { capabilities: caps, spaces, pluginKind };
 }
 
 /** A Target for a spec over src/client (loaded lazily: the framework itself needs no transport). */

@@ -31,6 +31,11 @@ export interface Check {
   readonly requires: readonly Capability[];
   /** Override of the per-check time budget (ms). */
   readonly budgetMs?: number;
+  /**
+   * Sends input dockerd never sends (malformed, oversize, truncated): runs after every
+   * other check, so a plugin that dies on bad input cannot hide the model checks.
+   */
+  readonly hostile?: boolean;
   run(ctx: CheckContext): Promise<void>;
 }
 
@@ -44,6 +49,9 @@ export interface AddressSpaces {
   readonly local: string;
   readonly global: string;
 }
+
+/** v1 (legacy) plugins get Plugin.Activate; managed (v2) plugins never do (protocol.md §1.7). */
+export type PluginKind = 'v1' | 'managed';
 
 /** Per-check state handed to Check.run. */
 export interface CheckContext {
@@ -67,6 +75,14 @@ export interface CheckContext {
   readonly signal: AbortSignal;
   /** Calls recorded so far in this check, oldest first. */
   readonly records: readonly CallRecord[];
+  /** Worked out from the handshake (or `config.pluginKind`). */
+  readonly pluginKind: PluginKind;
+  /**
+   * Restart the plugin (SIGKILL where the checker owns the process) and wait until it
+   * answers again; null when the checker cannot restart this target. The runner does not
+   * count the restart's transport errors as the plugin dying.
+   */
+  readonly restartPlugin: (() => Promise<void>) | null;
   /** Non-failing observation (accepted variant, compat difference). */
   note(message: string): void;
   /** Stop the check as skipped. */
@@ -99,7 +115,8 @@ export interface Counterexample {
   readonly reproducer?: string;
 }
 
-export type CheckStatus = 'passed' | 'failed' | 'skipped';
+/** `not-run`: the plugin died (or stopped answering) earlier and could not be restarted, or --bail. */
+export type CheckStatus = 'passed' | 'failed' | 'skipped' | 'not-run';
 
 export interface CheckResult {
   readonly suite: string;
@@ -132,11 +149,24 @@ export interface RunSummary {
   readonly passed: number;
   readonly failed: number;
   readonly skipped: number;
+  readonly notRun: number;
   /** Failed checks at or above the threshold level. */
   readonly failing: number;
   readonly calls: number;
   readonly seconds: number;
   readonly callsPerSecond: number;
+}
+
+/** The plugin stopped answering during a check (crash or hang). */
+export interface PluginDeath {
+  /** Check during which it happened. */
+  readonly check: string;
+  /** The call that got no answer (with its reproducer). */
+  readonly call: CallSummary;
+  readonly reproducer?: string;
+  readonly message: string;
+  /** True when the checker restarted the plugin and carried on. */
+  readonly restarted: boolean;
 }
 
 export interface RunReport {
@@ -145,8 +175,11 @@ export interface RunReport {
   readonly seed: number;
   readonly profile: string;
   readonly capabilities: readonly Capability[];
+  readonly pluginKind: PluginKind;
   readonly startedAt: string;
   readonly summary: RunSummary;
+  /** Every time the plugin died or stopped answering. */
+  readonly deaths: readonly PluginDeath[];
   readonly checks: readonly CheckResult[];
   readonly leaks: readonly Leak[];
 }
@@ -157,4 +190,5 @@ export type RunEvent =
   | { readonly type: 'check-started'; readonly suite: string; readonly check: Check; readonly index: number; readonly total: number }
   | { readonly type: 'check-finished'; readonly result: CheckResult; readonly index: number; readonly total: number }
   | { readonly type: 'call'; readonly record: CallRecord }
+  | { readonly type: 'plugin-died'; readonly death: PluginDeath }
   | { readonly type: 'run-finished'; readonly report: RunReport };

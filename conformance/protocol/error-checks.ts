@@ -46,9 +46,9 @@ async function failWrongErrorField(p: Probe, reqs: readonly { path: string; body
 
 export const errorReplies: Check = {
   id: 'protocol.error-replies',
-  title: 'Errors carry a non-empty message',
+  title: 'Requests dockerd must see refused are refused readably',
   level: 'must',
-  reason: 'protocol.md §1.4: an error is any non-200 status (message: the Err field or the raw body) or a 200 with the error field; dockerd shows that text to the user ("<Interface>.<Method>: <message>"), so it must not be empty.',
+  reason: 'protocol.md §1.4: an error is any non-200 status (message: the Err field or the raw body, possibly empty) or a 200 with the error field; a 200 whose body is not JSON is a decode error instead of the plugin\'s answer, and no reply at all leaves dockerd retrying.',
   requires: [],
   async run(ctx: CheckContext) {
     const p: Probe = new Probe(ctx);
@@ -57,7 +57,8 @@ export const errorReplies: Check = {
     for (const { path, v } of results) {
       if (v.kind === 'no-reply') p.fail(`${path}: no reply (${v.message})`);
       if (v.kind === 'not-json') p.fail(`${path}: 200 reply is not JSON (${JSON.stringify(v.body.slice(0, 80))}); dockerd fails with a decode error instead of the plugin's message`);
-      if (v.kind === 'error' && v.text.trim() === '') p.fail(`${path}: error reply (HTTP ${v.status}) with an empty message`);
+      // dockerd still sees an error; the user only gets "<Interface>.<Method>: " (protocol.error-status-compat reports it).
+      if (v.kind === 'error' && v.text.trim() === '') ctx.note(`${path}: error reply (HTTP ${v.status}) with an empty message; users see no reason`);
       if (v.kind === 'success') ctx.note(`${path} accepted a request Docker refuses (${path.endsWith('RequestPool') ? 'invalid CIDR' : 'unknown id'})`);
     }
   },
@@ -87,9 +88,9 @@ export const driverErrorField: Check = {
 
 export const unknownMethod404: Check = {
   id: 'protocol.unknown-method-404',
-  title: 'Unknown methods answer 404',
-  level: 'should',
-  reason: 'protocol.md §1.6: dockerd inspects only 404 ("not implemented") to tolerate optional methods (Program/RevokeExternalConnectivity, Discover*, IpamDriver.GetCapabilities, newer methods like GwAllocCheck); any other answer to a method the plugin lacks is an error.',
+  title: 'Unknown methods answer 404, like go-plugins-helpers',
+  level: 'compat',
+  reason: 'protocol.md §1.6: dockerd inspects only 404 ("not implemented"), and only for the optional methods it calls (Program/RevokeExternalConnectivity: driver.program-revoke; IpamDriver.GetCapabilities: protocol.ipam-capabilities; GwAllocCheck only when advertised). For method names dockerd never calls any error (400, 501, ...) works; go-plugins-helpers answers 404.',
   requires: [],
   async run(ctx: CheckContext) {
     const p: Probe = new Probe(ctx);
@@ -124,7 +125,7 @@ export const errorStatusCompat: Check = {
       } catch {
         hasErr = false;
       }
-      if (v.status !== 500 || !hasErr) p.fail(`${path}: error answered as HTTP ${v.status} ${JSON.stringify((last?.response ?? '').slice(0, 80))}; go-plugins-helpers sends 500 {"Err":"..."}`);
+      if (v.status !== 500 || !hasErr || v.text.trim() === '') p.fail(`${path}: error answered as HTTP ${v.status} ${JSON.stringify((last?.response ?? '').slice(0, 80))}; go-plugins-helpers sends 500 {"Err":"<reason>"}`);
     }
   },
 };

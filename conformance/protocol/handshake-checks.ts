@@ -11,6 +11,7 @@ export const activateHandshake: Check = {
   reason: 'protocol.md §1.7/§2.1: v1 plugins get POST /Plugin.Activate with an empty body and must answer 200 {"Implements":[...]} with the exact, case-sensitive names "NetworkDriver" / "IpamDriver".',
   requires: [],
   async run(ctx: CheckContext) {
+    if (ctx.pluginKind === 'managed') ctx.skip('managed (v2) plugin: dockerd never sends Plugin.Activate (it does not answer the manifest; give --plugin-kind v1 if it is a legacy plugin)');
     const p: Probe = new Probe(ctx);
     const v = await p.verdict({ path: '/Plugin.Activate' });
     if (v.kind !== 'success') p.fail(`Plugin.Activate did not succeed (${v.kind}${'text' in v ? `: ${v.text}` : ''}); dockerd cannot register a v1 plugin without it`);
@@ -65,9 +66,9 @@ export const ipamCapabilities: Check = {
 
 export const addressSpaces: Check = {
   id: 'protocol.address-spaces',
-  title: 'GetDefaultAddressSpaces names two address spaces',
+  title: 'GetDefaultAddressSpaces answers',
   level: 'must',
-  reason: 'protocol.md §2.3 (GetDefaultAddressSpaces): failure means the IPAM is not registered; the local and global names are sent as AddressSpace in every RequestPool.',
+  reason: 'protocol.md §2.3 (GetDefaultAddressSpaces): failure means the IPAM is not registered; the local and global names (either may be empty) are sent back as AddressSpace in every RequestPool.',
   requires: ['ipam'],
   async run(ctx: CheckContext) {
     const p: Probe = new Probe(ctx);
@@ -75,9 +76,9 @@ export const addressSpaces: Check = {
     if (v.kind !== 'success') p.fail(`GetDefaultAddressSpaces did not succeed (${v.kind}); dockerd does not register the IPAM`);
     const d = goDecode(m.AddressSpacesResponse, v.json);
     if (!d.ok) p.fail(`GetDefaultAddressSpaces reply does not decode: ${d.message}`);
-    if (!d.value.LocalDefaultAddressSpace || !d.value.GlobalDefaultAddressSpace) {
-      p.fail(`address spaces are ${JSON.stringify(d.value)}; both names must be non-empty (dockerd sends them as AddressSpace)`);
-    }
+    // dockerd sends the names back as AddressSpace; an empty one is just "" there (a local-only IPAM leaves the global one empty).
+    if (!d.value.GlobalDefaultAddressSpace) ctx.note('GlobalDefaultAddressSpace is empty: global-scope (swarm) networks would send AddressSpace ""');
+    if (!d.value.LocalDefaultAddressSpace) ctx.note('LocalDefaultAddressSpace is empty: local networks send AddressSpace ""');
   },
 };
 

@@ -65,12 +65,15 @@ function argPaths(ctx: CheckContext): string[] {
   ];
 }
 
-const MALFORMED = ['{"PoolID":', 'not json at all', '{"AddressSpace":"x",}', '\u0000\u0001\u0002', '{"a":1}{'];
+// Not `{"a":1}{`: Go's json.Decoder reads the first value and stops, so go-plugins-helpers (and
+// dockerd's own decoding) accept trailing bytes; dockerd never sends them.
+const MALFORMED = ['{"PoolID":', 'not json at all', '{"AddressSpace":"x",}', '\u0000\u0001\u0002'];
 
 const ALLOCATING = new Set(['/IpamDriver.RequestPool', '/IpamDriver.RequestAddress', '/NetworkDriver.CreateNetwork', '/NetworkDriver.CreateEndpoint', '/NetworkDriver.Join']);
 
 export const malformedJson: Check = {
   id: 'protocol.malformed-json',
+  hostile: true,
   title: 'Malformed JSON bodies get an error reply',
   level: 'should',
   reason: 'protocol.md §6 / §7.1: go-plugins-helpers answers a body that does not decode with an error (400); a plugin must never act on a request it could not read.',
@@ -80,7 +83,8 @@ export const malformedJson: Check = {
     for (const path of argPaths(ctx)) {
       for (const body of MALFORMED) {
         const v = await p.verdict({ path, body });
-        if (v.kind === 'no-reply') p.fail(`${path} with body ${JSON.stringify(body)}: no reply (${v.message})`);
+        // Dropping the connection acts on nothing; whether the plugin lives on is protocol.survives-bad-input's concern.
+        if (v.kind === 'no-reply') ctx.note(`${path} with body ${JSON.stringify(body)}: no reply (${v.message})`);
         if (v.kind === 'success' && ALLOCATING.has(path)) p.fail(`${path} with malformed body ${JSON.stringify(body)} answered success`);
       }
     }
@@ -114,6 +118,7 @@ function wrongTyped(ctx: CheckContext): { path: string; body: string }[] {
 
 export const wrongTypedFields: Check = {
   id: 'protocol.wrong-typed-fields',
+  hostile: true,
   title: 'Wrong-typed fields get an error reply',
   level: 'should',
   reason: 'protocol.md §1.4/§6: Go decoding rejects a type mismatch; a plugin that acts on `"PoolID": 7` or `"Pool": [..]` allocates from garbage. Answer an error.',
@@ -122,7 +127,7 @@ export const wrongTypedFields: Check = {
     const p: Probe = new Probe(ctx);
     for (const r of wrongTyped(ctx)) {
       const v = await p.verdict(r);
-      if (v.kind === 'no-reply') p.fail(`${r.path} with ${r.body}: no reply (${v.message})`);
+      if (v.kind === 'no-reply') ctx.note(`${r.path} with ${r.body}: no reply (${v.message})`);
       if (v.kind === 'success' && ALLOCATING.has(r.path)) {
         const poolId = (v.json as { PoolID?: unknown } | null)?.PoolID;
         if (typeof poolId === 'string') await p.send({ path: '/IpamDriver.ReleasePool', body: JSON.stringify({ PoolID: poolId }) });
@@ -134,6 +139,7 @@ export const wrongTypedFields: Check = {
 
 export const emptyBody: Check = {
   id: 'protocol.empty-body',
+  hostile: true,
   title: 'Empty bodies (dockerd retries) never allocate',
   level: 'should',
   reason: 'protocol.md §1.5: after a timeout or reset dockerd retries with an EMPTY body (Content-Length: 0); treat it as a 400 ("EOF"), never as a request with default values, or a retry allocates a second pool/address.',
@@ -154,6 +160,7 @@ export const emptyBody: Check = {
 
 export const survivesBadInput: Check = {
   id: 'protocol.survives-bad-input',
+  hostile: true,
   title: 'Bad, oversize and truncated requests do not kill the plugin or its state',
   level: 'must',
   reason: 'protocol.md §1.5/§4.7: a plugin that crashes or forgets its state loses every network and address it holds (dockerd never replays them while it runs); it must answer or drop bad requests and keep serving.',
@@ -217,19 +224,21 @@ export const survivesBadInput: Check = {
 
 export const timelyReplies: Check = {
   id: 'protocol.timely-replies',
-  title: 'Replies arrive promptly',
+  title: 'Replies arrive within the plugin kind\'s limit',
   level: 'should',
-  reason: 'protocol.md §1.5: v1 plugins have no timeout (a slow plugin blocks docker commands), managed plugins time out after --timeout (default 30 s) and the retry then re-sends an empty body. Registration and IPAM calls should take well under a second.',
+  reason:
+    'protocol.md §1.5: a managed plugin\'s call fails after the request timeout (`docker plugin enable --timeout`, default 30 s = --timeout here) and is retried with an empty body; a v1 plugin has no timeout, so a call that long blocks the docker command. A slow call within the limit (a DHCP lease, a cloud API) is only noted.',
   requires: [],
   async run(ctx: CheckContext) {
     const p: Probe = new Probe(ctx);
     const paths = ['/Plugin.Activate', ...(ctx.capabilities.has('ipam') ? ['/IpamDriver.GetDefaultAddressSpaces', '/IpamDriver.GetCapabilities'] : []), ...(ctx.capabilities.has('driver') ? ['/NetworkDriver.GetCapabilities'] : [])];
-    const limit = Math.min(ctx.config.slowCallMs, ctx.config.timeoutMs);
+    const limit = ctx.config.timeoutMs;
     for (const path of paths) {
-      const res = await p.send({ path }, Math.max(limit * 2, limit + 500));
-      if (res.kind === 'timeout' || res.durationMs > limit) p.fail(`${path} took ${res.kind === 'timeout' ? 'longer than' : ''} ${Math.round(res.durationMs)} ms (limit ${limit} ms)`);
+      const res = await p.send({ path }, limit);
+      if (res.kind === 'timeout') p.fail(`${path} got no reply within ${limit} ms (--timeout): ${ctx.pluginKind === 'managed' ? 'dockerd fails the call and retries it with an empty body' : 'the docker command waits that long'}`);
+      if (res.durationMs > ctx.config.slowCallMs) ctx.note(`${path} took ${Math.round(res.durationMs)} ms`);
     }
-    for (const r of ctx.records) if (r.durationMs > limit) p.fail(`${r.path} took ${Math.round(r.durationMs)} ms (limit ${limit} ms)`);
+    for (const r of ctx.records) if (r.durationMs > ctx.config.slowCallMs) ctx.note(`${r.path} took ${Math.round(r.durationMs)} ms`);
   },
 };
 

@@ -12,7 +12,8 @@ const paint = (on: boolean, code: number, s: string): string => (on ? `\u001b[${
 export function consoleReport(report: RunReport, opts: ConsoleOptions = {}): string {
   const color = opts.color ?? false;
   const out: string[] = [];
-  out.push(`cnmkit check ${report.target}  (level ${report.level}, profile ${report.profile}, seed ${report.seed}, capabilities: ${report.capabilities.join(', ') || 'none'})`);
+  out.push(`cnmkit check ${report.target}  (level ${report.level}, profile ${report.profile}, seed ${report.seed}, ${report.pluginKind === 'managed' ? 'managed (v2) plugin' : 'v1 plugin'}, capabilities: ${report.capabilities.join(', ') || 'none'})`);
+  for (const d of report.deaths) out.push(paint(color, 31, `${d.message}${d.restarted ? ' (restarted, the run went on)' : ' (no way to restart it: later checks not run)'}`));
   const suites = [...new Set(report.checks.map((c) => c.suite))];
   for (const suite of suites) {
     const checks = report.checks.filter((c) => c.suite === suite);
@@ -21,8 +22,16 @@ export function consoleReport(report: RunReport, opts: ConsoleOptions = {}): str
     for (const c of checks) {
       const fails = c.status === 'failed' && levelFails(c.level, report.level);
       const status =
-        c.status === 'passed' ? paint(color, 32, 'PASS') : c.status === 'skipped' ? paint(color, 33, 'SKIP') : fails ? paint(color, 31, 'FAIL') : paint(color, 36, 'DIFF');
-      const tail = c.status === 'skipped' ? `  (${c.message})` : c.notes.length > 0 && c.status === 'passed' ? `  note: ${c.notes[0]}` : '';
+        c.status === 'passed'
+          ? paint(color, 32, 'PASS')
+          : c.status === 'skipped'
+            ? paint(color, 33, 'SKIP')
+            : c.status === 'not-run'
+              ? paint(color, 35, 'NRUN')
+              : fails
+                ? paint(color, 31, 'FAIL')
+                : paint(color, 36, 'DIFF');
+      const tail = c.status === 'skipped' || c.status === 'not-run' ? `  (${c.message})` : c.notes.length > 0 && c.status === 'passed' ? `  note: ${c.notes[0]}` : '';
       out.push(`  ${status}  ${c.id.padEnd(w)}  ${c.level.padEnd(6)} ${String(c.durationMs).padStart(6)} ms  ${c.title}${tail}`);
     }
   }
@@ -33,6 +42,7 @@ export function consoleReport(report: RunReport, opts: ConsoleOptions = {}): str
       out.push('', `${levelFails(c.level, report.level) ? paint(color, 31, '✗') : paint(color, 36, '~')} ${c.id} [${c.level}] ${c.title}`);
       out.push(`  ${c.message}`);
       out.push(`  rule: ${c.reason}`);
+      for (const n of c.notes) out.push(`  note: ${n}`);
       const ce = counterexampleText(c);
       if (ce) out.push(ce);
     }
@@ -44,7 +54,7 @@ export function consoleReport(report: RunReport, opts: ConsoleOptions = {}): str
   const s = report.summary;
   out.push('');
   out.push(
-    `${s.failing > 0 ? paint(color, 31, 'NOT CONFORMANT') : paint(color, 32, 'CONFORMANT')} at level ${report.level}: ${s.passed} passed, ${s.failed} failed (${s.failing} failing), ${s.skipped} skipped; ${s.calls} plugin calls in ${s.seconds} s (${s.callsPerSecond} calls/s)`,
+    `${s.failing > 0 ? paint(color, 31, 'NOT CONFORMANT') : paint(color, 32, 'CONFORMANT')} at level ${report.level}: ${s.passed} passed, ${s.failed} failed (${s.failing} failing), ${s.skipped} skipped${s.notRun > 0 ? `, ${s.notRun} not run` : ''}; ${s.calls} plugin calls in ${s.seconds} s (${s.callsPerSecond} calls/s)`,
   );
   return `${out.join('\n')}\n`;
 }
@@ -53,11 +63,12 @@ export function consoleReport(report: RunReport, opts: ConsoleOptions = {}): str
 export function consoleProgress(write: (text: string) => void, opts: ConsoleOptions = {}): (event: RunEvent) => void {
   const color = opts.color ?? false;
   return (e) => {
-    if (e.type === 'run-started') write(`checking ${e.target}: ${e.total} checks (capabilities: ${e.capabilities.join(', ') || 'none'})\n`);
+    if (e.type === 'plugin-died') write(`${paint(color, 31, e.death.message)}${e.death.restarted ? ' — restarted, going on' : ' — later checks not run'}\n`);
+    else if (e.type === 'run-started') write(`checking ${e.target}: ${e.total} checks (capabilities: ${e.capabilities.join(', ') || 'none'})\n`);
     else if (e.type === 'suite-started') write(`${paint(color, 1, e.suite.id)}\n`);
     else if (e.type === 'check-finished') {
       const r = e.result;
-      const mark = r.status === 'passed' ? paint(color, 32, '✓') : r.status === 'skipped' ? paint(color, 33, '-') : paint(color, 31, '✗');
+      const mark = r.status === 'passed' ? paint(color, 32, '✓') : r.status === 'skipped' ? paint(color, 33, '-') : r.status === 'not-run' ? paint(color, 35, '·') : paint(color, 31, '✗');
       write(`  [${e.index + 1}/${e.total}] ${mark} ${r.id} (${r.durationMs} ms, ${r.calls} calls)\n`);
     }
   };

@@ -9,8 +9,10 @@ export function jsonReport(report: RunReport): string {
       seed: report.seed,
       profile: report.profile,
       capabilities: report.capabilities,
+      pluginKind: report.pluginKind,
       startedAt: report.startedAt,
       summary: report.summary,
+      deaths: report.deaths,
       checks: report.checks.map((c) => ({
         id: c.id,
         suite: c.suite,

@@ -19,7 +19,7 @@ export function junitReport(report: RunReport): string {
   out.push(`<testsuites name="cnmkit check" tests="${report.checks.length}" failures="${report.summary.failing}" time="${report.summary.seconds}">`);
   for (const [suite, checks] of suites) {
     const failures = checks.filter((c) => c.status === 'failed' && failing(c.level)).length;
-    const skipped = checks.filter((c) => c.status === 'skipped' || (c.status === 'failed' && !failing(c.level))).length;
+    const skipped = checks.filter((c) => c.status === 'skipped' || c.status === 'not-run' || (c.status === 'failed' && !failing(c.level))).length;
     const time = checks.reduce((t, c) => t + c.durationMs, 0) / 1000;
     out.push(`  <testsuite name="${esc(suite)}" tests="${checks.length}" failures="${failures}" skipped="${skipped}" time="${time.toFixed(3)}">`);
     for (const c of checks) {
@@ -28,7 +28,7 @@ export function junitReport(report: RunReport): string {
         out.push(`      <failure message="${esc(c.message)}" type="${c.level}">${esc(`${c.message}\nreason: ${c.reason}\n${counterexampleText(c)}`)}</failure>`);
       } else if (c.status === 'failed') {
         out.push(`      <skipped message="${esc(`${c.level} difference (not failing at --level ${report.level}): ${c.message}`)}"/>`);
-      } else if (c.status === 'skipped') {
+      } else if (c.status === 'skipped' || c.status === 'not-run') {
         out.push(`      <skipped message="${esc(c.message)}"/>`);
       }
       out.push('    </testcase>');

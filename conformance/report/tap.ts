@@ -9,7 +9,7 @@ export function tapReport(report: RunReport): string {
     const n = i + 1;
     const name = `${c.id} [${c.level}] ${c.title}`.replace(/#/g, '\\#');
     if (c.status === 'passed') out.push(`ok ${n} - ${name}`);
-    else if (c.status === 'skipped') out.push(`ok ${n} - ${name} # SKIP ${c.message.replace(/\n/g, ' ')}`);
+    else if (c.status === 'skipped' || c.status === 'not-run') out.push(`ok ${n} - ${name} # SKIP ${c.message.replace(/\n/g, ' ')}`);
     else {
       out.push(`not ok ${n} - ${name}${levelFails(c.level, report.level) ? '' : ` # TODO ${c.level} level, not failing at --level ${report.level}`}`);
       out.push('  ---');
@@ -25,6 +25,7 @@ export function tapReport(report: RunReport): string {
       out.push('  ...');
     }
   });
-  out.push(`# passed ${report.summary.passed}, failed ${report.summary.failed}, skipped ${report.summary.skipped}, ${report.summary.calls} calls in ${report.summary.seconds}s (${report.summary.callsPerSecond} calls/s)`);
+  for (const d of report.deaths) out.push(`# ${d.message}${d.restarted ? ' (restarted)' : ''}`);
+  out.push(`# passed ${report.summary.passed}, failed ${report.summary.failed}, skipped ${report.summary.skipped}, not run ${report.summary.notRun}, ${report.summary.calls} calls in ${report.summary.seconds}s (${report.summary.callsPerSecond} calls/s)`);
   return `${out.join('\n')}\n`;
 }

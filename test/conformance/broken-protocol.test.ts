@@ -2,6 +2,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type Flaw, startMiniIpam } from './plugins/mini-ipam.js';
 import { type DriverFlaw, startMiniDriver } from './plugins/mini-driver.js';
+import { serveFixture } from './designs/serve.js';
 import { failedIds, quickConfig, result, runOn, tempDir, type TempDir } from './support.js';
 
 let dir: TempDir;
@@ -15,7 +16,6 @@ afterAll(async () => {
 const ipamCases: { flaw: Flaw; check: string; extra?: Record<string, unknown> }[] = [
   { flaw: 'err-field-200', check: 'protocol.ipam-error-field' },
   { flaw: 'crash-on-bad-json', check: 'protocol.survives-bad-input' },
-  { flaw: 'slow', check: 'protocol.timely-replies', extra: { slowCallMs: 500, timeoutMs: 3000, capabilities: ['ipam'] } },
   { flaw: 'needs-content-type', check: 'protocol.dockerd-framing' },
   { flaw: 'empty-body-allocates', check: 'protocol.empty-body' },
   { flaw: 'unknown-method-500', check: 'protocol.unknown-method-404' },
@@ -52,6 +52,36 @@ describe('broken plugins are caught by the right protocol check', () => {
     });
   }
 
+  it('a call beyond --timeout (a managed plugin\'s request timeout) fails protocol.timely-replies; the plugin is not taken for dead', async () => {
+    const methods = {
+      '/IpamDriver.GetDefaultAddressSpaces': () => ({ LocalDefaultAddressSpace: 'l', GlobalDefaultAddressSpace: 'g' }),
+      '/IpamDriver.GetCapabilities': () => ({}),
+    };
+    const plugin = await serveFixture(dir.socket('slow-caps'), methods, { implements: ['IpamDriver'], delayMs: (path) => (path === '/IpamDriver.GetCapabilities' ? 1500 : 0) });
+    try {
+      const report = await runOn(plugin.socketPath, quickConfig(dir, { suites: ['protocol'], checks: ['protocol.timely-replies'], timeoutMs: 1000 }));
+      const r = result(report, 'protocol.timely-replies');
+      expect(r.status, r.message).toBe('failed');
+      expect(r.level).toBe('should');
+      expect(r.message).toMatch(/IpamDriver\.GetCapabilities got no reply within 1000 ms/);
+      expect(report.deaths).toEqual([]);
+    } finally {
+      await plugin.close();
+    }
+  });
+
+  it('a slow but correct plugin passes timely-replies with a note', async () => {
+    const plugin = await startMiniIpam(dir.socket('slow-note'), ['slow']);
+    try {
+      const report = await runOn(plugin.socketPath, quickConfig(dir, { suites: ['protocol'], checks: ['protocol.timely-replies'], capabilities: ['ipam'], timeoutMs: 3000 }));
+      const r = result(report, 'protocol.timely-replies');
+      expect(r.status, r.message).toBe('passed');
+      expect(r.notes.join(' ')).toMatch(/took 1\d\d\d ms/);
+    } finally {
+      await plugin.close();
+    }
+  });
+
   it('a slow but correct plugin gets fewer model runs within the budget, not a failure', async () => {
     const plugin = await startMiniIpam(dir.socket('slow-model'), ['slow']);
     try {
@@ -65,12 +95,13 @@ describe('broken plugins are caught by the right protocol check', () => {
   }, 20_000);
 
   it('--bail stops after the first failing check; the rest are reported as not run', async () => {
-    const plugin = await startMiniIpam(dir.socket('bail'), ['unknown-method-500']);
+    const plugin = await startMiniIpam(dir.socket('bail'), ['needs-content-type']);
     try {
       const report = await runOn(plugin.socketPath, quickConfig(dir, { suites: ['protocol'], bail: true }));
-      const i = report.checks.findIndex((c) => c.id === 'protocol.unknown-method-404');
+      const i = report.checks.findIndex((c) => c.id === 'protocol.dockerd-framing');
       expect(report.checks[i]!.status).toBe('failed');
-      expect(report.checks.slice(i + 1).every((c) => c.status === 'skipped' && c.message.includes('--bail'))).toBe(true);
+      expect(report.checks.slice(i + 1).every((c) => c.status === 'not-run' && c.message.includes('--bail'))).toBe(true);
+      expect(report.summary.notRun).toBe(report.checks.length - i - 1);
       expect(report.checks.slice(i + 1).length).toBeGreaterThan(0);
     } finally {
       await plugin.close();

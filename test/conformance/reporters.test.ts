@@ -30,6 +30,7 @@ const checks: CheckResult[] = [
   },
   { ...base, id: 'ipam.c', title: 'C', level: 'compat', status: 'failed', message: 'order differs' },
   { ...base, id: 'ipam.d', title: 'D', level: 'must', status: 'skipped', message: 'plugin does not offer ipv6' },
+  { ...base, id: 'ipam.e', title: 'E', level: 'must', status: 'not-run', message: 'not run: the plugin died (or stopped answering) during ipam.b' },
 ];
 const report: RunReport = {
   target: 'unix:///p.sock',
@@ -37,9 +38,19 @@ const report: RunReport = {
   seed: 42,
   profile: 'docker-20.10',
   capabilities: ['ipam'],
+  pluginKind: 'v1',
   startedAt: '2026-01-01T00:00:00.000Z',
-  summary: { passed: 1, failed: 2, skipped: 1, failing: 1, calls: 12, seconds: 0.5, callsPerSecond: 24 },
+  summary: { passed: 1, failed: 2, skipped: 1, notRun: 1, failing: 1, calls: 12, seconds: 0.5, callsPerSecond: 24 },
   checks,
+  deaths: [
+    {
+      check: 'ipam.b',
+      call: { path: '/IpamDriver.RequestAddress', request: '{"PoolID":"p"}', outcome: 'transport-error', durationMs: 3 },
+      reproducer: 'curl --unix-socket /p.sock http://localhost/IpamDriver.RequestAddress',
+      message: 'plugin died (or stopped answering) during ipam.b on /IpamDriver.RequestAddress: ECONNRESET',
+      restarted: false,
+    },
+  ],
   leaks: [{ kind: 'pool', id: 'p', check: 'ipam.b', detail: 'still held' }],
 };
 
@@ -54,14 +65,14 @@ describe('reporters', () => {
   it('json has the summary and one entry per check with counterexample, seed and replay path', () => {
     const j = JSON.parse(jsonReport(report)) as { summary: Record<string, number>; checks: Record<string, unknown>[] };
     expect(j.summary).toMatchObject({ passed: 1, failed: 2, skipped: 1, calls: 12, seconds: 0.5 });
-    expect(j.checks).toHaveLength(4);
+    expect(j.checks).toHaveLength(5);
     expect(j.checks[1]).toMatchObject({ id: 'ipam.b', level: 'should', status: 'failed', seed: 1, replayPath: '/tmp/r/ipam.b-99.json' });
     expect((j.checks[1]!['counterexample'] as { steps: string[] }).steps).toHaveLength(2);
   });
 
   it('junit escapes XML and reports lower-level failures as skipped', () => {
     const x = junitReport(report);
-    expect(x).toContain('<testsuite name="ipam" tests="4" failures="1" skipped="2"');
+    expect(x).toContain('<testsuite name="ipam" tests="5" failures="1" skipped="3"');
     expect(x).toContain('B &lt;&amp;&gt;');
     expect(x).toContain('<failure message="handed out 10.0.0.1 twice" type="should">');
     expect(x).not.toContain('<failure message="order differs"');
@@ -69,14 +80,19 @@ describe('reporters', () => {
 
   it('tap marks lower-level failures TODO', () => {
     const t = tapReport(report);
-    expect(t.split('\n').slice(0, 3)).toEqual(['TAP version 13', '1..4', 'ok 1 - ipam.a [must] A']);
+    expect(t.split('\n').slice(0, 3)).toEqual(['TAP version 13', '1..5', 'ok 1 - ipam.a [must] A']);
     expect(t).toContain('not ok 2 - ipam.b [should] B <&>\n');
     expect(t).toContain('not ok 3 - ipam.c [compat] C # TODO');
     expect(t).toContain('ok 4 - ipam.d [must] D # SKIP plugin does not offer ipv6');
+    expect(t).toContain('ok 5 - ipam.e [must] E # SKIP not run: the plugin died');
+    expect(t).toContain('# plugin died (or stopped answering) during ipam.b on /IpamDriver.RequestAddress');
   });
 
   it('console shows tables, the shrunk calls, seed, replay, reproducer, leaks and calls/s', () => {
     const c = consoleReport(report);
+    expect(c).toContain('plugin died (or stopped answering) during ipam.b on /IpamDriver.RequestAddress: ECONNRESET (no way to restart it: later checks not run)');
+    expect(c).toContain('NRUN  ipam.e');
+    expect(c).toContain('1 not run;');
     expect(c).toContain('FAIL  ipam.b');
     expect(c).toContain('DIFF  ipam.c');
     expect(c).toContain('1. RequestPool(slot 0)');

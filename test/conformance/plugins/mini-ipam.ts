@@ -4,6 +4,7 @@
  * by default; each `Flaw` switches on one realistic bug, marked `FLAW` below,
  * so the tests can show that the right check catches it.
  */
+import { rm } from 'node:fs/promises';
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import ipaddr from 'ipaddr.js';
 import { listenOn } from './listen.js';
@@ -25,7 +26,9 @@ export type Flaw =
   | 'needs-content-type' // 415 unless Content-Type: application/json
   | 'empty-body-allocates' // reads an empty body as {}
   | 'unknown-method-500' // unknown paths answer 500 instead of 404
-  | 'release-wraps'; // ReleaseAddress maps any address onto the pool (ordinal modulo size)
+  | 'release-wraps' // ReleaseAddress maps any address onto the pool (ordinal modulo size)
+  | 'crash-after-calls' // the process dies after `afterCalls` requests (socket gone, connections reset)
+  | 'hang-after-calls'; // stops answering after `afterCalls` requests (connections stay open, no reply)
 
 interface Pool {
   readonly id: string;
@@ -64,11 +67,19 @@ const str = (v: unknown, name: string): string => {
 
 export interface MiniPlugin {
   readonly socketPath: string;
+  /** Kill and start again on the same socket (state kept, as a plugin that persists it); the call count starts over. */
+  restart(): Promise<void>;
   close(): Promise<void>;
 }
 
-export async function startMiniIpam(socketPath: string, flaws: readonly Flaw[] = []): Promise<MiniPlugin> {
+export interface MiniOptions {
+  /** For `crash-after-calls` / `hang-after-calls`: requests served normally first. */
+  readonly afterCalls?: number;
+}
+
+export async function startMiniIpam(socketPath: string, flaws: readonly Flaw[] = [], opts: MiniOptions = {}): Promise<MiniPlugin> {
   const flaw = new Set(flaws);
+  let served = 0;
   const pools = new Map<string, Pool>();
   const reservedNets: { family: number; base: bigint; last: bigint }[] = []; // FLAW pool-never-freed keeps entries here
   let autoNext = 0;
@@ -203,6 +214,14 @@ export async function startMiniIpam(socketPath: string, flaws: readonly Flaw[] =
     });
     req.on('end', () => {
       void (async () => {
+        if (++served > (opts.afterCalls ?? Infinity)) {
+          if (flaw.has('crash-after-calls')) {
+            // FLAW crash-after-calls: the process "exits".
+            server.close();
+            server.closeAllConnections();
+          }
+          if (flaw.has('crash-after-calls') || flaw.has('hang-after-calls')) return; // FLAW hang-after-calls: never answers
+        }
         const path = req.url ?? '';
         const method = methods[path];
         if (!method) return flaw.has('unknown-method-500') ? reply(res, 500, { Err: 'unsupported' }) : reply(res, 404, { Err: 'page not found' }); // FLAW unknown-method-500
@@ -236,5 +255,15 @@ export async function startMiniIpam(socketPath: string, flaws: readonly Flaw[] =
     });
   });
   server.keepAliveTimeout = 120_000;
-  return listenOn(server, socketPath);
+  let listening = await listenOn(server, socketPath);
+  return {
+    socketPath,
+    async restart() {
+      await listening.close();
+      await rm(socketPath, { force: true });
+      served = 0;
+      listening = await listenOn(server, socketPath);
+    },
+    close: () => listening.close(),
+  };
 }
