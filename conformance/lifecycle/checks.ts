@@ -4,10 +4,11 @@
  * sandbox work, rollbacks, a daemon crash and (with --restart-cmd) a plugin
  * restart in the middle.
  */
+import { type FaultyCaller, faultyCaller } from '../../src/daemon/faulty.js';
+import { DaemonError } from '../../src/daemon/errors.js';
 import type { PluginCaller } from '../../src/client/types.js';
-import { faultyCaller } from '../../src/daemon/faulty.js';
 import type { Check, CheckContext } from '../types.js';
-import { type Harness, failedCalls, hostIn, openHarness } from './harness.js';
+import { type Harness, failedCalls, openHarness } from './harness.js';
 
 /** Teardown calls dockerd only logs: a refusal means the plugin kept state dockerd forgot. */
 const TEARDOWN = /^NetworkDriver\.(Leave|DeleteEndpoint|DeleteNetwork)$/;
@@ -25,16 +26,10 @@ function idOf(h: Harness, network: string): string {
   return h.daemon.inspect().networks.find((n) => n.name === network)?.id ?? network;
 }
 
-/** `docker network create --subnet <subnet> <name>` with the configured driver and IPAM options; `flags` only shows in the step. */
-function networkCreate(ctx: CheckContext, h: Harness, name: string, subnet: string, flags = ''): Promise<unknown> {
-  return h.op(`docker network create --subnet ${subnet}${flags} ${name}`, (d) => d.networkCreate({ name, driverOpts: ctx.config.driverOpts, ipamOpts: ctx.config.ipamOpts, ipv4: [{ subnet }] }));
-}
-
-/** A harness with network `n` made on its first subnet (`docker network create --subnet <subnet> n`). */
-async function harnessWithNetwork(ctx: CheckContext, driver?: PluginCaller): Promise<{ h: Harness; subnet: string }> {
-  const h = await openHarness(ctx, driver);
-  const subnet = h.subnet();
-  await networkCreate(ctx, h, 'n', subnet);
+/** A harness with network `n` made (on its first subnet when the IPAM takes one). */
+async function harnessWithNetwork(ctx: CheckContext, wrapDriver?: (d: PluginCaller) => PluginCaller): Promise<{ h: Harness; subnet: string | null }> {
+  const h = await openHarness(ctx, wrapDriver ? { wrapDriver } : {});
+  const { subnet } = await h.network('n');
   return { h, subnet };
 }
 
@@ -54,12 +49,13 @@ export const networkCreateRm: Check = {
   title: 'docker network create / rm, twice on the same subnet',
   level: 'must',
   reason: 'protocol.md §4.1/§4.2/§4.6: network create (RequestPool, gateway, CreateNetwork) and rm (releases, DeleteNetwork) as dockerd sends them; the same subnet can be used again after rm.',
-  requires: ['driver'],
+  requires: [],
   async run(ctx: CheckContext) {
     const h = await openHarness(ctx);
-    const subnet = h.subnet();
+    let subnet: string | null | undefined;
     for (const round of [1, 2]) {
-      await networkCreate(ctx, h, `n${round}`, subnet, ' -o ...');
+      // The second round asks for what the first one got (its subnet, or the automatic pool again).
+      ({ subnet } = await h.network(`n${round}`, subnet === undefined ? {} : { subnet }));
       await removeAll(h, [], [`n${round}`]);
     }
     failOnTeardown(ctx, h);
@@ -71,7 +67,7 @@ export const containerRunStop: Check = {
   title: 'docker run / stop / start / rm with two containers',
   level: 'must',
   reason: 'protocol.md §4.3/§4.4: container start (RequestAddress, CreateEndpoint, Join, Program, EndpointOperInfo x2, the interface moved into the sandbox) and stop (Revoke, Leave, DeleteEndpoint, ReleaseAddress) as dockerd sends them; a restarted container gets a new endpoint.',
-  requires: ['driver'],
+  requires: [],
   async run(ctx: CheckContext) {
     const { h } = await harnessWithNetwork(ctx);
     await containerRun(h, 'c1', 'n');
@@ -90,19 +86,34 @@ export const fixedIp: Check = {
   title: 'docker run --ip, restart with the same address, network connect / disconnect',
   level: 'must',
   reason: 'protocol.md §4.3-§4.5: with --ip the address comes back on every start under a new EndpointID, so the driver must have released the old endpoint; connect/disconnect add and remove endpoints of a running container.',
-  requires: ['driver'],
+  requires: [],
   async run(ctx: CheckContext) {
     const h = await openHarness(ctx);
-    const s1 = h.subnet();
-    const s2 = h.subnet();
-    const ip = hostIn(s1, 5);
-    await networkCreate(ctx, h, 'a', s1);
-    await networkCreate(ctx, h, 'b', s2);
+    const { subnet } = await h.network('a');
+    if (subnet === null) ctx.skip(`--ip needs a network with a user subnet and ${h.ipamMode === 'null' ? 'the null IPAM takes none' : 'the IPAM refused the test subnets'}: give --subnet with a pool it serves`);
+    // Network b only takes connect/disconnect: the next test subnet, else the automatic pool.
+    await h.network('b', { subnet: h.spareSubnet() });
+    // Free per the simulator's view (not the gateway, aux or an endpoint's address), whatever order the IPAM hands out.
+    const ip = h.freeAddress('a', 4);
+    if (ip === null) ctx.skip(`no free address left in ${subnet} for --ip`);
+    let connectable = true;
     for (const round of [1, 2, 3]) {
       await h.op(`docker run --network a --ip ${ip} c${round}`, (d) => d.containerRun({ name: `c${round}`, networks: [{ network: 'a', ip }] }));
-      await h.op(`docker network connect b c${round}`, (d) => d.networkConnect(`c${round}`, 'b'));
+      if (connectable) {
+        const from = h.daemon.callLog().length;
+        const what = `docker network connect b c${round}`;
+        const joined = await h.attempt(what, (d) => d.networkConnect(`c${round}`, 'b'));
+        if (joined instanceof DaemonError) {
+          // Every Join brings the same connected route (Calico's 169.254.1.1/32): the kernel refuses the second copy
+          // (EEXIST) and dockerd rolls the connect back. A known limit of such designs, not the plugin's fault.
+          if (!(joined.step === 'sandbox' && /routes to \[.*\]: file exists/.test(joined.message))) ctx.fail(`${what}: ${joined.message}`, { steps: [...h.steps], calls: h.calls() });
+          ctx.note(`a second network of this driver cannot join the same container in dockerd (${joined.message}): both interfaces bring the same connected route; connect/disconnect not exercised`);
+          failOnTeardown(ctx, h, from);
+          connectable = false;
+        }
+      }
       await h.verify();
-      await h.op(`docker network disconnect b c${round}`, (d) => d.networkDisconnect(`c${round}`, 'b'));
+      if (connectable) await h.op(`docker network disconnect b c${round}`, (d) => d.networkDisconnect(`c${round}`, 'b'));
       await removeAll(h, [`c${round}`], []);
     }
     await removeAll(h, [], ['a', 'b']);
@@ -110,33 +121,43 @@ export const fixedIp: Check = {
   },
 };
 
+type FaultRuleOf = Parameters<FaultyCaller['addRule']>[0];
+
 export const rollbacks: Check = {
   id: 'lifecycle.rollbacks',
   title: "dockerd's rollbacks leave nothing behind",
   level: 'must',
   reason: 'protocol.md §4.3 (rollback table): when a later step fails, dockerd undoes the earlier ones (Leave, DeleteEndpoint, ReleaseAddress); the plugin must accept them so the same --ip container starts right after.',
-  requires: ['driver'],
+  requires: [],
   async run(ctx: CheckContext) {
-    const faulty = faultyCaller(ctx.caller);
-    const { h, subnet } = await harnessWithNetwork(ctx, faulty);
-    const ip = hostIn(subnet, 7);
-    const cases: Array<{ what: string; rule: Parameters<typeof faulty.addRule>[0] }> = [
+    let faulty: FaultyCaller | null = null;
+    const { h } = await harnessWithNetwork(ctx, (d) => (faulty = faultyCaller(d)));
+    const inject: FaultyCaller = faulty ?? ctx.fail('internal: the driver caller was not wrapped');
+    // With a user subnet the same --ip proves the address came back; without one (automatic or null pool) plain starts.
+    const ip = h.freeAddress('n', 4);
+    if (ip === null) ctx.note('no user subnet on the network (automatic or null IPAM pool): the rollbacks run without --ip');
+    const ipFlag = ip === null ? '' : ` --ip ${ip}`;
+    const attach = ip === null ? { network: 'n' } : { network: 'n', ip };
+    const cases: Array<{ what: string; rule: FaultRuleOf }> = [
       { what: 'ProgramExternalConnectivity fails', rule: { method: 'ProgramExternalConnectivity', fault: { kind: 'plugin-error', message: 'injected by cnmkit' } } },
       { what: 'the Join reply is lost', rule: { method: 'Join', fault: { kind: 'bad-reply', forward: true } } },
-      { what: 'the CreateEndpoint reply echoes the address', rule: { method: 'CreateEndpoint', fault: { kind: 'reply', patch: (v, req) => ({ ...v, Interface: { Address: (req as { Interface?: { Address?: string } }).Interface?.Address ?? '' } }) } } },
       { what: 'the sandbox cannot take the interface (OCI hook failure)', rule: { method: 'Join', fault: { kind: 'reply', patch: (v) => ({ ...v, InterfaceName: { SrcName: 'cnmt-name-too-long-x', DstPrefix: 'eth' } }) } } },
     ];
+    if (h.ipamMode !== 'null') {
+      // Only an address dockerd supplied can be echoed; with the null IPAM the driver's own address is legitimate.
+      cases.splice(2, 0, { what: 'the CreateEndpoint reply echoes the address', rule: { method: 'CreateEndpoint', fault: { kind: 'reply', patch: (v, req) => ({ ...v, Interface: { Address: (req as { Interface?: { Address?: string } }).Interface?.Address ?? '' } }) } } });
+    }
     for (const [i, c] of cases.entries()) {
-      faulty.clearRules();
-      faulty.addRule(c.rule);
+      inject.clearRules();
+      inject.addRule(c.rule);
       const from = h.daemon.callLog().length;
-      const failed = await h.attempt(`docker run --network n --ip ${ip} f${i} (${c.what}: dockerd rolls back)`, (d) => d.containerRun({ name: `f${i}`, networks: [{ network: 'n', ip }] }));
-      faulty.clearRules();
+      const failed = await h.attempt(`docker run --network n${ipFlag} f${i} (${c.what}: dockerd rolls back)`, (d) => d.containerRun({ name: `f${i}`, networks: [attach] }));
+      inject.clearRules();
       // Not the plugin's doing when the fault did not fail the start (e.g. a profile without that call): nothing to judge.
       if (!(failed instanceof Error)) ctx.note(`the injected fault (${c.what}) did not fail the start under --profile ${ctx.config.profile}; that rollback was not exercised`);
       failOnTeardown(ctx, h, from);
       await h.attempt(`docker rm -f f${i}`, (d) => d.containerRm(`f${i}`, { force: true }));
-      await h.op(`docker run --network n --ip ${ip} ok${i}`, (d) => d.containerRun({ name: `ok${i}`, networks: [{ network: 'n', ip }] }));
+      await h.op(`docker run --network n${ipFlag} ok${i}`, (d) => d.containerRun({ name: `ok${i}`, networks: [attach] }));
       await h.verify();
       await removeAll(h, [`ok${i}`], []);
     }
@@ -150,7 +171,7 @@ export const daemonCrash: Check = {
   title: 'dockerd killed and restarted: running containers are torn down',
   level: 'must',
   reason: 'protocol.md §4.7: after a kill -9 dockerd replays IPAM state, never CreateNetwork/CreateEndpoint/Join, and then tears down the containers that were running (Revoke, Leave, DeleteEndpoint); the plugin must still know them.',
-  requires: ['driver'],
+  requires: [],
   async run(ctx: CheckContext) {
     const { h } = await harnessWithNetwork(ctx);
     await containerRun(h, 'c1', 'n');
@@ -168,22 +189,21 @@ export const dualStack: Check = {
   title: 'docker network create --ipv6 and docker run on it',
   level: 'must',
   reason: 'protocol.md §4.2/§4.3: with --ipv6 the network gets IPv6Data and every endpoint an AddressIPv6; the container gets both addresses and default routes (skipped when the plugin takes no IPv6 network).',
-  requires: ['driver'],
+  requires: [],
   async run(ctx: CheckContext) {
-    if (ctx.capabilities.has('ipam') && !ctx.capabilities.has('ipv6')) ctx.skip('the plugin is the IPAM and grants no IPv6 pool: no v6');
     const h = await openHarness(ctx);
-    const s4 = h.subnet();
-    const s6 = h.subnet6();
-    if (s6 === null) ctx.skip('no IPv6 pool to test with (give an IPv6 --subnet)');
-    const made = await h.attempt(`docker network create --ipv6 --subnet ${s4} --subnet ${s6} n6`, (d) =>
-      d.networkCreate({ name: 'n6', driverOpts: ctx.config.driverOpts, ipamOpts: ctx.config.ipamOpts, ipv4: [{ subnet: s4 }], ipv6: [{ subnet: s6 }] }),
-    );
-    if (made instanceof Error) {
+    if (h.ipamMode === 'null') ctx.skip('--ipam-driver null hands out no IPv6 pool of its own (no v6 to check)');
+    const made = await h.tryNetwork('n6', { ipv6: true });
+    if (made instanceof DaemonError) {
       if (made.step === 'CreateNetwork') ctx.skip(`the driver refused an IPv6 network (${made.message}): no v6`);
-      ctx.fail(`docker network create --ipv6: ${made.message}`, { steps: [...h.steps], calls: h.calls() });
+      if (made.step === 'RequestPool' && h.ipamMode === 'plugin') ctx.skip(`the plugin's IPAM grants no IPv6 pool (${made.message}): no v6`);
+      ctx.fail(`${h.steps[h.steps.length - 1] ?? 'docker network create --ipv6 n6'}: ${made.message}`, { steps: [...h.steps], calls: h.calls() });
     }
     await containerRun(h, 'c1', 'n6');
-    await h.op(`docker run --network n6 --ip6 ${hostIn(s6, 9)} c2`, (d) => d.containerRun({ name: 'c2', networks: [{ network: 'n6', ip6: hostIn(s6, 9) }] }));
+    // After c1 holds its addresses: --ip6 takes one that is free whatever order the IPAM hands them out in.
+    const ip6 = h.freeAddress('n6', 6);
+    if (ip6 === null) ctx.note('no user IPv6 subnet on the network (automatic pool): the second container runs without --ip6');
+    await h.op(`docker run --network n6${ip6 === null ? '' : ` --ip6 ${ip6}`} c2`, (d) => d.containerRun({ name: 'c2', networks: [ip6 === null ? { network: 'n6' } : { network: 'n6', ip6 }] }));
     await h.verify();
     await removeAll(h, ['c1', 'c2'], ['n6']);
     failOnTeardown(ctx, h);
