@@ -43,6 +43,8 @@ export interface CheckArgs {
   seed?: number;
   runs?: number;
   timeout?: number;
+  'run-budget'?: number;
+  'plugin-kind'?: string;
   reporter?: string[];
   output?: string[];
   bail?: boolean;
@@ -82,7 +84,9 @@ export function checkOptions(y: Argv): Argv {
     .option('profile', { choices: PROFILES, default: 'docker-20.10' as Profile, describe: 'daemon behaviour to check against' })
     .option('seed', { type: 'number', describe: 'base seed of the property checks (default 42)' })
     .option('runs', { type: 'number', describe: 'runs per model-based check (default 100)' })
-    .option('timeout', { type: 'number', describe: 'per-call timeout in seconds (default 5)' })
+    .option('timeout', { type: 'number', describe: 'longest a call may take, in seconds (default 30: a managed plugin\'s request timeout)' })
+    .option('run-budget', { type: 'number', describe: 'time for the whole run in seconds (default 600); a slow plugin gets fewer model runs' })
+    .option('plugin-kind', { choices: ['auto', 'v1', 'managed'], describe: 'v1 plugins get Plugin.Activate, managed (v2) never do; default: from the handshake' })
     .option('reporter', { type: 'string', array: true, describe: 'console|json|junit|tap; repeatable, NAME:FILE or paired with --output' })
     .option('output', { type: 'string', array: true, describe: 'file for the reporter at the same position' })
     .option('bail', { type: 'boolean', describe: 'stop after the first failing check' })
@@ -137,6 +141,11 @@ export function configFromArgs(a: CheckArgs): ConformanceConfig {
     if (!Number.isFinite(a.timeout) || a.timeout <= 0) throw new UsageError(`--timeout must be a positive number of seconds, got ${a.timeout}`);
     over.timeoutMs = Math.ceil(a.timeout * 1000);
   }
+  if (a['run-budget'] !== undefined) {
+    if (!Number.isFinite(a['run-budget']) || a['run-budget'] <= 0) throw new UsageError(`--run-budget must be a positive number of seconds, got ${a['run-budget']}`);
+    over.runBudgetMs = Math.ceil(a['run-budget'] * 1000);
+  }
+  if (a['plugin-kind'] !== undefined) over.pluginKind = a['plugin-kind'] as ConformanceConfig['pluginKind'];
   if (a['replay-dir'] !== undefined) over.replayDir = a['replay-dir'];
   if (a.netns !== undefined) over.netns = a.netns as ConformanceConfig['netns'];
   if (a['ipam-driver'] !== undefined) over.ipamDriver = a['ipam-driver'] as ConformanceConfig['ipamDriver'];
@@ -191,16 +200,18 @@ async function check(a: CheckArgs): Promise<number> {
       const backend = createLinuxBackend({ hostNetns: host.name });
       const ref = await startReferenceTarget({ profile: a.profile, backend });
       config.netnsHost = host.name;
-      reference = { socket: ref.socket, close: async () => (await ref.close(), await backend.close(), await host.close()) };
+      reference = { socket: ref.socket, restart: () => ref.restart(), close: async () => (await ref.close(), await backend.close(), await host.close()) };
     } else {
       reference = await startReferenceTarget({ profile: a.profile });
     }
     spec = { socket: reference.socket };
   }
+  // A plugin the checker started can be killed and started again (restart checks, going on after a crash).
+  const restart = reference !== null ? reference.restart : image !== null ? image.restart : undefined;
 
   let report: RunReport;
   try {
-    report = await runSuites(spec, config, { onEvent: consoleProgress((t) => progressStream.write(t), { color }) });
+    report = await runSuites(spec, config, { onEvent: consoleProgress((t) => progressStream.write(t), { color }), ...(restart !== undefined ? { restart } : {}) });
   } finally {
     if (image !== null) {
       const logs = image.logs();

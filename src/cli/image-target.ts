@@ -3,6 +3,8 @@
  * sharing a socket directory mounted at /run/docker/plugins inside it, wait
  * for the plugin's socket, and keep the container's logs for the report.
  */
+import { execFile } from 'node:child_process';
+import { connect } from 'node:net';
 import { mkdtemp, readdir, rm, stat } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -10,6 +12,8 @@ import { CnmkitError } from '../errors.js';
 
 export interface ImagePlugin {
   readonly socket: string;
+  /** Kill the container (SIGKILL) and start it again; resolves once its socket answers again. */
+  restart(): Promise<void>;
   /** Everything the container printed so far. */
   logs(): string;
   stop(): Promise<void>;
@@ -60,7 +64,7 @@ export async function startImagePlugin(image: string, opts: ImageOptions = {}): 
   const deadline = Date.now() + (opts.startTimeoutMs ?? 30_000);
   for (;;) {
     const socket = await findSocket(dir, opts.socketName);
-    if (socket !== null) return { socket, logs: () => output, stop };
+    if (socket !== null) return { socket, logs: () => output, stop, restart: () => restartContainer(started, socket, opts.startTimeoutMs ?? 30_000) };
     if (Date.now() > deadline) {
       await stop();
       const tail = output.trim().split('\n').slice(-3).join(' | ');
@@ -78,4 +82,25 @@ async function findSocket(dir: string, name: string | undefined): Promise<string
     if (st?.isSocket()) return p;
   }
   return null;
+}
+
+/** SIGKILL the plugin's process (docker kill), start the same container again and wait for its socket to accept. */
+async function restartContainer(container: { getId(): string; restart(opts?: { timeout?: number }): Promise<void> }, socket: string, waitMs: number): Promise<void> {
+  // testcontainers' restart stops gracefully; a plugin that crashes gets no grace: kill first.
+  await new Promise<void>((resolve) => execFile('docker', ['kill', '--signal', 'KILL', container.getId()], () => resolve()));
+  await container.restart({ timeout: 0 });
+  const deadline = Date.now() + waitMs;
+  while (Date.now() < deadline) {
+    if (await accepts(socket)) return;
+    await new Promise((r) => setTimeout(r, 200));
+  }
+  throw new ImageStartError(`the restarted container's socket ${socket} did not accept connections within ${waitMs} ms`);
+}
+
+function accepts(path: string): Promise<boolean> {
+  return new Promise((resolve) => {
+    const c = connect({ path });
+    c.once('connect', () => (c.destroy(), resolve(true)));
+    c.once('error', () => resolve(false));
+  });
 }
