@@ -42,7 +42,7 @@ export type NetnsMode = { readonly run: true; readonly note: string } | { readon
  */
 export function netnsMode(config: Pick<ResolvedConfig, 'netns' | 'netnsHost'>, env: { readonly uid: number | undefined; readonly platform: string } = { uid: process.getuid?.(), platform: process.platform }): NetnsMode {
   const mode = config.netns;
-  if (mode === 'none') return { run: false, reason: 'turned off by --netns none (the default for --reference: give --netns linux to check the reference on the real kernel)' };
+  if (mode === 'none') return { run: false, reason: 'turned off by --netns none; that is the default with --reference, whose embedded plugin runs on the virtual backend: give --netns linux to check it on the real kernel' };
   if (env.platform !== 'linux') return { run: false, reason: `--netns ${mode}: not Linux, links are checked only on a Linux kernel` };
   if (env.uid !== 0) {
     return mode === 'auto'
