@@ -1,6 +1,7 @@
 /** Deterministic driver checks: reply times of one container lifecycle, and differences from Docker's own drivers (compat). */
 import type { Check, CheckContext } from '../types.js';
 import { join, openNetwork, requireEndpoint, requireJoined, teardown } from './helpers.js';
+import { sandboxOptions } from './system.js';
 
 export const timelyLifecycle: Check = {
   id: 'driver.timely-replies',
@@ -33,7 +34,7 @@ export const dstPrefixCompat: Check = {
     const { ep, reply: j } = await requireJoined(ctx, net, 2);
     const prefix = j.InterfaceName?.DstPrefix ?? '';
     if (j.InterfaceName?.SrcName && prefix !== 'eth') ctx.fail(`DstPrefix is ${JSON.stringify(prefix)}: the container interface is ${prefix}0, not eth0`);
-    if (j.Gateway && j.Gateway !== net.gateway) ctx.fail(`Join Gateway ${j.Gateway} differs from the IPAM gateway ${net.gateway} Docker's bridge driver would answer`);
+    if (j.Gateway && net.gateway !== null && j.Gateway !== net.gateway) ctx.fail(`Join Gateway ${j.Gateway} differs from the IPAM gateway ${net.gateway} Docker's bridge driver would answer`);
     if (!j.Gateway && !j.DisableGatewayService) ctx.note('Join answers no Gateway: dockerd attaches the container to docker_gwbridge for outside access');
   },
 };
@@ -49,7 +50,7 @@ export const externalConnectivityCompat: Check = {
     const { ep, reply: j } = await requireJoined(ctx, net, 2);
     const t = { timeoutMs: ctx.config.timeoutMs };
     const problems: string[] = [];
-    const p = await ctx.caller.tryCall('ProgramExternalConnectivity', { NetworkID: net.id, EndpointID: ep.id, Options: {} }, t);
+    const p = await ctx.caller.tryCall('ProgramExternalConnectivity', { NetworkID: net.id, EndpointID: ep.id, Options: sandboxOptions() }, t);
     if (!p.ok) problems.push(`ProgramExternalConnectivity: ${p.error.message}`);
     const v = await ctx.caller.tryCall('RevokeExternalConnectivity', { NetworkID: net.id, EndpointID: ep.id }, t);
     if (!v.ok) problems.push(`RevokeExternalConnectivity: ${v.error.message}`);

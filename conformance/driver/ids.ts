@@ -2,6 +2,7 @@
 export const DriverIds = {
   accepted: 'driver.lifecycle-accepted',
   noEcho: 'driver.no-echo',
+  endpointAddress: 'driver.endpoint-address',
   macValid: 'driver.mac-valid',
   macUnique: 'driver.mac-unique',
   ifName: 'driver.interface-name',

@@ -18,13 +18,19 @@ export const driverModelChecks = [
     id: DriverIds.accepted,
     title: 'Valid lifecycle calls are accepted',
     level: 'must',
-    reason: `protocol.md §4.2-§4.4: CreateNetwork, CreateEndpoint (Options may be null), Join, Leave, DeleteEndpoint of objects dockerd created must succeed; a refusal or a dropped connection fails docker network create / docker run (${MODEL}).`,
+    reason: `protocol.md §4.2-§4.4: CreateNetwork, CreateEndpoint (with the Options dockerd really sends: exposed ports, port mappings, DNS servers), Join, Leave, DeleteEndpoint of objects dockerd created, addressed by the IPAM the driver is used with (default, the plugin's own, or null), must succeed; a refusal or a dropped connection fails docker network create / docker run. A driver refusing every CreateNetwork while no --driver-opt is given is skipped (it may need options) (${MODEL}).`,
   }),
   driverModelCheck({
     id: DriverIds.noEcho,
     title: 'CreateEndpoint does not echo supplied Interface fields',
     level: 'must',
     reason: `protocol.md §2.2 (CreateEndpoint): a non-empty Address/AddressIPv6/MacAddress in the reply for a field the request supplied, even the same value, fails with "driver modified interface address" and rolls the start back (${MODEL}).`,
+  }),
+  driverModelCheck({
+    id: DriverIds.endpointAddress,
+    title: 'Driver-supplied addresses are CIDRs, distinct per network',
+    level: 'must',
+    reason: `protocol.md §2.2 (CreateEndpoint): with the null IPAM (--ipam-driver null, as docker-net-dhcp needs) Interface.Address is empty and the driver supplies Address; dockerd parses it as a CIDR (a parse error fails the call) and puts it on the container, so two live endpoints of one network with one address clash. Skipped when an IPAM supplies the addresses (${MODEL}).`,
   }),
   driverModelCheck({
     id: DriverIds.macValid,
@@ -36,7 +42,7 @@ export const driverModelChecks = [
     id: DriverIds.macUnique,
     title: 'Live endpoints of a network have distinct MACs',
     level: 'must',
-    reason: `protocol.md §2.2 (CreateEndpoint): the returned MAC is applied to the container; two live endpoints of one network with the same MAC break traffic on it (${MODEL}).`,
+    reason: `protocol.md §2.2 (CreateEndpoint): the returned MAC is applied to the container; two live endpoints with the same MAC on one shared L2 segment break traffic on it. Routed designs (point-to-point links: /32 addresses, or a gateway reached link-local / through a connected route, like Calico's fixed EE:EE:EE:EE:EE:EE) are exempt: the design is worked out from a probe Join (${MODEL}).`,
   }),
   driverModelCheck({
     id: DriverIds.ifName,
@@ -52,15 +58,15 @@ export const driverModelChecks = [
   }),
   driverModelCheck({
     id: DriverIds.gateway,
-    title: 'Join gateways are bare addresses on the endpoint subnet',
+    title: 'Join gateways are bare addresses the container can reach',
     level: 'must',
-    reason: `protocol.md §2.2 (Join): Gateway/GatewayIPv6 are IPs without mask ("unparsable => error") and must be reachable through the interface's subnet or container start fails ("route for the gateway ... could not be found") (${MODEL}).`,
+    reason: `protocol.md §2.2 (Join): Gateway/GatewayIPv6 are IPs without mask ("unparsable => error") and the kernel must find a direct route to them or container start fails ("route for the gateway ... could not be found"): on the endpoint's subnet, link-local (169.254/16, fe80::/10), or covered by a connected static route of the same reply (Calico: 169.254.1.1 + 169.254.1.1/32) (${MODEL}).`,
   }),
   driverModelCheck({
     id: DriverIds.routes,
     title: 'Join static routes are well-formed',
     level: 'must',
-    reason: `protocol.md §2.2 (Join): StaticRoutes Destination is a CIDR; RouteType 0 needs a NextHop on the subnet, non-zero types are connected routes without NextHop; bad routes fail the container start (${MODEL}).`,
+    reason: `protocol.md §2.2 (Join): StaticRoutes Destination is a CIDR; RouteType 0 needs a NextHop the container reaches (on the subnet, link-local or behind a connected route of the reply), non-zero types are connected routes without NextHop; bad routes fail the container start (${MODEL}).`,
   }),
   driverModelCheck({
     id: DriverIds.deleteUndoes,
@@ -76,9 +82,9 @@ export const driverModelChecks = [
   }),
   driverModelCheck({
     id: DriverIds.operInfo,
-    title: 'EndpointOperInfo answers for live endpoints',
+    title: 'EndpointOperInfo answers right after Join',
     level: 'must',
-    reason: `protocol.md §1.6/§2.2: dockerd 20.10 calls EndpointOperInfo twice after every Join and rolls the start back on any error, 404 included (with --profile moby a 404 is accepted) (${MODEL}).`,
+    reason: `protocol.md §1.6/§2.2: dockerd 20.10 calls EndpointOperInfo twice right after every successful Join and rolls the start back on any error, 404 included (with --profile moby a 404 is accepted); its other call sites ignore errors, so only the calls after Join are judged (${MODEL}).`,
   }),
   driverModelCheck({
     id: DriverIds.programRevoke,

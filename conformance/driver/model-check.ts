@@ -9,7 +9,8 @@ import { runModelCheck } from '../model-run.js';
 import type { Capability, Check, CheckContext, Level } from '../types.js';
 import { driverCommands } from './commands/index.js';
 import { CreateNetworkCommand } from './commands/network.js';
-import type { DriverModelId } from './ids.js';
+import { DriverIds, type DriverModelId } from './ids.js';
+import { requireDesign } from './addressing.js';
 import { newDriverModel } from './model.js';
 import { DriverSystem, IdSource } from './system.js';
 
@@ -40,6 +41,9 @@ export function driverModelCheck(spec: DriverModelCheckSpec): Check {
 async function runDriverModel(ctx: CheckContext, focus: string): Promise<void> {
   const probe = ctx.pools.next();
   if (probe.v4.length === 0) ctx.skip('no IPv4 pool to test with (give an IPv4 --subnet)');
+  // Where addresses come from and whether links are routed: probed once, before any run.
+  const design = await requireDesign(ctx);
+  if (focus === DriverIds.endpointAddress && design.mode !== 'null') ctx.skip(`the driver gets its addresses from ${design.mode === 'plugin' ? "the plugin's own IPAM" : "Docker's default IPAM"}: it supplies none to judge (only with the null IPAM, --ipam-driver null)`);
   const replay = ctx.config.replay;
   const transport = { broken: false };
   const ids = new IdSource(ctx.seed);
@@ -51,7 +55,7 @@ async function runDriverModel(ctx: CheckContext, focus: string): Promise<void> {
     }),
     runs: driverRuns(ctx.config.runs),
     transport,
-    newSystem: (timeUp) => new DriverSystem(ctx, ctx.pools.next(), focus, ids, transport, timeUp),
+    newSystem: (timeUp) => new DriverSystem(ctx, ctx.pools.next(), focus, ids, transport, timeUp, ctx.caller, design),
     // Every run starts with one network (docker network create): most commands need one.
     execute: (sys, cmds) =>
       fc.asyncModelRun(async () => {

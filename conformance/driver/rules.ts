@@ -42,29 +42,67 @@ export function interfaceNameProblem(srcName: string, dstPrefix: string): string
   return null;
 }
 
-/**
- * Join's Gateway (IPv4, no mask) must be usable as the container's default
- * route: parsable, inside the endpoint's subnet, not the network/broadcast
- * address and not the endpoint's own address.
- */
-export function gatewayProblem(gw: string, pool: Cidr, own: string): string | null {
-  const ip = parseIp(gw);
-  if (ip === null) return `Gateway ${JSON.stringify(gw)} is not a bare IP address (dockerd: "failed to parse gateway"; a mask is not allowed)`;
-  if (ip.family !== 4) return `Gateway ${gw} is not IPv4 (IPv6 goes in GatewayIPv6)`;
-  if (!contains(pool, 4, ip.value)) return `Gateway ${gw} is outside the endpoint's subnet ${formatCidr(pool)} (container start fails: "route for the gateway ${gw} could not be found")`;
-  if (isReserved(pool, ip.value)) return `Gateway ${gw} is the network or broadcast address of ${formatCidr(pool)}`;
-  if (formatIp(4, ip.value) === own) return `Gateway ${gw} is the endpoint's own address`;
-  return null;
-}
-
 export interface RouteLike {
   readonly Destination?: string;
   readonly RouteType?: number;
   readonly NextHop?: string;
 }
 
-/** A static route dockerd can program in the container (protocol.md §2.2 Join). */
-export function routeProblem(r: RouteLike, pool: Cidr): string | null {
+/** IPv4 169.254.0.0/16 or IPv6 fe80::/10: on-link by definition (no address on the subnet needed). */
+export function isLinkLocal(family: 4 | 6, value: bigint): boolean {
+  if (family === 4) return value >> 16n === 0xa9fen;
+  return value >> 118n === 0x3fan;
+}
+
+/** True when one of the reply's connected routes (RouteType != 0) covers `value`. */
+export function coveredByConnectedRoute(routes: readonly RouteLike[] | null | undefined, family: 4 | 6, value: bigint): boolean {
+  for (const r of routes ?? []) {
+    if ((r.RouteType ?? 0) === 0) continue;
+    const d = parseCidr(r.Destination ?? '');
+    if (d !== null && contains(d, family, value)) return true;
+  }
+  return false;
+}
+
+/**
+ * How the container reaches `value`: `subnet` (an address on the endpoint's
+ * subnet), `link-local`, `connected-route` (the same reply adds a connected
+ * route covering it), or null (unreachable: the kernel finds no route).
+ */
+export function reachVia(value: bigint, family: 4 | 6, subnet: Cidr | null, routes: readonly RouteLike[] | null | undefined): 'subnet' | 'link-local' | 'connected-route' | null {
+  if (subnet !== null && subnet.family === family && contains(subnet, family, value)) return 'subnet';
+  if (isLinkLocal(family, value)) return 'link-local';
+  if (coveredByConnectedRoute(routes, family, value)) return 'connected-route';
+  return null;
+}
+
+/**
+ * Join's Gateway (IPv4) / GatewayIPv6 (no mask) must be usable as the
+ * container's default route: parsable, of the right family, and reachable
+ * from the interface (dockerd asks the kernel for a route to it: "route for
+ * the gateway ... could not be found" otherwise). Reachable means on the
+ * endpoint's subnet (then not its network/broadcast address nor the endpoint
+ * itself), link-local, or covered by a connected route of the same reply
+ * (routed designs: Calico answers 169.254.1.1 with a connected /32 route).
+ * `subnet` is the endpoint's own address with its prefix (null: no address).
+ */
+export function gatewayProblem(gw: string, subnet: Cidr | null, own: string, routes?: readonly RouteLike[] | null, family: 4 | 6 = 4): string | null {
+  const ip = parseIp(gw);
+  const field = family === 4 ? 'Gateway' : 'GatewayIPv6';
+  if (ip === null) return `${field} ${JSON.stringify(gw)} is not a bare IP${family === 6 ? 'v6' : ''} address (dockerd: "failed to parse gateway"; a mask is not allowed)`;
+  if (ip.family !== family) return family === 4 ? `Gateway ${gw} is not IPv4 (IPv6 goes in GatewayIPv6)` : `GatewayIPv6 ${gw} is not IPv6`;
+  const via = reachVia(ip.value, family, subnet, routes);
+  const where = subnet !== null ? `the endpoint's subnet ${formatCidr(subnet)}` : 'the endpoint, which has no address of that family';
+  if (via === null) return `${field} ${gw} is outside ${where}, not link-local and covered by no connected static route of the same reply (container start fails: "route for the gateway ${gw} could not be found")`;
+  if (via === 'subnet' && subnet !== null) {
+    if (isReserved(subnet, ip.value) && subnet.prefix < (family === 4 ? 31 : 127)) return `${field} ${gw} is the network or broadcast address of ${formatCidr(subnet)}`;
+    if (formatIp(family, ip.value) === own) return `${field} ${gw} is the endpoint's own address`;
+  }
+  return null;
+}
+
+/** A static route dockerd can program in the container (protocol.md §2.2 Join); `routes` is the whole reply's list. */
+export function routeProblem(r: RouteLike, subnet: Cidr | null, routes: readonly RouteLike[] = []): string | null {
   const dest = r.Destination ?? '';
   const d = parseCidr(dest);
   if (d === null) return `StaticRoutes Destination ${JSON.stringify(dest)} is not a CIDR`;
@@ -73,9 +111,32 @@ export function routeProblem(r: RouteLike, pool: Cidr): string | null {
     const ip = parseIp(hop);
     if (ip === null) return `route to ${dest} has RouteType 0 (via NextHop) but NextHop ${JSON.stringify(hop)} is not an IP address`;
     if (ip.family !== d.family) return `route to ${dest} has a NextHop ${hop} of the other address family`;
-    if (d.family === 4 && !contains(pool, 4, ip.value)) return `route to ${dest} via ${hop}: the next hop is not on the endpoint's subnet ${formatCidr(pool)} (the kernel refuses: "Nexthop has invalid gateway")`;
+    if (d.family === 4 && reachVia(ip.value, 4, subnet, routes) === null) {
+      return `route to ${dest} via ${hop}: the next hop is not on the endpoint's subnet${subnet !== null ? ` ${formatCidr(subnet)}` : ''}, not link-local and not covered by a connected route of the reply (the kernel refuses: "Nexthop has invalid gateway")`;
+    }
   } else if (hop !== '') {
     return `route to ${dest} is connected (RouteType ${r.RouteType}) but has NextHop ${JSON.stringify(hop)}; connected routes have none`;
   }
   return null;
+}
+
+/** The subnet an Interface address (`10.1.2.3/24`) puts on the container interface, or null. */
+export function subnetOf(address: string): Cidr | null {
+  return address === '' ? null : parseCidr(address);
+}
+
+/**
+ * Whether a Join reply shows a routed (point-to-point) design rather than a
+ * shared L2 segment: the endpoint address is a host route (/32, /128), or the
+ * gateway is reached link-local or through a connected route outside the
+ * endpoint's subnet. Unique MACs only matter on a shared segment.
+ */
+export function looksRouted(address: string, reply: { Gateway?: string; StaticRoutes?: readonly RouteLike[] | null } | null): boolean {
+  const sub = subnetOf(address);
+  if (sub !== null && sub.prefix === (sub.family === 4 ? 32 : 128)) return true;
+  if (reply === null || !reply.Gateway) return false;
+  const ip = parseIp(reply.Gateway);
+  if (ip === null || ip.family !== 4) return false;
+  const via = reachVia(ip.value, 4, sub, reply.StaticRoutes);
+  return via === 'link-local' || via === 'connected-route';
 }

@@ -9,7 +9,8 @@ import { createHash } from 'node:crypto';
 import type { CallOutcome, PluginCaller } from '../../src/client/types.js';
 import { Options } from '../../src/protocol/constants.js';
 import type { MethodKey, RequestOf, ResponseOf } from '../../src/protocol/methods.js';
-import { type Cidr, formatCidr, formatIp } from '../cidr.js';
+import { type Cidr, formatIp } from '../cidr.js';
+import type { Design, PoolAddressing } from './addressing.js';
 import { summarizeRecord } from '../counterexample.js';
 import { Violation } from '../errors.js';
 import type { Arena } from '../pools.js';
@@ -28,16 +29,38 @@ export class IdSource {
   }
 }
 
-/** The sandbox options dockerd sends with CreateEndpoint and Join (no ports). */
-export function sandboxOptions(): Record<string, unknown> {
-  return { [Options.ExposedPorts]: [], [Options.PortMap]: [] };
+/**
+ * The sandbox options dockerd sends with CreateEndpoint, Join and
+ * ProgramExternalConnectivity: exposed ports and port mappings are always
+ * there (arrays, `[]` without ports); `ports` gives the entries of Appendix B
+ * (`-p 8080:80/tcp -p 127.0.0.1:5353:53/udp --expose 9999`).
+ */
+export function sandboxOptions(ports = false): Record<string, unknown> {
+  if (!ports) return { [Options.ExposedPorts]: [], [Options.PortMap]: [] };
+  return {
+    [Options.ExposedPorts]: [
+      { Proto: 6, Port: 9999 },
+      { Proto: 6, Port: 80 },
+      { Proto: 17, Port: 53 },
+    ],
+    [Options.PortMap]: [
+      { Proto: 6, IP: '', Port: 80, HostIP: '', HostPort: 8080, HostPortEnd: 8080 },
+      { Proto: 17, IP: '', Port: 53, HostIP: '127.0.0.1', HostPort: 5353, HostPortEnd: 5353 },
+    ],
+  };
 }
 
-export function networkRequest(ctx: CheckContext, id: string, pool: Cidr, gateway: string): RequestOf<'CreateNetwork'> {
+/** CreateEndpoint's Options: the sandbox options, plus `--dns` servers in the port-carrying variant (never null: dockerd always builds the map). */
+export function endpointOptions(ports = false): Record<string, unknown> {
+  return ports ? { ...sandboxOptions(true), [Options.DnsServers]: ['192.0.2.53'] } : sandboxOptions(false);
+}
+
+/** CreateNetwork as dockerd sends it: generic options from --driver-opt, IPv4Data from the IPAM step. */
+export function networkRequest(ctx: CheckContext, id: string, v4: PoolAddressing): RequestOf<'CreateNetwork'> {
   return {
     NetworkID: id,
     Options: { [Options.Generic]: { ...ctx.config.driverOpts }, [Options.EnableIPv6]: false },
-    IPv4Data: [{ AddressSpace: ctx.addressSpaces.local, Gateway: `${gateway}/${pool.prefix}`, Pool: formatCidr(pool) }],
+    IPv4Data: [v4.data],
     IPv6Data: [],
   };
 }
@@ -58,6 +81,8 @@ export class DriverSystem {
     /** True once the check's time is up: the next call throws OutOfTime (the run counts as passed). */
     readonly timeUp: () => boolean = () => false,
     readonly caller: PluginCaller = ctx.caller,
+    /** What the design probe learnt: where addresses come from, routed or shared L2. */
+    readonly design: Design = { mode: 'default', routed: false, refusedAll: null, notes: [] },
   ) {
     this.resources = new Resources(ctx.check.id, ctx.config.timeoutMs);
   }

@@ -20,7 +20,7 @@ describe('driver and lifecycle config', () => {
       },
     };
     try {
-      const report = await runSuites({ handler }, { driverOpts: { mtu: '1400' }, subnets: ['10.78.0.0/28', '10.78.1.0/28'], runs: 8, replayDir: null, suites: ['driver', 'lifecycle'] });
+      const report = await runSuites({ handler }, { driverOpts: { mtu: '1400' }, subnets: ['10.78.0.0/28', '10.78.1.0/28'], runs: 8, replayDir: null, suites: ['driver', 'lifecycle'], netns: 'none' });
       expect(report.checks.filter((c) => c.status === 'failed').map((c) => `${c.id}: ${c.message}`)).toEqual([]);
       expect(creates.length).toBeGreaterThan(10);
       const allowed = [cidr('10.78.0.0/28'), cidr('10.78.1.0/28')];
@@ -38,7 +38,7 @@ describe('driver and lifecycle config', () => {
 
   it('--netns and --restart-cmd bind onto the config; bad values are usage errors', () => {
     const base = { level: 'should', profile: 'docker-20.10' } as CheckArgs;
-    expect(configFromArgs(base).netns).toBe('none');
+    expect(configFromArgs(base).netns).toBe('auto');
     expect(configFromArgs(base).restartCmd).toBeNull();
     const c = configFromArgs({ ...base, netns: 'linux', 'restart-cmd': 'systemctl  restart my-plugin' });
     expect(c.netns).toBe('linux');

@@ -4,11 +4,14 @@ import { type DriverModel, type ModelEndpoint, type ModelNetwork, liveEndpoints 
 import type { DriverSystem } from '../system.js';
 
 /** Which live endpoints a command may act on. */
-export type EndpointState = 'any' | 'joined' | 'unjoined';
+export type EndpointState = 'any' | 'joined' | 'unjoined' | 'fresh';
 
 function endpointsIn(m: Readonly<DriverModel>, state: EndpointState): { net: ModelNetwork; ep: ModelEndpoint }[] {
   const all = liveEndpoints(m);
-  return state === 'any' ? all : all.filter((x) => (x.ep.joined !== null) === (state === 'joined'));
+  if (state === 'any') return all;
+  // fresh: never joined (dockerd joins an endpoint once; container stop is Leave + DeleteEndpoint).
+  if (state === 'fresh') return all.filter((x) => x.ep.joined === null && !x.ep.everJoined);
+  return all.filter((x) => (x.ep.joined !== null) === (state === 'joined'));
 }
 
 /** Acts on the `index`-th (modulo their number) live endpoint in `state`; the step `Label(index) -> <id>` is logged first. */

@@ -24,7 +24,7 @@ export function driverCommands(space: DriverCommandSpace): fc.Arbitrary<Iterable
       slot.map((s) => new CreateNetworkCommand(s)),
       i.map((x) => new DeleteNetworkCommand(x)),
       i.map((x) => new RecreateNetworkCommand(x)),
-      fc.tuple(i, fc.constantFrom('plain' as const, 'mac' as const, 'null-options' as const)).map(([n, v]) => new CreateEndpointCommand(n, v)),
+      fc.tuple(i, fc.constantFrom('plain' as const, 'mac' as const, 'ports' as const)).map(([n, v]) => new CreateEndpointCommand(n, v)),
       // Endpoint traffic is where most bugs hide: weigh it double (create, join, leave, delete).
       i.map((n) => new CreateEndpointCommand(n, 'plain')),
       i.map((x) => new JoinCommand(x)),

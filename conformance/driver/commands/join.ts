@@ -1,8 +1,8 @@
-/** Join (container start: the sandbox gets the interface) and Leave (container stop). */
+/** Join (container start: the sandbox gets the interface, then EndpointOperInfo twice) and Leave (container stop). */
 import type { ResponseOf } from '../../../src/protocol/methods.js';
 import { DriverIds } from '../ids.js';
 import { type DriverModel, type ModelEndpoint, type ModelNetwork, liveEndpoints } from '../model.js';
-import { gatewayProblem, interfaceNameProblem, routeProblem } from '../rules.js';
+import { gatewayProblem, interfaceNameProblem, routeProblem, subnetOf } from '../rules.js';
 import { type DriverSystem, sandboxOptions } from '../system.js';
 import { EndpointCommand } from './endpoint-command.js';
 
@@ -12,22 +12,29 @@ let sandboxCounter = 0;
 export function checkJoinReply(m: Readonly<DriverModel>, r: DriverSystem, net: ModelNetwork, ep: ModelEndpoint, reply: ResponseOf<'Join'>): string {
   const src = reply.InterfaceName?.SrcName ?? '';
   const prefix = reply.InterfaceName?.DstPrefix ?? '';
-  const who = `Join of ${ep.id.slice(0, 12)} (${ep.address})`;
+  const who = `Join of ${ep.id.slice(0, 12)} (${ep.assigned || 'no address'})`;
   if (src !== '') {
     const problem = interfaceNameProblem(src, prefix);
     if (problem !== null) r.violate(DriverIds.ifName, `${who}: ${problem}; the daemon cannot move or rename the interface and container start fails`);
     const clash = liveEndpoints(m).find((x) => x.ep !== ep && x.ep.joined === src);
     if (clash) r.violate(DriverIds.ifNameUnique, `${who} answered SrcName ${src}, already the SrcName of joined endpoint ${clash.ep.id.slice(0, 12)}; two sandboxes cannot get one host link`);
   }
-  const own = ep.address.split('/')[0]!;
+  // The container interface gets the endpoint's address with its prefix: that is "the subnet" the kernel knows.
+  const subnet = subnetOf(ep.assigned);
+  const own = ep.assigned.split('/')[0]!;
+  const routes = reply.StaticRoutes ?? [];
   if (reply.Gateway && src === '') r.violate(DriverIds.gateway, `${who}: Gateway ${reply.Gateway} but no SrcName: the container gets no interface on the endpoint subnet, so the default route cannot be set (container start fails: "route for the gateway ${reply.Gateway} could not be found")`);
   else if (reply.Gateway) {
-    const problem = gatewayProblem(reply.Gateway, net.pool, own);
+    const problem = gatewayProblem(reply.Gateway, subnet, own, routes, 4);
     if (problem !== null) r.violate(DriverIds.gateway, `${who}: ${problem}`);
   }
-  if (reply.GatewayIPv6) r.violate(DriverIds.gateway, `${who}: GatewayIPv6 ${reply.GatewayIPv6} on an IPv4-only endpoint (the daemon cannot add an IPv6 default route: container start fails)`);
-  for (const route of reply.StaticRoutes ?? []) {
-    const problem = routeProblem(route, net.pool);
+  if (reply.GatewayIPv6) {
+    // No IPv6 address here: only a link-local gateway or one behind a connected route of the reply is reachable.
+    const problem = gatewayProblem(reply.GatewayIPv6, null, '', routes, 6);
+    if (problem !== null) r.violate(DriverIds.gateway, `${who}: ${problem} (IPv4-only endpoint: the daemon cannot add the IPv6 default route and container start fails)`);
+  }
+  for (const route of routes) {
+    const problem = routeProblem(route, subnet, routes);
     if (problem !== null) r.violate(DriverIds.routes, `${who}: ${problem}`);
   }
   return src;
@@ -35,17 +42,26 @@ export function checkJoinReply(m: Readonly<DriverModel>, r: DriverSystem, net: M
 
 export class JoinCommand extends EndpointCommand {
   constructor(index: number) {
-    super(index, 'Join', 'unjoined');
+    super(index, 'Join', 'fresh');
   }
   protected async act(m: DriverModel, r: DriverSystem, net: ModelNetwork, ep: ModelEndpoint): Promise<void> {
     const key = `/var/run/docker/netns/${(sandboxCounter++).toString(16).padStart(12, '0')}`;
-    const out = await r.call('Join', { NetworkID: net.id, EndpointID: ep.id, SandboxKey: key, Options: sandboxOptions() });
+    ep.everJoined = true;
+    const out = await r.call('Join', { NetworkID: net.id, EndpointID: ep.id, SandboxKey: key, Options: sandboxOptions(ep.ports) });
     if (!out.ok) {
       r.refused(`Join of a created endpoint ${ep.id.slice(0, 12)}`, out);
       return;
     }
     r.trackJoin(net, ep);
     ep.joined = checkJoinReply(m, r, net, ep, out.value);
+    // dockerd 20.10 (to v28.0.1) asks EndpointOperInfo twice right after a successful Join and rolls the start back on an error.
+    for (let i = 0; i < 2; i++) {
+      const info = await r.call('EndpointOperInfo', { NetworkID: net.id, EndpointID: ep.id });
+      if (info.ok) continue;
+      if (info.error.kind === 'not-implemented' && r.ctx.config.profile !== 'docker-20.10') break; // newer daemons ignore a 404 here
+      r.violate(DriverIds.operInfo, `EndpointOperInfo of ${ep.id.slice(0, 12)} right after its Join failed (${info.error.message}); dockerd 20.10 rolls the container start back on any error here, 404 included (protocol.md §1.6, §4.3)`);
+      break;
+    }
   }
 }
 

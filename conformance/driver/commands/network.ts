@@ -1,18 +1,24 @@
-/** CreateNetwork (`docker network create --subnet`), DeleteNetwork (`docker network rm`) and re-creating a deleted network's id. */
+/** CreateNetwork (`docker network create`), DeleteNetwork (`docker network rm`) and re-creating a deleted network's id. */
 import type { AsyncCommand } from 'fast-check';
 import { formatCidr } from '../../cidr.js';
+import { allocatePool, releasePool } from '../addressing.js';
 import { DriverIds } from '../ids.js';
 import { type DriverModel, type ModelNetwork, slotInUse } from '../model.js';
 import { type DriverSystem, networkRequest } from '../system.js';
 
 async function create(m: DriverModel, r: DriverSystem, id: string, slot: number, again: boolean): Promise<void> {
-  const pool = r.pool(slot);
-  const gateway = r.hostAddress(pool, 1);
-  const net: ModelNetwork = { id, slot, pool, gateway, endpoints: [], deleted: [] };
-  const out = await r.call('CreateNetwork', networkRequest(r.ctx, id, pool, gateway));
+  // The IPAM step first, as dockerd does; an IPAM refusal is the IPAM's business (the ipam suite judges it).
+  const addressing = await allocatePool(r, r.design.mode, r.pool(slot));
+  if (typeof addressing === 'string') {
+    r.steps.push(`  (no network: ${addressing})`);
+    return;
+  }
+  const net: ModelNetwork = { id, slot, pool: addressing.pool, addressing, endpoints: [], deleted: [] };
+  const out = await r.call('CreateNetwork', networkRequest(r.ctx, id, addressing));
   if (!out.ok) {
-    if (again) r.violate(DriverIds.deleteUndoes, `CreateNetwork of ${id.slice(0, 12)} (${formatCidr(pool)}) after its DeleteNetwork was refused: ${out.error.message}; the delete left the network behind`);
-    else r.refused(`CreateNetwork ${formatCidr(pool)}`, out);
+    await releasePool(r, addressing);
+    if (again) r.violate(DriverIds.deleteUndoes, `CreateNetwork of ${id.slice(0, 12)} (${addressing.label}) after its DeleteNetwork was refused: ${out.error.message}; the delete left the network behind`);
+    else r.refused(`CreateNetwork on ${addressing.label}`, out);
     return;
   }
   r.trackNetwork(net);
@@ -60,6 +66,8 @@ export class DeleteNetworkCommand implements AsyncCommand<DriverModel, DriverSys
     const empty = m.networks.filter((n) => n.endpoints.length === 0);
     const net = empty[this.index % empty.length]!;
     r.steps.push(`${this.toString()} -> ${net.id.slice(0, 12)}`);
+    // dockerd releases the gateway address and the pool before DeleteNetwork (protocol.md §0).
+    await releasePool(r, net.addressing);
     const out = await r.call('DeleteNetwork', { NetworkID: net.id });
     // dockerd forgets the network whatever the answer (errors are only logged).
     m.networks.splice(m.networks.indexOf(net), 1);

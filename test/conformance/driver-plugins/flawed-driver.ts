@@ -18,7 +18,7 @@ export type DriverFlaw =
   | 'no-srcname' // Join answers no InterfaceName
   | 'missing-srcname' // Join names a link it never creates (no links at all here)
   | 'delete-leaves-endpoint' // DeleteEndpoint answers {} but keeps the endpoint
-  | 'crash-null-options' // CreateEndpoint reads Options.x: a null Options kills the connection (Go: handler panic)
+  | 'crash-port-entries' // CreateEndpoint takes exposed-port Proto for a string ("tcp"): real entries (Proto 6) kill the connection (Go: handler panic)
   | 'state-lost-on-restart' // keeps everything in memory only
   | 'operinfo-404' // no EndpointOperInfo (breaks dockerd 20.10)
   | 'slow' // Join takes 1.5 s
@@ -104,7 +104,11 @@ export async function startFlawedDriver(socketPath: string, opts: FlawedDriverOp
     '/NetworkDriver.CreateEndpoint': (b) => {
       const net = network(b, true);
       const id = str(b, 'EndpointID');
-      if (flaw === 'crash-null-options') void Object.keys(b['Options'] as object); // FLAW crash-null-options: TypeError on null
+      if (flaw === 'crash-port-entries') {
+        // FLAW crash-port-entries: TypeError on dockerd's numeric Proto as soon as a container publishes a port.
+        const exposed = ((b['Options'] as Record<string, unknown> | null)?.['com.docker.network.endpoint.exposedports'] ?? []) as Array<{ Proto: unknown }>;
+        for (const p of exposed) void (p.Proto as string).toLowerCase();
+      }
       if (net.endpoints.has(id)) throw new PluginError(`endpoint ${id} already exists`);
       const iface = (b['Interface'] ?? {}) as Record<string, string>;
       const supplied = iface['MacAddress'] ?? '';
