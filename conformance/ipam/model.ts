@@ -20,8 +20,19 @@ export interface ModelPool {
   readonly unknown: Set<bigint>;
   /** Addresses released by us while the pool lived: must be grantable again. */
   readonly released: Set<bigint>;
-  /** Gateway given in RequestPool `Data`. */
+  /** Gateway given in RequestPool `Data` when it is an address of the pool. */
   readonly dataGateway: bigint | null;
+  /**
+   * RequestPool `Data` carried a gateway (inside the pool or not, e.g. Calico's
+   * "0.0.0.0/0"): dockerd then sends no gateway RequestAddress (protocol.md §4.2).
+   */
+  readonly dataGatewayText: string | null;
+  /**
+   * The plugin answered an address of this pool as its own /32 (/128): the routed
+   * design (Calico), where every address of the subnet is usable and no
+   * network/broadcast address is reserved. Learned from the answers.
+   */
+  routed: boolean;
 }
 
 /** Marker in `ModelPool.unknown`: an unreadable address was handed out, so which ones are free is unknown. */
@@ -31,10 +42,16 @@ export interface IpamModel {
   readonly pools: ModelPool[];
   /** Slots whose pool was released in this run: requesting them again must work. */
   readonly releasedSlots: Set<number>;
+  /**
+   * Automatic-pool mode, for plugins that refuse explicit pools: every RequestPool
+   * has Pool "" and the model works with what it gets. Only what dockerd sends for
+   * a network without --subnet is sent then: no --ip, --gateway, --ip-range.
+   */
+  readonly auto: boolean;
 }
 
-export function newModel(): IpamModel {
-  return { pools: [], releasedSlots: new Set() };
+export function newModel(auto = false): IpamModel {
+  return { pools: [], releasedSlots: new Set(), auto };
 }
 
 export function poolAt(m: Readonly<IpamModel>, index: number): ModelPool | undefined {
@@ -57,15 +74,26 @@ export function freeForAuto(p: ModelPool): bigint | null {
   if (sizeOf(range) > 4096n) return null;
   // Inside a sub-pool only the master's reserved addresses are excluded (ipam-semantics.md §1.5).
   let free = 0n;
-  for (let a = range.base; a <= lastOf(range); a++) if (!isReserved(p.cidr, a) && !p.held.has(a)) free++;
+  for (let a = range.base; a <= lastOf(range); a++) if (!reservedIn(p, a) && !p.held.has(a)) free++;
   return free;
+}
+
+/** Reserved by the pool's design: none in the routed (/32 answers) design, else network/broadcast/anycast. */
+export function reservedIn(p: ModelPool, addr: bigint): boolean {
+  return !p.routed && isReserved(p.cidr, addr);
 }
 
 /** Usable addresses of the automatic range (for messages). */
 export function autoUsable(p: ModelPool): bigint {
-  return p.sub ? sizeOf(p.sub) : usableCount(p.cidr);
+  return p.sub || p.routed ? sizeOf(p.sub ?? p.cidr) : usableCount(p.cidr);
 }
 
-export function describePool(p: ModelPool): string {
-  return `${formatCidr(p.cidr)}${p.sub ? ` (sub-pool ${formatCidr(p.sub)})` : ''} [${p.poolId}]`;
+/** Addresses dockerd may release in this pool: the ones it holds or held (a retried or rolled-back release). */
+export function releasable(p: ModelPool): bigint[] {
+  return [...new Set([...p.held, ...p.released])].sort((a, b) => (a < b ? -1 : 1));
+}
+
+/** The pool as verdicts name it: CIDR, sub-pool and PoolID. */
+export function describePool(p: Pick<ModelPool, 'cidr' | 'sub' | 'poolId'>): string {
+  return `${formatCidr(p.cidr)}${p.sub ? ` (sub-pool ${formatCidr(p.sub)})` : ''} [PoolID ${p.poolId}]`;
 }

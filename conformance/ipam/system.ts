@@ -7,7 +7,7 @@
  */
 import type { CallOutcome, PluginCaller } from '../../src/client/types.js';
 import type { MethodKey, RequestOf, ResponseOf } from '../../src/protocol/methods.js';
-import { type Cidr, type Family, contains, formatCidr, formatIp, isReserved, parseCidrWithAddress } from '../cidr.js';
+import { type Cidr, type Family, contains, formatCidr, formatIp, isReserved as isReservedAddress, parseCidrWithAddress } from '../cidr.js';
 import { summarizeRecord } from '../counterexample.js';
 import { Violation } from '../errors.js';
 import type { Arena } from '../pools.js';
@@ -15,6 +15,9 @@ import { Resources } from '../resources.js';
 import type { CallSummary, CheckContext } from '../types.js';
 import { IpamIds, type IpamModelId } from './ids.js';
 import { type ModelPool, describePool } from './model.js';
+
+/** How often each model invariant was really evaluated, over every execution of one check. */
+export type Tally = Map<string, number>;
 import { OutOfTime } from '../model-run.js';
 
 export class IpamSystem {
@@ -32,6 +35,8 @@ export class IpamSystem {
     /** True once the check's time is up: the next call throws OutOfTime (the run counts as passed). */
     readonly timeUp: () => boolean = () => false,
     readonly caller: PluginCaller = ctx.caller,
+    /** Shared by the executions of one check: a check whose invariant was never evaluated is skipped, not passed. */
+    readonly tally: Tally = new Map(),
   ) {
     this.slots = [...arena.v4, ...(ctx.capabilities.has('ipv6') ? arena.v6 : [])];
     this.resources = new Resources(ctx.check.id, ctx.config.timeoutMs);
@@ -60,45 +65,69 @@ export class IpamSystem {
     if (id === this.focus) throw new Violation(message, id);
   }
 
-  poolRequest(cidr: Cidr, sub: Cidr | null): RequestOf<'RequestPool'> {
+  /** The invariant `id` was evaluated once (whatever the verdict). */
+  checked(id: IpamModelId): void {
+    this.tally.set(id, (this.tally.get(id) ?? 0) + 1);
+  }
+
+  /** RequestPool as dockerd sends it for a local network: `--subnet` (null = automatic), `--ip-range`, `--ipam-opt`. */
+  poolRequest(cidr: Cidr | null, sub: Cidr | null, v6 = cidr?.family === 6): RequestOf<'RequestPool'> {
     return {
       AddressSpace: this.ctx.addressSpaces.local,
-      Pool: formatCidr(cidr),
+      Pool: cidr ? formatCidr(cidr) : '',
       SubPool: sub ? formatCidr(sub) : '',
       Options: { ...this.ctx.config.ipamOpts },
-      V6: cidr.family === 6,
+      V6: v6,
     };
   }
 
   /**
-   * Check an address the plugin handed out. Returns its value when it can be
-   * tracked (parsable, same family), else null.
+   * Check an address the plugin handed out for `call` (e.g. `RequestAddress
+   * 10.199.0.5 (preferred)`). Returns its value when it can be tracked
+   * (parsable, inside the pool), else null. An answer with the full prefix
+   * length (/32, /128) is the routed design's (Calico): the address is its own
+   * network, so no network/broadcast reservation applies to it.
    */
-  checkAddress(pool: ModelPool, text: string, how: 'auto' | 'gateway' | 'preferred'): bigint | null {
+  checkAddress(pool: ModelPool, text: string, how: 'auto' | 'gateway' | 'preferred', asked = ''): bigint | null {
+    const call = `RequestAddress${asked ? ` ${asked}` : ''} (${how}) on ${describePool(pool)}`;
     const parsed = parseCidrWithAddress(text);
+    this.checked(IpamIds.cidrReply);
     if (!parsed) {
-      this.violate(IpamIds.cidrReply, `RequestAddress on ${describePool(pool)} returned ${JSON.stringify(text)}, not a CIDR (dockerd fails with "invalid CIDR address")`);
+      this.violate(IpamIds.cidrReply, `${call} returned ${JSON.stringify(text)}, not a CIDR (dockerd fails with "invalid CIDR address")`);
       return null;
     }
     const family: Family = parsed.cidr.family;
     const addr = parsed.addr;
     const shown = formatIp(family, addr);
+    this.checked(IpamIds.inPool);
     if (!contains(pool.cidr, family, addr)) {
-      this.violate(IpamIds.inPool, `RequestAddress (${how}) on ${describePool(pool)} returned ${text}, outside the pool`);
+      this.violate(IpamIds.inPool, `${call} returned ${text}, outside the pool ${formatCidr(pool.cidr)}`);
       return null;
     }
-    if (parsed.cidr.prefix !== pool.cidr.prefix) {
-      this.violate(IpamIds.prefixLength, `RequestAddress returned ${text}; the prefix length should be the pool's /${pool.cidr.prefix} (the container gets this netmask)`);
+    const full = family === 4 ? 32 : 128;
+    const routedAnswer = parsed.cidr.prefix === full && pool.cidr.prefix !== full;
+    this.checked(IpamIds.prefixLength);
+    if (routedAnswer) {
+      if (!pool.routed) this.ctx.note(`${call} returned ${text}: one /${full} per address (routed design, e.g. Calico); judged by that design's rules (no network/broadcast reservation)`);
+      pool.routed = true;
+    } else if (parsed.cidr.prefix !== pool.cidr.prefix) {
+      this.violate(
+        IpamIds.prefixLength,
+        `${call} returned ${text}; the prefix length should be the pool's /${pool.cidr.prefix} (or /${full}, an address of its own in the routed design): the container gets this netmask`,
+      );
     }
-    if (isReserved(pool.cidr, addr)) {
-      if (family === 4) this.violate(IpamIds.noNetworkBroadcast, `RequestAddress (${how}) handed out ${shown}, the ${addr === pool.cidr.base ? 'network' : 'broadcast'} address of ${formatCidr(pool.cidr)}`);
-      else this.violate(IpamIds.v6Anycast, `RequestAddress (${how}) handed out ${shown}, the subnet-router anycast address of ${formatCidr(pool.cidr)}`);
+    this.checked(family === 4 ? IpamIds.noNetworkBroadcast : IpamIds.v6Anycast);
+    if (!routedAnswer && isReservedAddress(pool.cidr, addr)) {
+      if (family === 4) this.violate(IpamIds.noNetworkBroadcast, `${call} handed out ${text}, the ${addr === pool.cidr.base ? 'network' : 'broadcast'} address of ${formatCidr(pool.cidr)} (with the pool's prefix length)`);
+      else this.violate(IpamIds.v6Anycast, `${call} handed out ${text}, the subnet-router anycast address of ${formatCidr(pool.cidr)}`);
     }
-    if (how === 'auto' && pool.sub && !contains(pool.sub, family, addr)) {
-      this.violate(IpamIds.inSubPool, `automatic RequestAddress on ${describePool(pool)} returned ${shown}, outside the sub-pool`);
+    if (how === 'auto' && pool.sub) {
+      this.checked(IpamIds.inSubPool);
+      if (!contains(pool.sub, family, addr)) this.violate(IpamIds.inSubPool, `${call} returned ${shown}, outside the sub-pool ${formatCidr(pool.sub)}`);
     }
+    this.checked(IpamIds.noDuplicate);
     if (pool.held.has(addr)) {
-      this.violate(IpamIds.noDuplicate, `RequestAddress (${how}) handed out ${shown} of ${describePool(pool)} a second time while it is still allocated`);
+      this.violate(IpamIds.noDuplicate, `${call} handed out ${shown} a second time while it is still allocated in that pool`);
     }
     return addr;
   }

@@ -27,16 +27,18 @@ export function ipamCommands(space: CommandSpace): fc.Arbitrary<Iterable<IpamCom
   const slot = fc.nat(space.slots - 1);
   const pool = fc.nat(7);
   const offset = fc.nat(Math.max(0, space.poolSize - 1));
+  // Most networks get an automatic gateway; some a --gateway address (any offset, reserved ones too).
+  const gateway = fc.oneof({ weight: 3, arbitrary: fc.constant(null) }, { weight: 1, arbitrary: offset });
   return fc.commands<IpamModel, IpamSystem, false>(
     [
-      fc.tuple(slot, fc.boolean()).map(([s, sub]) => new RequestPoolCommand(s, sub)),
+      fc.tuple(slot, fc.boolean(), gateway).map(([s, sub, gw]) => new RequestPoolCommand(s, sub, gw)),
       fc.tuple(pool, fc.constantFrom('inner' as const, 'outer' as const)).map(([p, shape]) => new RequestOverlappingPoolCommand(p, shape)),
       pool.map((p) => new ReleasePoolCommand(p)),
-      fc.tuple(pool, fc.boolean()).map(([p, gw]) => new RequestAddressCommand(p, gw)),
-      fc.tuple(pool, offset, fc.boolean()).map(([p, o, gw]) => new RequestPreferredAddressCommand(p, o, gw)),
+      pool.map((p) => new RequestAddressCommand(p)),
+      fc.tuple(pool, offset).map(([p, o]) => new RequestPreferredAddressCommand(p, o)),
       fc.tuple(pool, fc.nat(63), fc.constantFrom('held' as const, 'twice' as const, 'released' as const, 'any' as const)).map(([p, i, mode]) => new ReleaseAddressCommand(p, i, mode)),
       // Address traffic is what most bugs hide in: weigh it double.
-      fc.tuple(pool, fc.boolean()).map(([p, gw]) => new RequestAddressCommand(p, gw)),
+      pool.map((p) => new RequestAddressCommand(p)),
       fc.tuple(pool, fc.nat(63), fc.constantFrom('held' as const, 'twice' as const)).map(([p, i, mode]) => new ReleaseAddressCommand(p, i, mode)),
       pool.map((p) => new FillPoolCommand(p)),
       fc.tuple(pool, fc.nat(63)).map(([p, i]) => new RequestReleasedAddressCommand(p, i)),

@@ -1,38 +1,39 @@
 /**
- * ReleaseAddress of an allocated address, of one released before (a double
- * release, as dockerd's retries and rollbacks send), or of any address of the
- * pool: releasing a free one is allowed and must change nothing.
+ * ReleaseAddress as dockerd sends it: of an address it holds (container stop),
+ * twice in a row (a retried or rolled-back release), or of one it released
+ * before. dockerd never releases an address it was not given in that pool: a
+ * release of the network or broadcast address would make Docker's own
+ * allocator hand it out (ipam-semantics.md §2.4 D22), a flaw of no real run.
  */
 import type { AsyncCommand } from 'fast-check';
-import { formatIp, sizeOf } from '../../cidr.js';
+import { formatIp } from '../../cidr.js';
 import { IpamIds } from '../ids.js';
-import type { IpamModel } from '../model.js';
+import { type IpamModel, describePool, releasable } from '../model.js';
 import type { IpamSystem } from '../system.js';
 
 export class ReleaseAddressCommand implements AsyncCommand<IpamModel, IpamSystem> {
   constructor(
     readonly poolIndex: number,
-    /** Index into the allocated (held) or released addresses, or offset in the pool (any). */
+    /** Index into the allocated (held), released, or both (any) addresses of the pool. */
     readonly pick: number,
-    /** `twice`: a held address released two times in a row (a retried or rolled-back release). */
+    /** `twice`: a held address released two times in a row. */
     readonly mode: 'held' | 'twice' | 'released' | 'any',
   ) {}
 
-  check(m: Readonly<IpamModel>): boolean {
-    if (m.pools.length === 0) return false;
+  private candidates(m: Readonly<IpamModel>): bigint[] {
     const pool = m.pools[this.poolIndex % m.pools.length]!;
-    return this.mode === 'any' || (this.mode === 'released' ? pool.released.size > 0 : pool.held.size > 0);
+    if (this.mode === 'any') return releasable(pool);
+    return [...(this.mode === 'released' ? pool.released : pool.held)].sort((a, b) => (a < b ? -1 : 1));
+  }
+
+  check(m: Readonly<IpamModel>): boolean {
+    return m.pools.length > 0 && this.candidates(m).length > 0;
   }
 
   async run(m: IpamModel, r: IpamSystem): Promise<void> {
     const pool = m.pools[this.poolIndex % m.pools.length]!;
-    let addr: bigint;
-    if (this.mode !== 'any') {
-      const from = [...(this.mode === 'released' ? pool.released : pool.held)].sort((a, b) => (a < b ? -1 : 1));
-      addr = from[this.pick % from.length]!;
-    } else {
-      addr = pool.cidr.base + (BigInt(this.pick) % sizeOf(pool.cidr));
-    }
+    const from = this.candidates(m);
+    const addr = from[this.pick % from.length]!;
     const text = formatIp(pool.cidr.family, addr);
     r.steps.push(`${this.toString()} -> ${text}`);
     const wasHeld = pool.held.has(addr);
@@ -47,8 +48,9 @@ export class ReleaseAddressCommand implements AsyncCommand<IpamModel, IpamSystem
       pool.unknown.add(addr);
       return;
     }
+    r.checked(IpamIds.releasedAddress);
     if (!out.ok) {
-      r.violate(IpamIds.releasedAddress, `ReleaseAddress ${text} (allocated) failed: ${out.error.message}`);
+      r.violate(IpamIds.releasedAddress, `ReleaseAddress ${text} (allocated) on ${describePool(pool)} failed: ${out.error.message}`);
       pool.unknown.add(addr);
       return;
     }

@@ -1,9 +1,9 @@
-/** Tear a pool down the way `docker network rm` does: release its addresses, then ReleasePool. */
+/** Tear a pool down the way `docker network rm` does: release its addresses (gateway included), then ReleasePool. */
 import type { AsyncCommand } from 'fast-check';
-import { formatCidr, formatIp } from '../../cidr.js';
-import { IpamIds } from '../ids.js';
+import { formatCidr } from '../../cidr.js';
 import type { IpamModel } from '../model.js';
 import type { IpamSystem } from '../system.js';
+import { dropPool } from './request-address.js';
 
 export class ReleasePoolCommand implements AsyncCommand<IpamModel, IpamSystem> {
   constructor(readonly poolIndex: number) {}
@@ -13,24 +13,9 @@ export class ReleasePoolCommand implements AsyncCommand<IpamModel, IpamSystem> {
   }
 
   async run(m: IpamModel, r: IpamSystem): Promise<void> {
-    const i = this.poolIndex % m.pools.length;
-    const pool = m.pools[i]!;
+    const pool = m.pools[this.poolIndex % m.pools.length]!;
     r.steps.push(`${this.toString()} -> ${formatCidr(pool.cidr)}`);
-    for (const addr of [...pool.held].sort((a, b) => (a < b ? -1 : 1))) {
-      const text = formatIp(pool.cidr.family, addr);
-      const out = await r.call('ReleaseAddress', { PoolID: pool.poolId, Address: text });
-      r.resources.forgetAddress(pool.poolId, text);
-      if (!out.ok && addr !== pool.dataGateway) {
-        r.violate(IpamIds.releasedAddress, `ReleaseAddress ${text} (allocated) in ${formatCidr(pool.cidr)} failed: ${out.error.message}`);
-      }
-    }
-    const out = await r.call('ReleasePool', { PoolID: pool.poolId });
-    if (!out.ok) {
-      r.violate(IpamIds.releasedPool, `ReleasePool ${JSON.stringify(pool.poolId)} (${formatCidr(pool.cidr)}) failed: ${out.error.message}`);
-    }
-    r.resources.forget('pool', pool.poolId);
-    m.pools.splice(i, 1);
-    m.releasedSlots.add(pool.slot);
+    await dropPool(m, r, pool, 'docker network rm');
   }
 
   toString(): string {

@@ -1,16 +1,25 @@
-/** RequestPool for a free arena slot (optionally with a sub-pool, `--ip-range`). */
+/**
+ * `docker network create` as dockerd sends it (protocol.md §4.1/§4.2): RequestPool
+ * for a free arena slot (optionally with a sub-pool, `--ip-range`; or Pool "" in
+ * automatic mode), then the gateway RequestAddress unless the reply's Data carried
+ * a gateway. The model follows the plugin: a pool other than the one asked for is
+ * reported and then checked as the pool the plugin returned.
+ */
 import type { AsyncCommand } from 'fast-check';
-import { type Cidr, formatCidr, isReserved, contains, parseCidr, parseCidrWithAddress, sameCidr } from '../../cidr.js';
 import { Options } from '../../../src/protocol/constants.js';
+import { type Cidr, contains, formatCidr, isReserved, overlaps, parseCidr, parseCidrWithAddress, sameCidr, sizeOf } from '../../cidr.js';
 import { subPoolOf } from '../../pools.js';
 import { IpamIds } from '../ids.js';
-import { type IpamModel, type ModelPool, slotHeld } from '../model.js';
+import { type IpamModel, type ModelPool, describePool, slotHeld } from '../model.js';
 import type { IpamSystem } from '../system.js';
+import { requestGateway } from './request-address.js';
 
 export class RequestPoolCommand implements AsyncCommand<IpamModel, IpamSystem> {
   constructor(
     readonly slotIndex: number,
     readonly withSubPool: boolean,
+    /** `--gateway`: offset of the preferred gateway in the pool; null = automatic gateway. */
+    readonly gatewayOffset: number | null = null,
   ) {}
 
   check(m: Readonly<IpamModel>): boolean {
@@ -19,49 +28,101 @@ export class RequestPoolCommand implements AsyncCommand<IpamModel, IpamSystem> {
 
   async run(m: IpamModel, r: IpamSystem): Promise<void> {
     const { cidr, key } = r.slot(this.slotIndex);
-    const sub: Cidr | null = this.withSubPool ? subPoolOf(cidr) : null;
-    r.steps.push(this.toString());
-    const req = r.poolRequest(cidr, sub);
+    const auto = m.auto;
+    const sub: Cidr | null = !auto && this.withSubPool ? subPoolOf(cidr) : null;
+    r.steps.push(`${this.toString()} -> ${auto ? `automatic${cidr.family === 6 ? ' IPv6' : ''}` : formatCidr(cidr)}`);
+    const req = auto ? r.poolRequest(null, null, cidr.family === 6) : r.poolRequest(cidr, sub);
+    const asked = auto ? `automatic RequestPool (V6 ${cidr.family === 6})` : `RequestPool ${formatCidr(cidr)}${sub ? ` SubPool ${formatCidr(sub)}` : ''}`;
     const out = await r.call('RequestPool', req);
     if (!out.ok) {
-      if (m.releasedSlots.has(key)) {
-        r.violate(IpamIds.releasedPool, `RequestPool ${formatCidr(cidr)} refused after that pool was released: ${out.error.message}`);
+      if (auto) {
+        r.ctx.note(`${asked} refused: ${out.error.message}`);
+      } else if (m.releasedSlots.has(key)) {
+        r.checked(IpamIds.releasedPool);
+        r.violate(IpamIds.releasedPool, `${asked} refused after that pool was released: ${out.error.message}`);
       } else if (!sub) {
-        r.violate(IpamIds.requestPool, `RequestPool ${formatCidr(cidr)} (free, overlapping nothing held) refused: ${out.error.message}`);
+        r.checked(IpamIds.requestPool);
+        r.violate(IpamIds.requestPool, `${asked} (free, overlapping no pool held) refused: ${out.error.message}`);
       } else {
-        r.ctx.note(`RequestPool with SubPool ${formatCidr(sub)} refused (--ip-range unsupported?): ${out.error.message}`);
+        r.ctx.note(`${asked} refused (--ip-range unsupported?): ${out.error.message}`);
       }
       return;
     }
     const { PoolID, Pool, Data } = out.value;
-    const got = parseCidr(Pool);
-    if (!got || !sameCidr(got, cidr)) {
-      r.violate(IpamIds.requestPool, `RequestPool ${formatCidr(cidr)} answered Pool ${JSON.stringify(Pool)}; the pool must be the requested subnet (dockerd configures the network with it)`);
-    }
-    if (!PoolID) r.violate(IpamIds.requestPool, `RequestPool ${formatCidr(cidr)} answered an empty PoolID`);
-    if (m.pools.some((p) => p.poolId === PoolID)) {
-      r.violate(IpamIds.requestPool, `RequestPool ${formatCidr(cidr)} answered PoolID ${JSON.stringify(PoolID)}, already used by another live pool`);
-    }
+    const where = `${asked} answered Pool ${JSON.stringify(Pool)} [PoolID ${PoolID}]`;
     r.resources.trackPool(r.caller, PoolID, req);
-    if (!got || !sameCidr(got, cidr) || !PoolID || m.pools.some((p) => p.poolId === PoolID)) return;
-    let dataGateway: bigint | null = null;
-    const gwText = Data?.[Options.Gateway];
-    if (gwText) {
-      const gw = parseCidrWithAddress(gwText);
-      if (!gw || !contains(cidr, gw.cidr.family, gw.addr)) {
-        r.violate(IpamIds.inPool, `RequestPool ${formatCidr(cidr)} returned gateway ${JSON.stringify(gwText)} in Data, not a CIDR inside the pool`);
-      } else {
-        if (isReserved(cidr, gw.addr)) r.violate(IpamIds.noNetworkBroadcast, `RequestPool Data gateway ${gwText} is a reserved address of ${formatCidr(cidr)}`);
-        dataGateway = gw.addr;
+    r.checked(IpamIds.requestPool);
+    if (m.releasedSlots.has(key)) r.checked(IpamIds.releasedPool);
+    const got = parseCidr(Pool);
+    if (!got) {
+      r.violate(IpamIds.requestPool, `${where}: not a CIDR (dockerd fails with "invalid CIDR address")`);
+      return;
+    }
+    if (!PoolID) {
+      r.violate(IpamIds.requestPool, `${where}: an empty PoolID`);
+      return;
+    }
+    const live = m.pools.find((p) => p.poolId === PoolID);
+    if (live) {
+      // Identical automatic requests may share one pool (docs/ipam.md: identical requests, identical results).
+      if (auto && sameCidr(live.cidr, got)) {
+        r.ctx.note(`${where} again: identical automatic requests share one pool`);
+        return;
+      }
+      r.violate(IpamIds.requestPool, `${where}, a PoolID already naming the live pool ${describePool(live)}`);
+      return;
+    }
+    if (!auto && !sameCidr(got, cidr)) {
+      r.violate(IpamIds.requestPool, `${where}; the pool must be the requested subnet ${formatCidr(cidr)} (dockerd configures the network with the pool it gets)`);
+    }
+    if (auto) {
+      if (got.family !== cidr.family) r.violate(IpamIds.requestPool, `${where}: an IPv${got.family} pool for V6 ${cidr.family === 6}`);
+      const clash = m.pools.find((p) => overlaps(p.cidr, got));
+      if (clash) {
+        r.checked(IpamIds.overlap);
+        r.violate(IpamIds.overlap, `${where}, overlapping the held pool ${describePool(clash)}: two networks would get the same addresses`);
       }
     }
-    const pool: ModelPool = { poolId: PoolID, cidr, sub, slot: key, held: new Set(), unknown: new Set(), released: new Set(), dataGateway };
+    // From here on the model checks the pool the plugin returned.
+    const keptSub = sub && got.family === sub.family && contains(got, sub.family, sub.base) && sizeOf(sub) <= sizeOf(got) ? sub : null;
+    let dataGateway: bigint | null = null;
+    const gwText = Data?.[Options.Gateway] || null;
+    if (gwText) {
+      const gw = parseCidrWithAddress(gwText);
+      if (!gw) {
+        r.violate(IpamIds.requestPool, `${where} with Data gateway ${JSON.stringify(gwText)}, not a CIDR (dockerd fails the network create)`);
+      } else if (gw.cidr.prefix === got.prefix && contains(got, gw.cidr.family, gw.addr)) {
+        r.checked(gw.cidr.family === 4 ? IpamIds.noNetworkBroadcast : IpamIds.v6Anycast);
+        if (isReserved(got, gw.addr)) {
+          r.violate(gw.cidr.family === 4 ? IpamIds.noNetworkBroadcast : IpamIds.v6Anycast, `${where} with Data gateway ${gwText}, a reserved address of ${formatCidr(got)}`);
+        }
+        dataGateway = gw.addr;
+      } else {
+        // Not an address of the pool (Calico's "0.0.0.0/0"): the gateway lives elsewhere (routed design).
+        r.ctx.note(`${where} with Data gateway ${gwText}, no address of the pool: no gateway RequestAddress is sent (routed design)`);
+      }
+    }
+    const pool: ModelPool = {
+      poolId: PoolID,
+      cidr: got,
+      sub: keptSub,
+      slot: key,
+      held: new Set(),
+      unknown: new Set(),
+      released: new Set(),
+      dataGateway,
+      dataGatewayText: gwText,
+      routed: false,
+    };
     if (dataGateway !== null) pool.held.add(dataGateway);
     m.pools.push(pool);
     m.releasedSlots.delete(key);
+    if (gwText) return;
+    const preferred = !auto && this.gatewayOffset !== null ? got.base + (BigInt(this.gatewayOffset) % sizeOf(got)) : null;
+    await requestGateway(m, r, pool, preferred);
   }
 
   toString(): string {
-    return `RequestPool(slot ${this.slotIndex}${this.withSubPool ? ', with SubPool' : ''})`;
+    return `RequestPool(slot ${this.slotIndex}${this.withSubPool ? ', with SubPool' : ''}${this.gatewayOffset !== null ? `, --gateway offset ${this.gatewayOffset}` : ''})`;
   }
 }

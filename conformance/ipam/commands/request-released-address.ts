@@ -3,7 +3,7 @@ import type { AsyncCommand } from 'fast-check';
 import { formatIp } from '../../cidr.js';
 import type { IpamModel } from '../model.js';
 import type { IpamSystem } from '../system.js';
-import { RequestPreferredAddressCommand } from './request-preferred-address.js';
+import { requestPreferred } from './request-address.js';
 
 export class RequestReleasedAddressCommand implements AsyncCommand<IpamModel, IpamSystem> {
   constructor(
@@ -12,7 +12,7 @@ export class RequestReleasedAddressCommand implements AsyncCommand<IpamModel, Ip
   ) {}
 
   check(m: Readonly<IpamModel>): boolean {
-    return m.pools.length > 0 && m.pools[this.poolIndex % m.pools.length]!.released.size > 0;
+    return m.pools.length > 0 && !m.auto && m.pools[this.poolIndex % m.pools.length]!.released.size > 0;
   }
 
   async run(m: IpamModel, r: IpamSystem): Promise<void> {
@@ -20,15 +20,8 @@ export class RequestReleasedAddressCommand implements AsyncCommand<IpamModel, Ip
     const released = [...pool.released].sort((a, b) => (a < b ? -1 : 1));
     const addr = released[this.pick % released.length]!;
     r.steps.push(`${this.toString()} -> ${formatIp(pool.cidr.family, addr)}`);
-    // Same expectations as any preferred request; the offset form keeps one code path.
-    const offset = Number(addr - pool.cidr.base);
-    const inner = new RequestPreferredAddressCommand(this.poolIndex, offset);
-    const before = r.steps.length;
-    try {
-      await inner.run(m, r);
-    } finally {
-      r.steps.splice(before); // the inner command's own step line is redundant
-    }
+    // Same expectations as any preferred request.
+    await requestPreferred(r, pool, addr, false);
   }
 
   toString(): string {
