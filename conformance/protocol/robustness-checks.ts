@@ -75,8 +75,8 @@ export const malformedJson: Check = {
   id: 'protocol.malformed-json',
   hostile: true,
   title: 'Malformed JSON bodies get an error reply',
-  level: 'should',
-  reason: 'protocol.md §6 / §7.1: go-plugins-helpers answers a body that does not decode with an error (400); a plugin must never act on a request it could not read.',
+  level: 'compat',
+  reason: 'protocol.md §6 / §7.1: go-plugins-helpers answers a body that does not decode with an error (400) and never acts on it. dockerd itself never sends one (it encodes with Go\'s encoding/json), so acting on it breaks nothing dockerd does; dying on it is protocol.survives-bad-input\'s concern.',
   requires: [],
   async run(ctx: CheckContext) {
     const p: Probe = new Probe(ctx);
@@ -120,8 +120,8 @@ export const wrongTypedFields: Check = {
   id: 'protocol.wrong-typed-fields',
   hostile: true,
   title: 'Wrong-typed fields get an error reply',
-  level: 'should',
-  reason: 'protocol.md §1.4/§6: Go decoding rejects a type mismatch; a plugin that acts on `"PoolID": 7` or `"Pool": [..]` allocates from garbage. Answer an error.',
+  level: 'compat',
+  reason: 'protocol.md §1.4/§6: Go decoding (go-plugins-helpers) rejects a type mismatch such as `"PoolID": 7` or `"Pool": [..]` with a 400. dockerd never sends one, so a plugin that reads it loosely breaks nothing dockerd does; dying on it is protocol.survives-bad-input\'s concern.',
   requires: [],
   async run(ctx: CheckContext) {
     const p: Probe = new Probe(ctx);

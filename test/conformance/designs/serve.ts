@@ -21,6 +21,10 @@ export interface ServeOptions {
   readonly implements?: readonly string[] | null;
   /** Delay (ms) before answering a path, e.g. a DHCP lease or a cloud API call. */
   readonly delayMs?: (path: string) => number;
+  /** How refusals look: go-plugins-helpers' 500 {"Err"} (default), or a bare status with an empty body. */
+  readonly refusal?: { readonly status: number; readonly emptyBody: boolean };
+  /** Status for paths the plugin does not serve (default 404; some frameworks answer 501 or 400). */
+  readonly unknownStatus?: number;
 }
 
 /** Paths whose requests carry no body (dockerd sends Content-Length: 0). */
@@ -50,7 +54,7 @@ export async function serveFixture(socketPath: string, methods: FixtureMethods, 
         res.writeHead(status, { 'Content-Type': type }).end(body);
       };
       const handler = table[path];
-      if (!handler) return send(404, '404 page not found\n', 'text/plain; charset=utf-8');
+      if (!handler) return send(opts.unknownStatus ?? 404, `${opts.unknownStatus ?? 404} no such method\n`, 'text/plain; charset=utf-8');
       let body: Record<string, unknown> = {};
       if (!NO_BODY.test(path)) {
         const text = Buffer.concat(chunks).toString('utf8');
@@ -66,7 +70,7 @@ export async function serveFixture(socketPath: string, methods: FixtureMethods, 
         try {
           send(200, `${JSON.stringify(handler(body) ?? {})}\n`);
         } catch (e) {
-          if (e instanceof FixtureRefusal) send(500, `${JSON.stringify({ Err: e.message })}\n`);
+          if (e instanceof FixtureRefusal) send(opts.refusal?.status ?? 500, opts.refusal?.emptyBody === true ? '' : `${JSON.stringify({ Err: e.message })}\n`);
           // Anything else is a fixture bug: drop the connection like a panicking Go handler.
           else res.destroy();
         }
