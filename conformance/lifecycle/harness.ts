@@ -212,6 +212,13 @@ export async function openHarness(ctx: CheckContext, opts: HarnessOptions = {}):
     closers.push(() => p.close());
   }
   if (opts.wrapDriver) driver = opts.wrapDriver(driver);
+  // A managed (v2) plugin gets no Plugin.Activate: dockerd goes straight to its handlers (protocol.md §1.7, §4.8).
+  const managed = new Map<PluginCaller, string[]>();
+  if (ctx.pluginKind === 'managed') {
+    const types = [...(ctx.capabilities.has('driver') ? ['docker.networkdriver/1.0'] : []), ...(ctx.capabilities.has('ipam') ? ['docker.ipamdriver/1.0'] : [])];
+    if (setup.driverMode === 'plugin') managed.set(driver, types);
+    if (setup.ipamMode === 'plugin') managed.set(ipam, types);
+  }
   const daemon = createDaemon({
     driver,
     ipam,
@@ -221,6 +228,7 @@ export async function openHarness(ctx: CheckContext, opts: HarnessOptions = {}):
     driverName: setup.driverMode === 'plugin' ? 'plugin-under-test' : 'cnmkit-reference',
     ipamName: setup.ipamMode === 'plugin' ? 'plugin-under-test' : setup.ipamMode,
     ...(setup.ipamMode === 'null' ? { builtinIpam: 'null' as const } : {}),
+    ...(managed.size > 0 ? { managed } : {}),
   });
   const steps: string[] = [];
   // One arena per harness: networks that live together get different pools (with --subnet: the given ones, in order).

@@ -6,6 +6,7 @@
  * IPAM, a link-local gateway driver, and IPAM-only plugins run behind
  * cnmkit's reference driver. Each on several seeds, at the default level.
  */
+import { createServer, type Server } from 'node:http';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { runSuites } from '../../conformance/runner.js';
 import type { ConformanceConfig } from '../../conformance/config.js';
@@ -65,16 +66,24 @@ function parseNet(text: string): RNet | null {
   return { family: a.family, base: a.value & ~host, prefix };
 }
 
-/** Driver + IPAM whose addresses (gateways too) come in a seeded random order. */
-function randomOrderMethods(seed: number, opts: { driver: boolean }): FixtureMethods {
+/** What the stub IPAM holds (kept, dropped or half-kept across a restart by the tests). */
+interface StubIpamState {
+  pools: Map<string, { net: RNet; held: Set<bigint> }>;
+  auto: number;
+  poolSeq: number;
+}
+
+const freshState = (): StubIpamState => ({ pools: new Map(), auto: 0, poolSeq: 0 });
+
+/** Driver + IPAM whose addresses (gateways too) come in a seeded random order (`lowest`: lowest free first). */
+function randomOrderMethods(seed: number, opts: { driver: boolean; order?: 'random' | 'lowest' }, st: StubIpamState = freshState()): FixtureMethods {
   let state = seed >>> 0 || 1;
   const rnd = (n: number): number => {
+    if (opts.order === 'lowest') return 0;
     state = (Math.imul(state, 1664525) + 1013904223) >>> 0;
     return state % n;
   };
-  const pools = new Map<string, { net: RNet; held: Set<bigint> }>();
-  let auto = 0;
-  let poolSeq = 0;
+  const pools = st.pools;
   const size = (n: RNet): bigint => 1n << BigInt((n.family === 4 ? 32 : 128) - n.prefix);
   const overlaps = (a: RNet, b: RNet): boolean => a.family === b.family && a.base < b.base + size(b) && b.base < a.base + size(a);
   const ipam: FixtureMethods = {
@@ -87,9 +96,9 @@ function randomOrderMethods(seed: number, opts: { driver: boolean }): FixtureMet
       if (want !== '') {
         net = parseNet(want);
         if (!net) refuse(`invalid pool ${want}`);
-      } else net = v6 ? { family: 6, base: (0xfd00_0bad_0000_0000n << 64n) + (BigInt(auto++) << 64n), prefix: 64 } : { family: 4, base: (10n << 24n) | (150n << 16n) | (BigInt(auto++) << 8n), prefix: 24 };
+      } else net = v6 ? { family: 6, base: (0xfd00_0bad_0000_0000n << 64n) + (BigInt(st.auto++) << 64n), prefix: 64 } : { family: 4, base: (10n << 24n) | (150n << 16n) | (BigInt(st.auto++) << 8n), prefix: 24 };
       for (const p of pools.values()) if (overlaps(p.net, net)) refuse(`pool ${want || 'auto'} overlaps a pool in use`);
-      const id = `rnd-${++poolSeq}`;
+      const id = `rnd-${++st.poolSeq}`;
       pools.set(id, { net, held: new Set() });
       return { PoolID: id, Pool: `${fmt(net.family, net.base)}/${net.prefix}`, Data: {} };
     },
@@ -198,6 +207,40 @@ async function runLifecycle(plugin: (socket: string) => Promise<ListeningPlugin>
   }
 }
 
+/**
+ * An IPAM-only stub behind a control socket whose POST /restart restarts it; `keep` says what survives:
+ * everything, nothing, or the pools without their addresses. Returns the argv of a command that restarts it.
+ */
+async function restartableIpam(name: string, keep: 'all' | 'nothing' | 'pools'): Promise<{ socket: string; argv: string[]; restarts: () => number; close(): Promise<void> }> {
+  const socket = dir.socket(name);
+  let st = freshState();
+  const serve = (): Promise<ListeningPlugin> => serveFixture(socket, randomOrderMethods(1, { driver: false, order: 'lowest' }, st), { implements: ['IpamDriver'] });
+  let plugin = await serve();
+  let count = 0;
+  const ctl = dir.socket(`${name}-ctl`);
+  const server: Server = createServer((_req, res) => {
+    void (async () => {
+      await plugin.close();
+      if (keep === 'nothing') st = freshState();
+      if (keep === 'pools') for (const p of st.pools.values()) p.held.clear();
+      plugin = await serve();
+      count++;
+      res.end('restarted\n');
+    })();
+  });
+  await new Promise<void>((resolve) => server.listen(ctl, resolve));
+  const script = `require('http').request({ socketPath: ${JSON.stringify(ctl)}, path: '/restart', method: 'POST' }, (r) => { r.resume(); r.on('end', () => process.exit(r.statusCode === 200 ? 0 : 1)); }).end()`;
+  return {
+    socket,
+    argv: [process.execPath, '-e', script],
+    restarts: () => count,
+    async close() {
+      await new Promise<void>((r) => server.close(() => r()));
+      await plugin.close();
+    },
+  };
+}
+
 // ---- tests -----------------------------------------------------------------------------------
 
 describe('lifecycle suite: designs dockerd runs', () => {
@@ -268,5 +311,34 @@ describe('lifecycle suite: designs dockerd runs', () => {
       expect(result(report, 'lifecycle.dual-stack').status).toBe('passed');
       expect(result(report, 'lifecycle.container-run-stop').status).toBe('passed');
     }
+  });
+
+  it('lifecycle.restart-keeps-state runs for IPAM-only plugins: kept state passes, lost pools and forgotten addresses are caught', async () => {
+    const cases = [
+      { keep: 'all', status: 'passed', message: /^$/ },
+      { keep: 'nothing', status: 'failed', message: /unknown pool/ },
+      { keep: 'pools', status: 'failed', message: /handed out 10\.199\.\d+\.\d+, which is still the (gateway of network n|address of container c1)/ },
+    ] as const;
+    for (const c of cases) {
+      const p = await restartableIpam(`restart-${c.keep}`, c.keep);
+      try {
+        const report = await runSuites({ socket: p.socket }, quickConfig(dir, { checks: ['lifecycle.restart-keeps-state'], restartCmd: p.argv }));
+        const r = result(report, 'lifecycle.restart-keeps-state');
+        expect(`${c.keep}: ${r.status} ${r.message}`).toMatch(new RegExp(`^${c.keep}: ${c.status} `));
+        expect(r.message).toMatch(c.message);
+        expect(p.restarts()).toBe(1);
+        if (c.status === 'failed') expect(r.counterexample!.steps.some((x) => x.startsWith('restart the plugin'))).toBe(true);
+      } finally {
+        await p.close();
+      }
+    }
+  });
+
+  it('a managed (v2) plugin, which gets no Plugin.Activate, passes (the simulated dockerd goes straight to its handlers)', async () => {
+    const { linkLocalDriverMethods } = await import('./designs/linklocal-driver.js');
+    const report = await runLifecycle((s) => serveFixture(s, linkLocalDriverMethods(), { implements: null }), 'managed', 3);
+    expect(report.pluginKind).toBe('managed');
+    expect(problems(report)).toEqual([]);
+    expect(result(report, 'lifecycle.container-run-stop').status).toBe('passed');
   });
 });
