@@ -193,6 +193,8 @@ export const dualStack: Check = {
   async run(ctx: CheckContext) {
     const h = await openHarness(ctx);
     if (h.ipamMode === 'null') ctx.skip('--ipam-driver null hands out no IPv6 pool of its own (no v6 to check)');
+    // With --subnet the user chose the pools: no automatic IPv6 pool behind their back.
+    if (ctx.config.subnets.length > 0 && !ctx.config.subnets.some((x) => x.includes(':'))) ctx.skip('no IPv6 --subnet given');
     const made = await h.tryNetwork('n6', { ipv6: true });
     if (made instanceof DaemonError) {
       if (made.step === 'CreateNetwork') ctx.skip(`the driver refused an IPv6 network (${made.message}): no v6`);

@@ -317,7 +317,8 @@ export async function openHarness(ctx: CheckContext, opts: HarnessOptions = {}):
       const r = await h.tryNetwork(name, o);
       if (!(r instanceof DaemonError)) return r;
       if (r.step === 'CreateNetwork' && Object.keys(ctx.config.driverOpts).length === 0) {
-        ctx.skip(`the driver refused CreateNetwork (${r.message}); if it needs driver options, give them with --driver-opt K=V`);
+        const ipamWord = setup.ipamMode === 'plugin' ? "the plugin's own IPAM" : setup.ipamMode === 'null' ? 'the null IPAM' : "Docker's default IPAM";
+        ctx.skip(`the driver refused CreateNetwork with addresses from ${ipamWord} (${r.message}); if it needs driver options, give them with --driver-opt K=V${setup.ipamMode === 'plugin' ? '' : ' (or choose the IPAM with --ipam-driver)'}`);
       }
       return fail(steps[steps.length - 1] ?? `docker network create ${name}`, r);
     },
