@@ -168,6 +168,8 @@ async function resolveSetup(ctx: CheckContext): Promise<Setup> {
     if (choice === 'default' || choice === 'null') ctx.skip(`--ipam-driver ${choice}: the plugin is only an IPAM, so nothing of it would be used`);
     return { driverMode: 'reference', ipamMode: 'plugin' };
   }
+  const caps = await ctx.caller.tryCall('NetworkGetCapabilities', undefined, { timeoutMs: ctx.config.timeoutMs });
+  if (caps.ok && caps.value.Scope === 'global') ctx.skip('global-scope driver: dockerd creates its networks only in swarm mode, which is not simulated (protocol.md §4.9)');
   if (choice === 'plugin') {
     if (!hasIpam) ctx.skip('--ipam-driver plugin: the plugin is not an IPAM');
     return { driverMode: 'plugin', ipamMode: 'plugin' };
@@ -183,10 +185,7 @@ export async function openHarness(ctx: CheckContext, opts: HarnessOptions = {}):
   const closers: Array<() => Promise<void>> = [];
   let driver: PluginCaller = ctx.caller;
   let ipam: PluginCaller = ctx.caller;
-  if (setup.driverMode === 'plugin') {
-    const caps = await ctx.caller.tryCall('NetworkGetCapabilities', undefined, { timeoutMs: ctx.config.timeoutMs });
-    if (caps.ok && caps.value.Scope === 'global') ctx.skip('global-scope driver: dockerd creates its networks only in swarm mode, which is not simulated (protocol.md §4.9)');
-  } else {
+  if (setup.driverMode === 'reference') {
     // The reference driver (virtual backend, deterministic MACs) plays the network driver.
     const [{ inProcessPlugin }, { createReferenceDriver }] = await Promise.all([import('../../src/daemon/inprocess.js'), import('../../src/driver/index.js')]);
     let macSeed = ctx.seed >>> 0 || 1;
@@ -316,7 +315,9 @@ export async function openHarness(ctx: CheckContext, opts: HarnessOptions = {}):
     async network(name, o = {}) {
       const r = await h.tryNetwork(name, o);
       if (!(r instanceof DaemonError)) return r;
-      if (r.step === 'CreateNetwork' && Object.keys(ctx.config.driverOpts).length === 0) {
+      // Without --driver-opt, or with an IPAM the user forced on the driver, a refusal says nothing about the plugin.
+      const forced = setup.ipamMode !== 'plugin' && ctx.config.ipamDriver !== 'auto';
+      if (r.step === 'CreateNetwork' && (Object.keys(ctx.config.driverOpts).length === 0 || forced)) {
         const ipamWord = setup.ipamMode === 'plugin' ? "the plugin's own IPAM" : setup.ipamMode === 'null' ? 'the null IPAM' : "Docker's default IPAM";
         ctx.skip(`the driver refused CreateNetwork with addresses from ${ipamWord} (${r.message}); if it needs driver options, give them with --driver-opt K=V${setup.ipamMode === 'plugin' ? '' : ' (or choose the IPAM with --ipam-driver)'}`);
       }

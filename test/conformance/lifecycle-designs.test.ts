@@ -275,6 +275,16 @@ describe('lifecycle suite: designs dockerd runs', () => {
     }
   });
 
+  it('--ipam-driver default with a plugin that only takes its own IPAM, or with an IPAM-only plugin: skipped with the reason, not failed', async () => {
+    const forced = await runLifecycle((s) => startRoutedL3Plugin(s), 'routed-default', 1, { ipamDriver: 'default' });
+    expect(problems(forced)).toEqual([]);
+    expect(result(forced, 'lifecycle.container-run-stop').status).toBe('skipped');
+    expect(result(forced, 'lifecycle.container-run-stop').message).toMatch(/Docker's default IPAM.*--ipam-driver/);
+    const ipamOnly = await runLifecycle((s) => serveFixture(s, randomOrderMethods(1, { driver: false }), { implements: ['IpamDriver'] }), 'ipam-only-default', 1, { ipamDriver: 'default' });
+    expect(problems(ipamOnly)).toEqual([]);
+    expect(result(ipamOnly, 'lifecycle.container-run-stop').message).toMatch(/only an IPAM/);
+  });
+
   it('a routed L3 plugin that refuses the test subnets: its automatic pool is used, --ip checks skip pointing to --subnet', async () => {
     for (const seed of SEEDS) {
       const report = await runLifecycle((s) => startRoutedL3Plugin(s), 'routed-auto', seed);
