@@ -126,6 +126,34 @@ export async function releasePool(port: AddressingPort, p: PoolAddressing): Prom
 }
 
 /**
+ * After a successful CreateNetwork: one cleanup item that undoes the network
+ * as `docker network rm` does (gateway address, pool, then DeleteNetwork),
+ * replacing the separate pool and gateway items.
+ */
+export function trackNetwork(port: AddressingPort, netId: string, ...pools: PoolAddressing[]): void {
+  const { caller } = port;
+  const timeoutMs = port.ctx.config.timeoutMs;
+  for (const p of pools) {
+    if (p.poolId === null) continue;
+    if (p.requestedGateway !== null) port.resources.forget('address', `${p.poolId} ${p.requestedGateway}`);
+    port.resources.forget('pool', p.poolId);
+  }
+  port.resources.add({
+    kind: 'network',
+    id: netId,
+    release: async () => {
+      for (const p of pools) {
+        if (p.poolId === null) continue;
+        if (p.requestedGateway !== null) await caller.tryCall('ReleaseAddress', { PoolID: p.poolId, Address: p.requestedGateway }, { timeoutMs });
+        await caller.tryCall('ReleasePool', { PoolID: p.poolId }, { timeoutMs });
+      }
+      const d = await caller.tryCall('DeleteNetwork', { NetworkID: netId }, { timeoutMs });
+      return d.ok ? null : d.error.message;
+    },
+  });
+}
+
+/**
  * The Interface.Address dockerd sends for a new endpoint: the default IPAM's
  * host at `offset`, the plugin's RequestAddress answer, or '' (null IPAM).
  * A refusal (an exhausted pool: the IPAM's business) is returned as `{ refused }`.
@@ -210,14 +238,14 @@ async function probeDesign(ctx: CheckContext): Promise<Design> {
       await releasePool(port, p);
       continue;
     }
-    ctx.resources.trackNetwork(ctx.caller, netId);
+    trackNetwork(port, netId, p);
     if (mode === 'null' && order.length > 1) notes.push(`the driver refused Docker's default addressing (${refusals.join('; ')}) and took the null IPAM's (--ipam-driver null): endpoints get their addresses from the driver`);
     if (mode === 'plugin') notes.push(`addressing from the plugin's own IPAM (--ipam-driver <this plugin>): ${p.label}${p.gateway === null ? ', no gateway address' : `, gateway ${p.gateway}`}`);
     const routed = await probeJoin(port, p, netId, ids);
     if (routed) notes.push('routed design (point-to-point links: a /32 address or a gateway reached link-local / through a connected route): MACs may repeat across endpoints');
+    await releasePool(port, p);
     await port.call('DeleteNetwork', { NetworkID: netId });
     ctx.resources.forget('network', netId);
-    await releasePool(port, p);
     return { mode, routed, refusedAll: null, notes };
   }
   return { mode: order[0]!, routed: false, refusedAll: refusals.join('; '), notes };

@@ -3,7 +3,7 @@ import type { PluginCaller } from '../../src/client/types.js';
 import type { ResponseOf } from '../../src/protocol/methods.js';
 import type { Cidr } from '../cidr.js';
 import type { CheckContext } from '../types.js';
-import { type Design, type PoolAddressing, allocateAddress, allocatePool, ctxPort, hostOf, releaseAddress, releasePool, requireDesign } from './addressing.js';
+import { type Design, type PoolAddressing, allocateAddress, allocatePool, ctxPort, hostOf, releaseAddress, releasePool, requireDesign, trackNetwork } from './addressing.js';
 import { subnetOf } from './rules.js';
 import { IdSource, endpointOptions, networkRequest, sandboxOptions } from './system.js';
 
@@ -37,7 +37,7 @@ export async function openNetwork(ctx: CheckContext, ids = new IdSource(ctx.seed
     await releasePool(port, addressing);
     ctx.skip(`precondition: CreateNetwork on ${addressing.label} refused (${out.error.message}); see driver.lifecycle-accepted`);
   }
-  ctx.resources.trackNetwork(caller, id);
+  trackNetwork(port, id, addressing);
   return { id, pool: addressing.pool, gateway: addressing.gateway, ids, addressing, design };
 }
 

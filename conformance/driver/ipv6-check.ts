@@ -7,7 +7,7 @@
  */
 import { Options } from '../../src/protocol/constants.js';
 import type { Check, CheckContext } from '../types.js';
-import { allocateAddress, allocatePool, ctxPort, releaseAddress, releasePool, requireDesign } from './addressing.js';
+import { allocateAddress, allocatePool, ctxPort, releaseAddress, releasePool, requireDesign, trackNetwork } from './addressing.js';
 import { gatewayProblem, subnetOf } from './rules.js';
 import { IdSource, endpointOptions, sandboxOptions } from './system.js';
 
@@ -43,7 +43,7 @@ export const ipv6Endpoint: Check = {
       await releasePool(port, p4);
       ctx.skip(`the driver refused an IPv6 network (${created.error.message}): no v6`);
     }
-    ctx.resources.trackNetwork(ctx.caller, net);
+    trackNetwork(port, net, p4, p6);
     const a4 = await allocateAddress(port, p4, 2);
     if ('refused' in a4) ctx.skip(`precondition: ${a4.refused}`);
     const a6 = await allocateAddress(port, p6, 2);

@@ -138,10 +138,6 @@ export class DriverSystem {
     this.violate(DriverIds.accepted, `${what} was refused: ${out.error.message}`);
   }
 
-  trackNetwork(net: ModelNetwork): void {
-    this.resources.trackNetwork(this.caller, net.id);
-  }
-
   trackEndpoint(net: ModelNetwork, ep: ModelEndpoint): void {
     this.resources.trackEndpoint(this.caller, net.id, ep.id);
   }

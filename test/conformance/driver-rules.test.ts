@@ -1,7 +1,8 @@
 /** The driver reply rules accept every form dockerd accepts and name what it refuses. */
 import { describe, expect, it } from 'vitest';
 import { cidr } from '../../conformance/cidr.js';
-import { gatewayProblem, ifNameProblem, interfaceNameProblem, macProblem, normalMac, routeProblem } from '../../conformance/driver/rules.js';
+import { gatewayProblem, ifNameProblem, interfaceNameProblem, isLinkLocal, looksRouted, macProblem, normalMac, routeProblem } from '../../conformance/driver/rules.js';
+import { parseIp } from '../../conformance/cidr.js';
 
 const pool = cidr('10.199.0.0/28');
 
@@ -48,4 +49,33 @@ describe('driver reply rules', () => {
     expect(routeProblem({ Destination: '10.250.0.0/16', RouteType: 1, NextHop: '10.199.0.1' }, pool)).toMatch(/connected/);
     expect(routeProblem({ Destination: 'fd00:1::/64', RouteType: 0, NextHop: '10.199.0.1' }, pool)).toMatch(/other address family/);
   });
+
+  it('routed designs: a gateway off the subnet is reachable link-local or through a connected route of the same reply', () => {
+    const host = cidr('10.233.0.7/32');
+    const calico = [{ Destination: '169.254.1.1/32', RouteType: 1, NextHop: '' }];
+    expect(gatewayProblem('169.254.1.1', host, '10.233.0.7', calico)).toBeNull();
+    expect(gatewayProblem('10.233.255.254', host, '10.233.0.7', [{ Destination: '10.233.255.254/32', RouteType: 1 }])).toBeNull();
+    expect(gatewayProblem('10.233.255.254', host, '10.233.0.7', [])).toMatch(/outside the endpoint's subnet 10\.233\.0\.7\/32.*no connected static route/);
+    // A via-route does not make the gateway itself reachable.
+    expect(gatewayProblem('10.233.255.254', host, '10.233.0.7', [{ Destination: '10.233.255.254/32', RouteType: 0, NextHop: '169.254.1.1' }])).toMatch(/outside/);
+    expect(gatewayProblem('fe80::ecee:eeff:feee:1', null, '', [{ Destination: 'fe80::ecee:eeff:feee:1/128', RouteType: 1 }], 6)).toBeNull();
+    expect(gatewayProblem('fe80::1', null, '', [], 6)).toBeNull();
+    expect(gatewayProblem('2001:db8::1', null, '', [], 6)).toMatch(/no address of that family/);
+    expect(gatewayProblem('fd00::1/64', cidr('fd00::/64'), 'fd00::2', [], 6)).toMatch(/not a bare IPv6 address/);
+    expect(isLinkLocal(4, parseIp('169.254.0.1')!.value)).toBe(true);
+    expect(isLinkLocal(6, parseIp('febf::1')!.value)).toBe(true);
+    expect(isLinkLocal(6, parseIp('fec0::1')!.value)).toBe(false);
+    // Next hops of via-routes follow the same reachability.
+    expect(routeProblem({ Destination: '0.0.0.0/0', RouteType: 0, NextHop: '169.254.1.1' }, host, calico)).toBeNull();
+    expect(routeProblem({ Destination: '10.0.0.0/8', RouteType: 0, NextHop: '10.9.9.9' }, host, calico)).toMatch(/not on the endpoint's subnet/);
+  });
+
+  it('the design from a Join reply: /32 or a link-local / connected-route gateway is routed; a gateway on the subnet is L2', () => {
+    expect(looksRouted('10.233.0.7/32', null)).toBe(true);
+    expect(looksRouted('10.199.0.2/28', { Gateway: '169.254.0.1', StaticRoutes: [{ Destination: '169.254.0.1/32', RouteType: 1 }] })).toBe(true);
+    expect(looksRouted('10.199.0.2/28', { Gateway: '10.199.0.1' })).toBe(false);
+    expect(looksRouted('10.199.0.2/28', {})).toBe(false);
+    expect(looksRouted('10.199.0.2/28', null)).toBe(false);
+  });
 });
+

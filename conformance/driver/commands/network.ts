@@ -1,7 +1,7 @@
 /** CreateNetwork (`docker network create`), DeleteNetwork (`docker network rm`) and re-creating a deleted network's id. */
 import type { AsyncCommand } from 'fast-check';
 import { formatCidr } from '../../cidr.js';
-import { allocatePool, releasePool } from '../addressing.js';
+import { allocatePool, releasePool, trackNetwork } from '../addressing.js';
 import { DriverIds } from '../ids.js';
 import { type DriverModel, type ModelNetwork, slotInUse } from '../model.js';
 import { type DriverSystem, networkRequest } from '../system.js';
@@ -21,7 +21,7 @@ async function create(m: DriverModel, r: DriverSystem, id: string, slot: number,
     else r.refused(`CreateNetwork on ${addressing.label}`, out);
     return;
   }
-  r.trackNetwork(net);
+  trackNetwork(r, id, addressing);
   m.networks.push(net);
 }
 
