@@ -13,6 +13,9 @@ import type { ConformanceConfig } from '../../conformance/config.js';
 import type { RunReport } from '../../conformance/types.js';
 import type { ListeningPlugin } from './plugins/listen.js';
 import { startDhcpDriver } from './designs/dhcp-driver.js';
+import { startDockerFaithfulIpam } from './designs/docker-faithful-ipam.js';
+import { startManagedPlugin } from './designs/managed-plugin.js';
+import { startSlowPlugin } from './designs/slow-plugin.js';
 import { startLinkLocalDriver } from './designs/linklocal-driver.js';
 import { DEFAULT_ROUTED_POOLS, startRoutedL3Plugin } from './designs/routed-l3-plugin.js';
 import { type FixtureMethods, field, refuse, serveFixture } from './designs/serve.js';
@@ -352,4 +355,24 @@ describe('lifecycle suite: designs dockerd runs', () => {
     expect(problems(report)).toEqual([]);
     expect(result(report, 'lifecycle.container-run-stop').status).toBe('passed');
   });
+
+  it("Docker's own default IPAM as an IPAM-only plugin, behind the reference driver: every check passes", async () => {
+    for (const seed of SEEDS) {
+      const report = await runLifecycle((s) => startDockerFaithfulIpam(s), 'faithful', seed);
+      expect(problems(report)).toEqual([]);
+      const st = statuses(report);
+      for (const id of ALL_BUT_RESTART) expect(st[id], `seed ${seed} ${id}`).toBe('passed');
+    }
+  });
+
+  it('a managed plugin (no Activate, bare 400 refusals, 501 for unknown methods) and a slow one: every check passes', async () => {
+    for (const seed of SEEDS.slice(0, 3)) {
+      const managed = await runLifecycle((s) => startManagedPlugin(s), 'managed-design', seed);
+      expect(problems(managed)).toEqual([]);
+      for (const id of ALL_BUT_RESTART) expect(statuses(managed)[id], `managed seed ${seed} ${id}`).toBe('passed');
+    }
+    const slow = await runLifecycle((s) => startSlowPlugin(s, { cloudMs: 150, leaseMs: 60 }), 'slow', 1);
+    expect(problems(slow)).toEqual([]);
+    for (const id of ALL_BUT_RESTART) expect(statuses(slow)[id], `slow ${id}`).toBe('passed');
+  }, 120_000);
 });
