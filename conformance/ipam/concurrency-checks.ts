@@ -5,7 +5,7 @@
  * mixed allocate/release storm must be linearizable.
  */
 import type { CallRecord, PluginCaller } from '../../src/client/types.js';
-import { type Cidr, formatCidr, formatIp, parseCidrWithAddress, usableCount } from '../cidr.js';
+import { type Cidr, formatCidr, formatIp, parseCidrWithAddress, sizeOf, usableCount } from '../cidr.js';
 import { summarizeRecord } from '../counterexample.js';
 import type { Check, CheckContext } from '../types.js';
 import { openPool, type OpenPool } from './helpers.js';
@@ -33,6 +33,8 @@ async function openStorm(ctx: CheckContext): Promise<{ cidr: Cidr; pool: OpenPoo
 interface Timed {
   readonly op: AddressOp | null;
   readonly record: CallRecord;
+  /** The answer was the address's own /32 (/128): the routed design, where every address of the pool is usable. */
+  readonly routed?: boolean;
 }
 
 function bare(text: string): string | null {
@@ -46,7 +48,9 @@ async function allocate(ctx: CheckContext, c: PluginCaller, pool: OpenPool, ref:
   const end = performance.now();
   const address = out.ok ? bare(out.value.Address) : null;
   if (address) ctx.resources.trackAddress(c, pool.poolId, address);
-  return { op: address ? { kind: 'allocate', address, start, end, ok: true, ref } : null, record: out.record };
+  const parsed = out.ok ? parseCidrWithAddress(out.value.Address) : null;
+  const routed = parsed !== null && parsed.cidr.prefix === (parsed.cidr.family === 4 ? 32 : 128);
+  return { op: address ? { kind: 'allocate', address, start, end, ok: true, ref } : null, record: out.record, routed };
 }
 
 async function release(ctx: CheckContext, c: PluginCaller, pool: OpenPool, address: string, ref: number): Promise<Timed> {
@@ -73,14 +77,16 @@ export const concurrentNoDuplicate: Check = {
       if (!r.op) continue;
       const prev = owner.get(r.op.address);
       if (prev) {
-        ctx.fail(`${r.op.address} of ${formatCidr(cidr)} was handed out twice by parallel RequestAddress calls`, {
+        ctx.fail(`${r.op.address} of ${formatCidr(cidr)} [PoolID ${pool.poolId}] was handed out twice by parallel RequestAddress calls`, {
           steps: [`${total} parallel RequestAddress calls over ${conns.length} connections on ${formatCidr(cidr)}`],
           calls: [summarizeRecord(prev.record), summarizeRecord(r.record)],
         });
       }
       owner.set(r.op.address, r);
     }
-    if (owner.size > usable) ctx.fail(`${owner.size} addresses handed out from ${formatCidr(cidr)}, which has ${usable} usable`);
+    // In the routed design (/32 answers) every address of the pool is usable, network and broadcast included.
+    const limit = results.some((r) => r.routed) ? Number(sizeOf(cidr) > 100000n ? 100000n : sizeOf(cidr)) : usable;
+    if (owner.size > limit) ctx.fail(`${owner.size} distinct addresses handed out by parallel RequestAddress calls on ${formatCidr(cidr)} [PoolID ${pool.poolId}], which has ${limit} usable`);
   },
 };
 
@@ -118,7 +124,7 @@ export const concurrentLinearizable: Check = {
     const bad = findNonLinearizable(ops, held);
     if (bad) {
       const calls = bad.ops.map((o) => summarizeRecord(records[o.ref]!));
-      ctx.fail(`the history of ${bad.address} in ${formatCidr(cidr)} is not linearizable: it was handed out while it cannot have been free`, {
+      ctx.fail(`the history of ${bad.address} in ${formatCidr(cidr)} [PoolID ${pool.poolId}] is not linearizable: it was handed out while it cannot have been free`, {
         steps: [
           `allocate ${held.size} addresses, then release them over ${conns.length} connections while as many RequestAddress calls race`,
           ...bad.ops.map((o) => `${o.kind} ${o.address} ${o.ok ? 'ok' : 'error'} [${o.start.toFixed(2)}..${o.end.toFixed(2)} ms]`),
@@ -159,7 +165,7 @@ export const concurrentPreferredExclusive: Check = {
     for (const r of results) if (r.ok) winners.set(r.address, [...(winners.get(r.address) ?? []), r.record]);
     for (const [address, records] of winners) {
       if (records.length > 1) {
-        ctx.fail(`${address} was granted to ${records.length} parallel RequestAddress calls asking for it`, {
+        ctx.fail(`RequestAddress ${address} (preferred) on ${formatCidr(cidr)} [PoolID ${pool.poolId}] was granted to ${records.length} parallel calls asking for it`, {
           steps: [`RequestPool ${formatCidr(cidr)}`, `2 parallel RequestAddress {Address: ${address}} over different connections`],
           calls: records.map(summarizeRecord),
         });

@@ -1,16 +1,16 @@
 /** Deterministic pool checks: identical and automatic requests, sub-pools, unknown IDs, options. */
 import { Options } from '../../src/protocol/constants.js';
-import { type Cidr, formatCidr, formatIp, overlaps, parseCidr, parseCidrWithAddress } from '../cidr.js';
+import { type Cidr, contains, formatCidr, formatIp, overlaps, parseCidr, parseCidrWithAddress, parseIp } from '../cidr.js';
 import { subPoolOf } from '../pools.js';
 import type { Check, CheckContext } from '../types.js';
-import { openPool, poolRequest, requireAddress, takeAddress, v4Pool } from './helpers.js';
+import { type OpenPool, POOL_HINT, addressThroughBoth, bareAddress, openPool, poolRequest, requireAddress, takeAddress, v4Pool } from './helpers.js';
 
 export const identicalPoolRequest: Check = {
   id: 'ipam.identical-pool-request',
   title: 'An identical RequestPool is refused or shares the pool',
   level: 'must',
   reason:
-    'docs/ipam.md says identical requests may return the same pool (reference counted); Docker refuses them (ipam-semantics.md §1.4). Either is fine, but two live pool IDs for one subnet with separate allocation hand out the same address twice.',
+    'docs/ipam.md says identical requests may return the same pool (reference counted); Docker refuses them (ipam-semantics.md §1.4); a per-address allocator may grant them. All fine, unless an address then really comes out through both pools (two networks, one address).',
   requires: ['ipam'],
   async run(ctx: CheckContext) {
     const cidr = v4Pool(ctx);
@@ -19,24 +19,69 @@ export const identicalPoolRequest: Check = {
     const again = await ctx.caller.tryCall('RequestPool', req, { timeoutMs: ctx.config.timeoutMs });
     if (!again.ok) return;
     ctx.resources.trackPool(ctx.caller, again.value.PoolID, req);
-    ctx.note(`identical RequestPool accepted (PoolID ${again.value.PoolID === first.poolId ? 'same' : 'different'}); Docker refuses it`);
+    const second: OpenPool = { poolId: again.value.PoolID, cidr: parseCidr(again.value.Pool) ?? cidr };
+    ctx.note(
+      `identical RequestPool ${formatCidr(cidr)} accepted (${again.value.PoolID === first.poolId ? `the same PoolID ${first.poolId}` : `PoolIDs ${first.poolId} and ${again.value.PoolID}`}); Docker refuses it`,
+    );
     const target = formatIp(4, cidr.base + 5n);
     await requireAddress(ctx, first, target);
-    const b = await takeAddress(ctx, { poolId: again.value.PoolID, cidr }, target);
-    if (b !== null) ctx.fail(`${formatCidr(cidr)} was granted twice (PoolIDs ${first.poolId} and ${again.value.PoolID}) and ${target} was handed out through both`);
+    const twice = await addressThroughBoth(ctx, first, second, target);
+    if (twice !== null) ctx.fail(`RequestPool ${formatCidr(cidr)} was granted twice, and ${twice}`);
   },
 };
 
+/** CIDRs named inside a PoolID text (e.g. "LocalDefault/10.0.0.0/24", "stateless:10.199.0.0/28"). */
+function subnetsNamedIn(poolId: string): Cidr[] {
+  const out: Cidr[] = [];
+  for (const m of poolId.matchAll(/[0-9A-Fa-f:.]+\/\d{1,3}/g)) {
+    // The match may start inside a word ("stateless:10.0.0.0/24"): take its longest suffix that parses.
+    for (let i = 0; i < m[0].length; i++) {
+      const c = parseCidr(m[0].slice(i));
+      if (c) {
+        out.push(c);
+        break;
+      }
+    }
+  }
+  return out;
+}
+
 export const unknownPoolRefused: Check = {
   id: 'ipam.unknown-pool-refused',
-  title: 'RequestAddress on an unknown PoolID is refused',
-  level: 'must',
-  reason: 'ipam-semantics.md §2.2 step 3: an unknown pool is NotFound. An address from a pool nobody requested is untracked: it will be handed out again.',
+  title: 'RequestAddress on an unknown PoolID is refused (or served from the subnet it names)',
+  level: 'should',
+  reason:
+    'ipam-semantics.md §2.2 step 3: an unknown pool is NotFound. dockerd only sends PoolIDs it got from RequestPool; an unknown one reaches the plugin after it lost its state (protocol.md §4.7), and an address answered from nowhere is untracked. Not a must, since dockerd never makes PoolIDs up. A stateless IPAM that rebuilds the pool from a PoolID naming its subnet serves it correctly (noted).',
   requires: ['ipam'],
   async run(ctx: CheckContext) {
-    for (const poolId of [`${ctx.addressSpaces.local}/10.199.255.0/24`, 'cnmkit-no-such-pool', '']) {
-      const out = await ctx.caller.tryCall('RequestAddress', { PoolID: poolId, Address: '', Options: null }, { timeoutMs: ctx.config.timeoutMs });
-      if (out.ok) ctx.fail(`RequestAddress on unknown PoolID ${JSON.stringify(poolId)} answered ${JSON.stringify(out.value.Address)} instead of an error`);
+    const t = { timeoutMs: ctx.config.timeoutMs };
+    const ids: { poolId: string; what: string }[] = [
+      { poolId: `${ctx.addressSpaces.local}/10.199.255.0/24`, what: 'never requested' },
+      { poolId: 'cnmkit-no-such-pool', what: 'never requested' },
+      { poolId: '', what: 'empty' },
+    ];
+    // The PoolID of a pool already released: what dockerd holds after the plugin forgot the pool.
+    const cidr = ctx.pools.next().v4[0];
+    if (cidr) {
+      const req = poolRequest(ctx, cidr);
+      const out = await ctx.caller.tryCall('RequestPool', req, t);
+      if (out.ok) {
+        await ctx.caller.tryCall('ReleasePool', { PoolID: out.value.PoolID }, t);
+        ids.push({ poolId: out.value.PoolID, what: `of ${formatCidr(cidr)}, released` });
+      }
+    }
+    for (const { poolId, what } of ids) {
+      const out = await ctx.caller.tryCall('RequestAddress', { PoolID: poolId, Address: '', Options: null }, t);
+      if (!out.ok) continue;
+      const bare = bareAddress(out.value.Address);
+      ctx.resources.trackAddress(ctx.caller, poolId, bare);
+      const ip = parseIp(bare);
+      const named = subnetsNamedIn(poolId).find((c) => ip !== null && contains(c, ip.family, ip.value));
+      if (named) {
+        ctx.note(`RequestAddress on PoolID ${JSON.stringify(poolId)} (${what}) answered ${out.value.Address}, inside the subnet ${formatCidr(named)} the PoolID names: a pool rebuilt from its PoolID (stateless design)`);
+        continue;
+      }
+      ctx.fail(`RequestAddress on PoolID ${JSON.stringify(poolId)} (${what}) answered ${JSON.stringify(out.value.Address)} instead of an error, an address of no pool dockerd holds`);
     }
   },
 };
@@ -46,36 +91,45 @@ export const requestOptionsTolerated: Check = {
   title: 'Every option shape dockerd sends is accepted',
   level: 'must',
   reason:
-    'protocol.md §2.3: RequestPool Options is {} locally and null from the swarm allocator; RequestAddress Options is null (aux, 20.10 endpoints), the gateway marker, the MAC option, serial=true, or the v29 endpoint name. Refusing any of them breaks the matching docker command.',
+    'protocol.md §2.3: a local network sends RequestPool Options = --ipam-opt ({} without), then the gateway marker, then endpoints with Options null, the MAC option (RequiresMACAddress), the v29 endpoint name, serial=true (swarm). With that baseline granted, refusing one of the other shapes breaks the matching docker command. RequestPool Options null comes only from the swarm allocator (global scope): a note.',
   requires: ['ipam'],
   async run(ctx: CheckContext) {
+    const t = { timeoutMs: ctx.config.timeoutMs };
     const arena = ctx.pools.next();
-    const [c1, c2] = [arena.v4[0], arena.v4[1] ?? arena.v4[0]];
-    if (!c1 || !c2) ctx.skip('no IPv4 pool to test with');
-    for (const [cidr, options] of [
-      [c1, null],
-      [c2, {}],
-    ] as const) {
-      const req = { ...poolRequest(ctx, cidr), Options: options === null && Object.keys(ctx.config.ipamOpts).length > 0 ? { ...ctx.config.ipamOpts } : options };
-      const out = await ctx.caller.tryCall('RequestPool', req, { timeoutMs: ctx.config.timeoutMs });
-      if (!out.ok) ctx.fail(`RequestPool ${formatCidr(cidr)} with Options ${JSON.stringify(req.Options)} refused: ${out.error.message}`);
-      ctx.resources.trackPool(ctx.caller, out.value.PoolID, req);
-      if (c1 === c2) break;
-      if (cidr === c1) {
-        const pool = { poolId: out.value.PoolID, cidr };
-        const shapes: (Record<string, string> | null)[] = [
-          null,
-          {},
-          { [Options.RequestAddressType]: Options.Gateway },
-          { [Options.MacAddress]: '02:42:0a:c7:00:07' },
-          { [Options.Serial]: 'true' },
-          { [Options.EndpointName]: 'cnmkit-check' },
-        ];
-        for (const opt of shapes) {
-          const got = await takeAddress(ctx, pool, '', opt);
-          if (got === null) ctx.fail(`RequestAddress with Options ${JSON.stringify(opt)} refused on a pool with free addresses`);
-        }
-      }
+    const c1 = arena.v4[0];
+    if (!c1) ctx.skip('no IPv4 pool to test with');
+    // Baseline: the RequestPool dockerd sends for `docker network create --subnet` (Options = --ipam-opt or {}).
+    const base = poolRequest(ctx, c1);
+    const granted = await ctx.caller.tryCall('RequestPool', base, t);
+    if (!granted.ok) ctx.skip(`baseline RequestPool ${formatCidr(c1)} with Options ${JSON.stringify(base.Options)}, as dockerd sends it, refused (${granted.error.message}); ${POOL_HINT}`);
+    ctx.resources.trackPool(ctx.caller, granted.value.PoolID, base);
+    const pool: OpenPool = { poolId: granted.value.PoolID, cidr: parseCidr(granted.value.Pool) ?? c1 };
+    const name = `${formatCidr(pool.cidr)} [PoolID ${pool.poolId}]`;
+    // The gateway request comes first, and only when the pool Data carried no gateway (protocol.md §4.1).
+    let gatewayRefusal: string | null = null;
+    if (!granted.value.Data?.[Options.Gateway]) {
+      const gw = await ctx.caller.tryCall('RequestAddress', { PoolID: pool.poolId, Address: '', Options: { [Options.RequestAddressType]: Options.Gateway } }, t);
+      if (gw.ok) ctx.resources.trackAddress(ctx.caller, pool.poolId, bareAddress(gw.value.Address));
+      else gatewayRefusal = gw.error.message;
+    }
+    // Baseline address: an endpoint as 20.10 sends it (Options null).
+    const endpoint = await ctx.caller.tryCall('RequestAddress', { PoolID: pool.poolId, Address: '', Options: null }, t);
+    if (!endpoint.ok) ctx.skip(`baseline RequestAddress on ${name} with Options null, as dockerd sends it for an endpoint, refused (${endpoint.error.message}); see ipam.gateway-request and the model checks`);
+    ctx.resources.trackAddress(ctx.caller, pool.poolId, bareAddress(endpoint.value.Address));
+    if (gatewayRefusal) ctx.fail(`gateway RequestAddress on ${name} with Options ${JSON.stringify({ [Options.RequestAddressType]: Options.Gateway })} refused while an endpoint request (Options null) is granted: ${gatewayRefusal}`);
+    const shapes: Record<string, string>[] = [{}, { [Options.MacAddress]: '02:42:0a:c7:00:07' }, { [Options.Serial]: 'true' }, { [Options.EndpointName]: 'cnmkit-check' }];
+    for (const opt of shapes) {
+      const out = await ctx.caller.tryCall('RequestAddress', { PoolID: pool.poolId, Address: '', Options: opt }, t);
+      if (!out.ok) ctx.fail(`RequestAddress on ${name} with Options ${JSON.stringify(opt)} refused while the same request with Options null is granted: ${out.error.message}`);
+      ctx.resources.trackAddress(ctx.caller, pool.poolId, bareAddress(out.value.Address));
+    }
+    // The swarm allocator's shape (global scope only): reported, not failed.
+    const c2 = arena.v4[1];
+    if (c2) {
+      const swarm = { ...poolRequest(ctx, c2), Options: null };
+      const out = await ctx.caller.tryCall('RequestPool', swarm, t);
+      if (out.ok) ctx.resources.trackPool(ctx.caller, out.value.PoolID, swarm);
+      else ctx.note(`RequestPool ${formatCidr(c2)} with Options null (the swarm allocator's shape, global scope only) refused: ${out.error.message}`);
     }
   },
 };
@@ -105,31 +159,43 @@ export const autoPool: Check = {
     'protocol.md §2.3: `docker network create` without --subnet sends Pool ""; the reply Pool must parse as a CIDR, and a pool overlapping another network duplicates addresses. Plugins that only serve explicit pools may refuse (accepted).',
   requires: ['ipam'],
   async run(ctx: CheckContext) {
-    const held: Cidr[] = [];
+    const t = { timeoutMs: ctx.config.timeoutMs };
+    const held: { pool: OpenPool; address: string | null }[] = [];
     // An explicit pool is held too: automatic picks must avoid it (ipam-semantics.md §1.3 step 3).
     const explicit = ctx.pools.next().v4[0];
     if (explicit) {
       const req = poolRequest(ctx, explicit);
-      const out = await ctx.caller.tryCall('RequestPool', req, { timeoutMs: ctx.config.timeoutMs });
+      const out = await ctx.caller.tryCall('RequestPool', req, t);
       if (out.ok) {
         ctx.resources.trackPool(ctx.caller, out.value.PoolID, req);
-        held.push(explicit);
+        const pool = { poolId: out.value.PoolID, cidr: parseCidr(out.value.Pool) ?? explicit };
+        held.push({ pool, address: await takeAddress(ctx, pool) });
       }
     }
     for (let i = 0; i < 3; i++) {
       const req = poolRequest(ctx, null);
-      const out = await ctx.caller.tryCall('RequestPool', req, { timeoutMs: ctx.config.timeoutMs });
+      const out = await ctx.caller.tryCall('RequestPool', req, t);
       if (!out.ok) {
         if (i === 0) ctx.note(`automatic pools not offered: ${out.error.message}`);
         return;
       }
       ctx.resources.trackPool(ctx.caller, out.value.PoolID, req);
+      const where = `automatic RequestPool answered Pool ${JSON.stringify(out.value.Pool)} [PoolID ${out.value.PoolID}]`;
       const c = parseCidr(out.value.Pool);
-      if (!c) ctx.fail(`automatic RequestPool answered Pool ${JSON.stringify(out.value.Pool)}, not a CIDR (dockerd fails with "invalid CIDR address")`);
-      if (c.family !== 4) ctx.fail(`automatic RequestPool with V6=false answered the IPv6 pool ${out.value.Pool}`);
-      const clash = held.find((h) => overlaps(h, c));
-      if (clash) ctx.fail(`automatic RequestPool answered ${formatCidr(c)}, overlapping the pool ${formatCidr(clash)} still held`);
-      held.push(c);
+      if (!c) ctx.fail(`${where}, not a CIDR (dockerd fails with "invalid CIDR address")`);
+      if (c.family !== 4) ctx.fail(`${where}: an IPv6 pool for V6=false`);
+      const pool: OpenPool = { poolId: out.value.PoolID, cidr: c };
+      if (held.some((h) => h.pool.poolId === pool.poolId)) {
+        ctx.note(`${where} again: identical automatic requests share one pool`);
+        continue;
+      }
+      for (const h of held.filter((x) => overlaps(x.pool.cidr, c))) {
+        // Overlap harms only when an address really comes out through both (a per-address allocator never does that).
+        const twice = await addressThroughBoth(ctx, h.pool, pool, h.address);
+        if (twice !== null) ctx.fail(`${where}, overlapping the pool ${formatCidr(h.pool.cidr)} [PoolID ${h.pool.poolId}] still held, and ${twice}`);
+        ctx.note(`${where}, overlapping the held pool ${formatCidr(h.pool.cidr)}: no address came out through both (per-address allocation)`);
+      }
+      held.push({ pool, address: await takeAddress(ctx, pool) });
     }
   },
 };
@@ -146,10 +212,13 @@ export const subPoolGranted: Check = {
     if (!sub) ctx.skip('pool too small for a sub-pool');
     const req = poolRequest(ctx, cidr, { SubPool: formatCidr(sub) });
     const out = await ctx.caller.tryCall('RequestPool', req, { timeoutMs: ctx.config.timeoutMs });
-    if (!out.ok) ctx.fail(`RequestPool ${formatCidr(cidr)} with SubPool ${formatCidr(sub)} refused: ${out.error.message}`);
+    // Refusing --ip-range fails `docker network create --ip-range` with the plugin's message: a missing feature, not a break.
+    if (!out.ok) ctx.skip(`RequestPool ${formatCidr(cidr)} with SubPool ${formatCidr(sub)} refused (--ip-range not offered): ${out.error.message}`);
     ctx.resources.trackPool(ctx.caller, out.value.PoolID, req);
     const got = parseCidr(out.value.Pool);
-    if (!got || formatCidr(got) !== formatCidr(cidr)) ctx.fail(`RequestPool with SubPool answered Pool ${JSON.stringify(out.value.Pool)}; dockerd expects the master ${formatCidr(cidr)}`);
+    if (!got || formatCidr(got) !== formatCidr(cidr)) {
+      ctx.fail(`RequestPool ${formatCidr(cidr)} with SubPool ${formatCidr(sub)} answered Pool ${JSON.stringify(out.value.Pool)} [PoolID ${out.value.PoolID}]; dockerd expects the master ${formatCidr(cidr)}`);
+    }
   },
 };
 
@@ -194,8 +263,9 @@ export const releaseUnknownHarmless: Check = {
       { what: 'an address never handed out', req: { PoolID: pool.poolId, Address: formatIp(4, cidr.base + 2n) } },
       { what: 'an address one pool-size above the held one', req: { PoolID: pool.poolId, Address: formatIp(4, cidr.base + size + 1n) } },
       { what: 'an address below the pool', req: { PoolID: pool.poolId, Address: formatIp(4, cidr.base - size + 1n) } },
-      { what: 'an unknown PoolID', req: { PoolID: `${pool.poolId}-cnmkit-unknown`, Address: keep } },
     ];
+    // Not sent: the held address through an unknown PoolID. dockerd releases an address only through the pool
+    // it got it from, and a per-address allocator (Calico) rightly frees it whatever the PoolID says.
     for (const r of releases) {
       await ctx.caller.tryCall('ReleaseAddress', r.req, t);
       const again = await ctx.caller.tryCall('RequestAddress', { PoolID: pool.poolId, Address: keep, Options: null }, t);
@@ -204,11 +274,11 @@ export const releaseUnknownHarmless: Check = {
         const got = parsed ? formatIp(parsed.cidr.family, parsed.addr) : again.value.Address;
         ctx.resources.trackAddress(ctx.caller, pool.poolId, got);
         // Another address means the preference was ignored: ipam.preferred-address-honoured's concern.
-        if (got === keep) ctx.fail(`after ReleaseAddress of ${r.what} (${r.req.Address}), the held ${keep} was handed out again`);
+        if (got === keep) ctx.fail(`after ReleaseAddress ${r.req.Address} (${r.what}) on ${formatCidr(cidr)} [PoolID ${pool.poolId}], RequestAddress ${keep} (preferred) was granted although ${keep} was still allocated`);
       }
     }
     await ctx.caller.tryCall('ReleasePool', { PoolID: `${pool.poolId}-cnmkit-unknown` }, t);
     const still = await ctx.caller.tryCall('RequestAddress', { PoolID: pool.poolId, Address: '', Options: null }, t);
-    if (!still.ok) ctx.fail(`after ReleasePool of an unknown PoolID, pool ${formatCidr(cidr)} no longer serves addresses: ${still.error.message}`);
+    if (!still.ok) ctx.fail(`after ReleasePool of the unknown PoolID ${pool.poolId}-cnmkit-unknown, RequestAddress on ${formatCidr(cidr)} [PoolID ${pool.poolId}] is refused: ${still.error.message}`);
   },
 };

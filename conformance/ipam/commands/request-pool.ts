@@ -37,14 +37,14 @@ export class RequestPoolCommand implements AsyncCommand<IpamModel, IpamSystem> {
     if (!out.ok) {
       if (auto) {
         r.ctx.note(`${asked} refused: ${out.error.message}`);
+      } else if (sub) {
+        r.ctx.note(`${asked} refused (--ip-range unsupported?): ${out.error.message}`);
       } else if (m.releasedSlots.has(key)) {
         r.checked(IpamIds.releasedPool);
         r.violate(IpamIds.releasedPool, `${asked} refused after that pool was released: ${out.error.message}`);
-      } else if (!sub) {
+      } else {
         r.checked(IpamIds.requestPool);
         r.violate(IpamIds.requestPool, `${asked} (free, overlapping no pool held) refused: ${out.error.message}`);
-      } else {
-        r.ctx.note(`${asked} refused (--ip-range unsupported?): ${out.error.message}`);
       }
       return;
     }
@@ -91,14 +91,14 @@ export class RequestPoolCommand implements AsyncCommand<IpamModel, IpamSystem> {
       const gw = parseCidrWithAddress(gwText);
       if (!gw) {
         r.violate(IpamIds.requestPool, `${where} with Data gateway ${JSON.stringify(gwText)}, not a CIDR (dockerd fails the network create)`);
-      } else if (gw.cidr.prefix === got.prefix && contains(got, gw.cidr.family, gw.addr)) {
+      } else if (gw.cidr.prefix !== 0 && gw.cidr.prefix === got.prefix && contains(got, gw.cidr.family, gw.addr)) {
         r.checked(gw.cidr.family === 4 ? IpamIds.noNetworkBroadcast : IpamIds.v6Anycast);
         if (isReserved(got, gw.addr)) {
           r.violate(gw.cidr.family === 4 ? IpamIds.noNetworkBroadcast : IpamIds.v6Anycast, `${where} with Data gateway ${gwText}, a reserved address of ${formatCidr(got)}`);
         }
         dataGateway = gw.addr;
       } else {
-        // Not an address of the pool (Calico's "0.0.0.0/0"): the gateway lives elsewhere (routed design).
+        // Not an address of the pool (Calico's "0.0.0.0/0", a /0 marker): the gateway lives elsewhere (routed design).
         r.ctx.note(`${where} with Data gateway ${gwText}, no address of the pool: no gateway RequestAddress is sent (routed design)`);
       }
     }

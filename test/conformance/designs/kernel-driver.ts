@@ -17,7 +17,10 @@
  *   endpoint subnet) with the connected route {169.254.1.1/32, RouteType 1};
  *   Leave deletes the veth.
  * - `dstPrefix` changes DstPrefix; `gatewayIPv6` adds a link-local
- *   GatewayIPv6 (fe80::1).
+ *   GatewayIPv6 (fe80::1); `sharedBridge` (L2) makes one bridge
+ *   `kbr000000000` at the first CreateNetwork and keeps it for every network,
+ *   as plugins with one host bridge do (each network's gateway address is
+ *   added to it and removed at DeleteNetwork).
  *
  * Leaks, one realistic bug each: `endpoint` (DeleteEndpoint / Leave answer {}
  * but never delete the veth), `network` (DeleteNetwork leaves the bridge),
@@ -37,12 +40,17 @@ export interface KernelDriverOptions {
   readonly leak?: 'endpoint' | 'network' | 'join-missing';
   readonly dstPrefix?: string;
   readonly gatewayIPv6?: boolean;
+  readonly sharedBridge?: boolean;
 }
+
+const SHARED_BRIDGE = 'kbr000000000';
 
 interface Network {
   readonly bridge: string | null;
   /** Gateway without mask, e.g. 10.199.0.1 (L2). */
   readonly gateway: string;
+  /** Gateway with its prefix, as CreateNetwork gave it. */
+  readonly gatewayCidr: string;
 }
 
 interface Endpoint {
@@ -97,21 +105,25 @@ export async function startKernelDriver(socketPath: string, opts: KernelDriverOp
       const v4 = Array.isArray(b['IPv4Data']) ? (b['IPv4Data'] as unknown[]).map(obj) : [];
       const gwCidr = typeof v4[0]?.['Gateway'] === 'string' ? (v4[0]['Gateway'] as string) : '';
       if (design === 'routed') {
-        networks.set(id, { bridge: null, gateway: CALICO_GATEWAY });
+        networks.set(id, { bridge: null, gateway: CALICO_GATEWAY, gatewayCidr: '' });
         return {};
       }
-      const bridge = `kbr${id.slice(0, 12)}`;
-      ip('link', 'add', 'name', bridge, 'type', 'bridge');
-      ip('link', 'set', 'dev', bridge, 'up');
+      const bridge = opts.sharedBridge === true ? SHARED_BRIDGE : `kbr${id.slice(0, 12)}`;
+      if (!exists(bridge)) {
+        ip('link', 'add', 'name', bridge, 'type', 'bridge');
+        ip('link', 'set', 'dev', bridge, 'up');
+      }
       if (gwCidr !== '') ip('addr', 'add', gwCidr, 'dev', bridge);
-      networks.set(id, { bridge, gateway: gwCidr.split('/')[0] ?? '' });
+      networks.set(id, { bridge, gateway: gwCidr.split('/')[0] ?? '', gatewayCidr: gwCidr });
       return {};
     },
     '/NetworkDriver.DeleteNetwork': (b) => {
       const id = field(b, 'NetworkID');
       const n = network(b);
       if ([...endpoints.values()].some((e) => e.net === id)) refuse(`network ${id} has active endpoints`);
-      if (n.bridge !== null && opts.leak !== 'network' && exists(n.bridge)) ip('link', 'del', 'dev', n.bridge); // the 'network' leak skips this
+      if (n.bridge === SHARED_BRIDGE) {
+        if (n.gatewayCidr !== '') ip('addr', 'del', n.gatewayCidr, 'dev', n.bridge);
+      } else if (n.bridge !== null && opts.leak !== 'network' && exists(n.bridge)) ip('link', 'del', 'dev', n.bridge); // the 'network' leak skips this
       networks.delete(id);
       return {};
     },
