@@ -21,6 +21,8 @@ export interface KernelLink {
   readonly kind: string | null;
   /** Bridge/bond the link is enslaved to, if any. */
   readonly master: string | null;
+  /** The link it is tied to in the same namespace: a veth's peer, a macvlan/vlan's parent. */
+  readonly parent: string | null;
   readonly mac: string | null;
 }
 
@@ -76,7 +78,7 @@ export function parseLinks(json: string): KernelLink[] {
     if (name === null || typeof o['ifindex'] !== 'number') continue;
     const info = o['linkinfo'];
     const kind = typeof info === 'object' && info !== null ? str((info as Record<string, unknown>)['info_kind']) : null;
-    out.push({ index: o['ifindex'], name, kind, master: str(o['master']), mac: str(o['address']) });
+    out.push({ index: o['ifindex'], name, kind, master: str(o['master']), parent: str(o['link']), mac: str(o['address']) });
   }
   return out;
 }

@@ -184,6 +184,15 @@ describe.skipIf(skip !== null)(`driver.netns-linux on the real kernel (${skip ??
     }
   });
 
+  it('a driver with one host bridge shared by all its networks (kept after DeleteNetwork) passes; the bridge is noted', async () => {
+    for (const seed of [21, 22]) {
+      const { r, left } = await onKernelDriver({ sharedBridge: true }, { seed });
+      expect(`${r.status} ${r.message}`).toBe('passed ');
+      expect(r.notes.join('\n')).toMatch(/shared by several networks .*kbr000000000 \(bridge, created at the design probe/);
+      expect(left).toEqual(['kbr000000000']);
+    }
+  });
+
   it('--netns auto as root runs the check and says so', async () => {
     const { r } = await onKernelDriver({}, { netns: 'auto' });
     expect(`${r.status} ${r.message}`).toBe('passed ');
