@@ -236,7 +236,7 @@ function checkBudget(check: Check, config: ResolvedConfig, started: number, rema
   const own = check.budgetMs ?? config.checkBudgetMs;
   const left = config.runBudgetMs - (performance.now() - started);
   const share = Math.floor((left / Math.max(1, remainingChecks)) * 3);
-  return Math.max(Math.min(own, share), Math.min(own, 5_000));
+  return Math.max(Math.min(own, share), Math.min(own, 2_000));
 }
 
 function deathRecord(check: Check, death: Death, curlPrefix: readonly string[] | null): Omit<PluginDeath, 'restarted'> {
@@ -406,7 +406,8 @@ async function runOneCheck(suite: Suite, check: Check, env: RunEnv): Promise<{ r
   let leaks: Leak[] = [];
   try {
     // Cleaning up against a plugin that is gone only collects timeouts.
-    if ((await env.liveness.settled()) === null) leaks = await withTimeout(resources.cleanup({ probe: true }), Math.max(config.timeoutMs * 4, 2000), []);
+    // Bounded like the check itself, so a slow plugin cannot stretch the run past its budget.
+    if ((await env.liveness.settled()) === null) leaks = await withTimeout(resources.cleanup({ probe: true }), Math.max(2000, Math.min(config.timeoutMs * 4, budget)), []);
   } finally {
     for (const c of extras) await c.close().catch(() => {});
   }

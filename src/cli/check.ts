@@ -22,7 +22,9 @@ import {
 } from '../../conformance/index.js';
 import { UsageError } from '../errors.js';
 import { PROFILES, type Profile } from '../protocol/constants.js';
+import { lookupPlugin } from '../client/index.js';
 import { startImagePlugin, type ImagePlugin } from './image-target.js';
+import { findManagedPlugin, type ManagedPlugin } from './managed-target.js';
 import { startReferenceTarget, type ReferenceTarget } from './reference-target.js';
 
 const REPORTERS = ['console', 'json', 'junit', 'tap'] as const;
@@ -73,7 +75,7 @@ export function checkOptions(y: Argv): Argv {
   return y
     .option('socket', { type: 'string', group: 'Target:', describe: 'plugin unix socket' })
     .option('url', { type: 'string', group: 'Target:', describe: 'plugin URL (tcp://HOST:PORT, unix:///PATH)' })
-    .option('plugin', { type: 'string', group: 'Target:', describe: 'plugin name, found as dockerd finds it (/run/docker/plugins, spec dirs)' })
+    .option('plugin', { type: 'string', group: 'Target:', describe: 'plugin name, found as dockerd finds it: a v1 socket/spec, or a managed plugin NAME[:TAG] (docker plugin inspect)' })
     .option('image', { type: 'string', group: 'Target:', describe: 'plugin container image (started with testcontainers, socket dir shared)' })
     .option('image-socket', { type: 'string', group: 'Target:', describe: 'socket file name the image creates (default: first *.sock)' })
     .option('image-wait', { type: 'number', group: 'Target:', describe: 'seconds to wait for the image\'s socket (default 30)' })
@@ -153,6 +155,13 @@ export function configFromArgs(a: CheckArgs): ConformanceConfig {
   return defaultConfig(over);
 }
 
+async function v1PluginExists(name: string): Promise<boolean> {
+  return lookupPlugin(name, {}, { mode: 'none' }).then(
+    () => true,
+    () => false,
+  );
+}
+
 function integerFlag(flag: string, v: number, min: number, max: number): number {
   if (!Number.isInteger(v) || v < min || v > max) throw new UsageError(`${flag} must be an integer from ${min} to ${max}, got ${v}`);
   return v;
@@ -183,10 +192,19 @@ async function check(a: CheckArgs): Promise<number> {
 
   let image: ImagePlugin | null = null;
   let reference: ReferenceTarget | null = null;
+  let managed: ManagedPlugin | null = null;
   let spec: TargetSpec;
   if (a.socket !== undefined) spec = { socket: a.socket };
   else if (a.url !== undefined) spec = { url: a.url };
-  else if (a.plugin !== undefined) spec = { plugin: a.plugin };
+  else if (a.plugin !== undefined) {
+    // A name dockerd resolves as a v1 plugin stays one; otherwise docker may know it as a managed plugin.
+    managed = a.plugin.includes(':') || !(await v1PluginExists(a.plugin)) ? await findManagedPlugin(a.plugin) : null;
+    if (managed !== null) {
+      if (!managed.enabled) throw new UsageError(`--plugin ${a.plugin}: the managed plugin is disabled (docker plugin enable ${a.plugin})`);
+      spec = { socket: managed.socket };
+      if (a['plugin-kind'] === undefined) config.pluginKind = 'managed';
+    } else spec = { plugin: a.plugin };
+  }
   else if (a.image !== undefined) {
     const wait = a['image-wait'];
     if (wait !== undefined && (!Number.isFinite(wait) || wait <= 0)) throw new UsageError(`--image-wait must be a positive number of seconds, got ${wait}`);
@@ -212,7 +230,7 @@ async function check(a: CheckArgs): Promise<number> {
     spec = { socket: reference.socket };
   }
   // A plugin the checker started can be killed and started again (restart checks, going on after a crash).
-  const restart = reference !== null ? reference.restart : image !== null ? image.restart : undefined;
+  const restart = reference !== null ? reference.restart : image !== null ? image.restart : managed !== null ? managed.restart : undefined;
 
   let report: RunReport;
   try {
