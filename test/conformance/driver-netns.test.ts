@@ -32,7 +32,7 @@ const skip = netnsSkipReason();
 if (skip !== null) console.log(`driver-netns tests on the real kernel skipped: ${skip}`);
 const SEEDS = [1, 2, 3, 4, 5, 6];
 /** Names the test fixtures give links: none may be left in the real host's namespace. */
-const TEST_LINK = /^(kbr|kv|kc|kx|cali|temp)[0-9a-f]{9,12}$/;
+const TEST_LINK = /^((kbr|kv|kc|kx|cali|temp|dh-)[0-9a-f]{9,12}|[0-9a-f]{12}-dh)$/;
 
 let dir: TempDir;
 const hosts = new Set<string>();
@@ -175,11 +175,13 @@ describe.skipIf(skip !== null)(`driver.netns-linux on the real kernel (${skip ??
     ['DstPrefix "net" and GatewayIPv6 fe80::1 (L2)', { dstPrefix: 'net', gatewayIPv6: true }],
     ['routed with GatewayIPv6 fe80::1 and DstPrefix "cali"', { design: 'routed', gatewayIPv6: true }],
     ['an empty DstPrefix (the container link is named "0")', { dstPrefix: '' }],
+    ['its own addresses under the null IPAM and docker-net-dhcp names (dh-<12>, <12>-dh)', { addressing: 'driver' }],
   ])('a driver with %s passes', async (_name, opts) => {
     for (const seed of [11, 12]) {
       const { r, left } = await onKernelDriver(opts, { seed });
       expect(`${r.status} ${r.message}`).toBe('passed ');
       expect(r.notes.join('\n')).not.toMatch(/IPv6: .* did not work/);
+      if (opts.addressing === 'driver') expect(r.notes.join('\n')).toMatch(/null IPAM[^]*Gateway 10\.197\.\d+\.1 inside the endpoint subnet 10\.197\.\d+\.0\/24 \(L2\); TCP between two sandboxes works/);
       expect(left).toEqual([]);
     }
   });
@@ -201,6 +203,7 @@ describe.skipIf(skip !== null)(`driver.netns-linux on the real kernel (${skip ??
 
   it.each<[string, Omit<KernelDriverOptions, 'ns'>, RegExp]>([
     ['DeleteEndpoint never deletes the veth (L2)', { leak: 'endpoint' }, /left links behind .*after DeleteEndpoint of [0-9a-f]{12} the link kv[0-9a-f]{12} \(veth(?: on kbr[0-9a-f]{12})?, created at CreateEndpoint of [0-9a-f]{12} \(never joined\)\) is still there/],
+    ['DeleteEndpoint never deletes the veth (docker-net-dhcp-like, null IPAM)', { addressing: 'driver', leak: 'endpoint' }, /after DeleteEndpoint of [0-9a-f]{12} the link dh-[0-9a-f]{12} \(veth(?: on kbr[0-9a-f]{12})?, created at CreateEndpoint of [0-9a-f]{12}\) is still there/],
     ['DeleteNetwork leaves the bridge', { leak: 'network' }, /after DeleteNetwork of [0-9a-f]{12} the link kbr[0-9a-f]{12} \(bridge, created at CreateNetwork of [0-9a-f]{12}\) is still there/],
     ['Leave never deletes the veth (routed)', { design: 'routed', leak: 'endpoint' }, /after Leave and DeleteEndpoint of [0-9a-f]{12} the link (cali|temp)[0-9a-f]{11} \(veth, created at Join of [0-9a-f]{12}\) is still there/],
     ['Join names a link it never made (L2)', { leak: 'join-missing' }, /answered SrcName kx[0-9a-f]{12}, but no such link exists in network namespace cnmt-host-[0-9a-f]{8} .*Link not found.*kv[0-9a-f]{12}/],

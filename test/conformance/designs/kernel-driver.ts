@@ -21,6 +21,11 @@
  *   `kbr000000000` at the first CreateNetwork and keeps it for every network,
  *   as plugins with one host bridge do (each network's gateway address is
  *   added to it and removed at DeleteNetwork).
+ * - `addressing: 'driver'` (L2), docker-net-dhcp with `--ipam-driver null`:
+ *   CreateNetwork takes only the null IPAM's IPv4Data {AddressSpace "null",
+ *   Pool 0.0.0.0/0}; each network gets its own 10.197.N.0/24 (gateway .1 on
+ *   the bridge); CreateEndpoint refuses a supplied address and answers
+ *   Address and MacAddress itself; links are named `dh-<12>` / `<12>-dh`.
  *
  * Leaks, one realistic bug each: `endpoint` (DeleteEndpoint / Leave answer {}
  * but never delete the veth), `network` (DeleteNetwork leaves the bridge),
@@ -41,6 +46,7 @@ export interface KernelDriverOptions {
   readonly dstPrefix?: string;
   readonly gatewayIPv6?: boolean;
   readonly sharedBridge?: boolean;
+  readonly addressing?: 'ipam' | 'driver';
 }
 
 const SHARED_BRIDGE = 'kbr000000000';
@@ -72,6 +78,10 @@ export async function startKernelDriver(socketPath: string, opts: KernelDriverOp
   const design = opts.design ?? 'l2';
   const networks = new Map<string, Network>();
   const endpoints = new Map<string, Endpoint>();
+  const byDriver = opts.addressing === 'driver';
+  let subnets = 0;
+  /** Driver addressing: per network its /24 prefix (10.197.N) and the next host. */
+  const leases = new Map<string, { prefix: string; next: number }>();
 
   const ip = (...args: string[]): string => {
     try {
@@ -103,7 +113,13 @@ export async function startKernelDriver(socketPath: string, opts: KernelDriverOp
       if (id === '') refuse('NetworkID is required');
       if (networks.has(id)) refuse(`network ${id} exists`);
       const v4 = Array.isArray(b['IPv4Data']) ? (b['IPv4Data'] as unknown[]).map(obj) : [];
-      const gwCidr = typeof v4[0]?.['Gateway'] === 'string' ? (v4[0]['Gateway'] as string) : '';
+      let gwCidr = typeof v4[0]?.['Gateway'] === 'string' ? (v4[0]['Gateway'] as string) : '';
+      if (byDriver) {
+        if (v4.length !== 1 || v4[0]!['AddressSpace'] !== 'null' || v4[0]!['Pool'] !== '0.0.0.0/0') refuse('this driver allocates addresses itself: use --ipam-driver null');
+        const prefix = `10.197.${subnets++ % 250}`;
+        leases.set(id, { prefix, next: 100 });
+        gwCidr = `${prefix}.1/24`;
+      }
       if (design === 'routed') {
         networks.set(id, { bridge: null, gateway: CALICO_GATEWAY, gatewayCidr: '' });
         return {};
@@ -139,15 +155,22 @@ export async function startKernelDriver(socketPath: string, opts: KernelDriverOp
         endpoints.set(id, ep);
         return givenMac === '' ? { Interface: { MacAddress: CALICO_MAC } } : {};
       }
-      const host = `kv${id.slice(0, 12)}`;
-      const container = `kc${id.slice(0, 12)}`;
+      let lease = '';
+      if (byDriver) {
+        if (address !== '') refuse('this driver allocates addresses itself: use --ipam-driver null');
+        const l = leases.get(field(b, 'NetworkID'))!;
+        lease = `${l.prefix}.${l.next++}/24`;
+      }
+      const host = byDriver ? `dh-${id.slice(0, 12)}` : `kv${id.slice(0, 12)}`;
+      const container = byDriver ? `${id.slice(0, 12)}-dh` : `kc${id.slice(0, 12)}`;
       ip('link', 'add', 'name', host, 'type', 'veth', 'peer', 'name', container);
       ip('link', 'set', 'dev', host, 'master', n.bridge!);
       ip('link', 'set', 'dev', host, 'up');
       ep.host = host;
       ep.container = container;
       endpoints.set(id, ep);
-      return givenMac === '' ? { Interface: { MacAddress: macOf(container) } } : {};
+      const mac = givenMac === '' ? { MacAddress: macOf(container) } : {};
+      return byDriver ? { Interface: { Address: lease, ...mac } } : givenMac === '' ? { Interface: mac } : {};
     },
     '/NetworkDriver.DeleteEndpoint': (b) => {
       const ep = endpoint(b);
