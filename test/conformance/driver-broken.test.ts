@@ -69,6 +69,8 @@ const modelCases: Array<[DriverFlaw, string, RegExp]> = [
   ['operinfo-404', 'driver.endpoint-oper-info', /EndpointOperInfo/],
   ['lazy-networks', 'driver.unknown-ids', /unknown network/],
   ['route-hardcoded-hop', 'driver.static-routes', /not on the endpoint's subnet/],
+  // Endpoint ids sharing their first 7 characters (as random ids do on a busy host) get one host link.
+  ['short-link-names', 'driver.interface-name-unique', /already the SrcName of joined endpoint/],
 ];
 
 describe('broken drivers are caught by the right model check, shrunk', () => {

@@ -37,7 +37,7 @@ function suppliedAddress(r: DriverSystem, net: ModelNetwork, ep: ModelEndpoint, 
 }
 
 /** Send CreateEndpoint for `ep` and check the reply; returns true when the endpoint now exists. */
-async function createEndpoint(m: DriverModel, r: DriverSystem, net: ModelNetwork, ep: ModelEndpoint, again: boolean): Promise<boolean> {
+export async function createEndpoint(m: DriverModel, r: DriverSystem, net: ModelNetwork, ep: ModelEndpoint, again: boolean): Promise<boolean> {
   const req: RequestOf<'CreateEndpoint'> = {
     NetworkID: net.id,
     EndpointID: ep.id,
@@ -78,7 +78,7 @@ async function createEndpoint(m: DriverModel, r: DriverSystem, net: ModelNetwork
 }
 
 /** A new endpoint's address from the network's IPAM; null when the IPAM refused (the command then does nothing). */
-async function newEndpoint(r: DriverSystem, net: ModelNetwork, id: string, variant: EndpointVariant): Promise<ModelEndpoint | null> {
+export async function newEndpoint(r: DriverSystem, net: ModelNetwork, id: string, variant: EndpointVariant): Promise<ModelEndpoint | null> {
   const offset = freeOffset(net)!;
   const a = await allocateAddress(r, net.addressing, offset);
   if ('refused' in a) {

@@ -4,7 +4,7 @@ import type { AsyncCommand } from 'fast-check';
 import type { DriverModel } from '../model.js';
 import type { DriverSystem } from '../system.js';
 import { CreateEndpointCommand, DeleteEndpointCommand, RecreateEndpointCommand } from './endpoint.js';
-import { JoinCommand, LeaveCommand } from './join.js';
+import { JoinCommand, LeaveCommand, TwinRunCommand } from './join.js';
 import { OperInfoCommand, ProgramRevokeCommand, UnknownIdCommand } from './misc.js';
 import { CreateNetworkCommand, DeleteNetworkCommand, RecreateNetworkCommand } from './network.js';
 
@@ -35,9 +35,14 @@ export function driverCommands(space: DriverCommandSpace): fc.Arbitrary<Iterable
       i.map((x) => new DeleteEndpointCommand(x)),
       i.map((x) => new RecreateEndpointCommand(x)),
       i.map((x) => new RecreateEndpointCommand(x)),
+      // Twins sharing 7 characters share 5 too: 7 twice as often.
+      fc.tuple(i, fc.constantFrom(5 as const, 7 as const, 7 as const)).map(([x, k]) => new TwinRunCommand(x, k)),
+      fc.tuple(i, fc.constantFrom(5 as const, 7 as const, 7 as const)).map(([x, k]) => new TwinRunCommand(x, k)),
       i.map((x) => new OperInfoCommand(x)),
       i.map((x) => new ProgramRevokeCommand(x)),
-      fc.constantFrom('endpoint-on-unknown-network' as const, 'join-unknown-endpoint' as const, 'delete-unknown-endpoint' as const, 'delete-unknown-network' as const).map((k) => new UnknownIdCommand(k)),
+      fc
+        .constantFrom('endpoint-on-unknown-network' as const, 'endpoint-on-deleted-network' as const, 'join-unknown-endpoint' as const, 'delete-unknown-endpoint' as const, 'delete-unknown-network' as const)
+        .map((k) => new UnknownIdCommand(k)),
     ],
     { maxCommands: space.maxCommands, size: 'max', ...(space.replayPath !== undefined ? { replayPath: space.replayPath } : {}) },
   );

@@ -1,7 +1,8 @@
 /** Join (container start: the sandbox gets the interface, then EndpointOperInfo twice) and Leave (container stop). */
 import type { ResponseOf } from '../../../src/protocol/methods.js';
 import { DriverIds } from '../ids.js';
-import { type DriverModel, type ModelEndpoint, type ModelNetwork, liveEndpoints } from '../model.js';
+import { type DriverModel, type ModelEndpoint, type ModelNetwork, freeOffset, liveEndpoints } from '../model.js';
+import { createEndpoint, newEndpoint } from './endpoint.js';
 import { gatewayProblem, interfaceNameProblem, routeProblem, subnetOf } from '../rules.js';
 import { type DriverSystem, sandboxOptions } from '../system.js';
 import { EndpointCommand } from './endpoint-command.js';
@@ -40,11 +41,8 @@ export function checkJoinReply(m: Readonly<DriverModel>, r: DriverSystem, net: M
   return src;
 }
 
-export class JoinCommand extends EndpointCommand {
-  constructor(index: number) {
-    super(index, 'Join', 'fresh');
-  }
-  protected async act(m: DriverModel, r: DriverSystem, net: ModelNetwork, ep: ModelEndpoint): Promise<void> {
+/** Join `ep` (never joined before) and check the reply and the EndpointOperInfo calls that follow. */
+async function joinEndpoint(m: DriverModel, r: DriverSystem, net: ModelNetwork, ep: ModelEndpoint): Promise<void> {
     const key = `/var/run/docker/netns/${(sandboxCounter++).toString(16).padStart(12, '0')}`;
     ep.everJoined = true;
     const out = await r.call('Join', { NetworkID: net.id, EndpointID: ep.id, SandboxKey: key, Options: sandboxOptions(ep.ports) });
@@ -62,6 +60,39 @@ export class JoinCommand extends EndpointCommand {
       r.violate(DriverIds.operInfo, `EndpointOperInfo of ${ep.id.slice(0, 12)} right after its Join failed (${info.error.message}); dockerd 20.10 rolls the container start back on any error here, 404 included (protocol.md §1.6, §4.3)`);
       break;
     }
+}
+
+export class JoinCommand extends EndpointCommand {
+  constructor(index: number) {
+    super(index, 'Join', 'fresh');
+  }
+  protected act(m: DriverModel, r: DriverSystem, net: ModelNetwork, ep: ModelEndpoint): Promise<void> {
+    return joinEndpoint(m, r, net, ep);
+  }
+}
+
+/**
+ * `docker run` of a container whose endpoint id shares its first `k` (5 or 7)
+ * characters with a joined endpoint's: random 64-hex ids do once a host has
+ * run enough containers (20 and 28 bits), so a plugin naming host links by a
+ * short id prefix gives two sandboxes one link. (12 shared characters, 48
+ * bits, practically never happen: dockerd itself names things by 12-character
+ * prefixes, as Calico (11) and docker-net-dhcp (12) do.)
+ */
+export class TwinRunCommand extends EndpointCommand {
+  constructor(
+    index: number,
+    readonly shared: 5 | 7,
+  ) {
+    super(index, `TwinRun${shared}`, 'joined');
+  }
+  protected async act(m: DriverModel, r: DriverSystem, net: ModelNetwork, twin: ModelEndpoint): Promise<void> {
+    if (freeOffset(net) === null) return;
+    const fresh = r.ids.next('ep');
+    const ep = await newEndpoint(r, net, twin.id.slice(0, this.shared) + fresh.slice(this.shared), 'plain');
+    if (ep === null) return;
+    r.steps.push(`  CreateEndpoint + Join ${ep.id.slice(0, 12)} (shares ${this.shared} characters with ${twin.id.slice(0, 12)})`);
+    if (await createEndpoint(m, r, net, ep, false)) await joinEndpoint(m, r, net, ep);
   }
 }
 

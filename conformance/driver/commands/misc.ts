@@ -36,11 +36,12 @@ export class ProgramRevokeCommand extends EndpointCommand {
   }
 }
 
-export type UnknownKind = 'endpoint-on-unknown-network' | 'join-unknown-endpoint' | 'delete-unknown-endpoint' | 'delete-unknown-network';
+export type UnknownKind = 'endpoint-on-unknown-network' | 'endpoint-on-deleted-network' | 'join-unknown-endpoint' | 'delete-unknown-endpoint' | 'delete-unknown-network';
 
 export class UnknownIdCommand implements AsyncCommand<DriverModel, DriverSystem> {
   constructor(readonly kind: UnknownKind) {}
   check(m: Readonly<DriverModel>): boolean {
+    if (this.kind === 'endpoint-on-deleted-network') return m.deletedNetworks.length > 0;
     return this.kind === 'endpoint-on-unknown-network' || this.kind === 'delete-unknown-network' || m.networks.length > 0;
   }
   async run(m: DriverModel, r: DriverSystem): Promise<void> {
@@ -48,15 +49,24 @@ export class UnknownIdCommand implements AsyncCommand<DriverModel, DriverSystem>
     const ghost = r.ids.next('ghost');
     const net = m.networks[0];
     switch (this.kind) {
-      case 'endpoint-on-unknown-network': {
+      case 'endpoint-on-unknown-network':
+      case 'endpoint-on-deleted-network': {
+        // A deleted network's id: what a stale dockerd (or a racing `docker run` / `network rm`) sends.
+        const deleted = this.kind === 'endpoint-on-deleted-network' ? m.deletedNetworks[m.deletedNetworks.length - 1]!.id : null;
+        const target = deleted ?? ghost;
         const pool = r.pool(0);
         const epId = r.ids.next('ep');
         // The null IPAM gives no address; otherwise any address will do for a network the plugin does not know.
         const address = r.design.mode === 'null' ? '' : `${r.hostAddress(pool, 2)}/${pool.prefix}`;
-        const out = await r.call('CreateEndpoint', { NetworkID: ghost, EndpointID: epId, Interface: { Address: address, AddressIPv6: '', MacAddress: '' }, Options: endpointOptions(false) });
+        const out = await r.call('CreateEndpoint', { NetworkID: target, EndpointID: epId, Interface: { Address: address, AddressIPv6: '', MacAddress: '' }, Options: endpointOptions(false) });
         if (out.ok) {
-          r.resources.add({ kind: 'endpoint', id: epId, release: async () => ((await r.caller.tryCall('DeleteEndpoint', { NetworkID: ghost, EndpointID: epId })).ok, null) });
-          r.violate(DriverIds.unknownIds, `CreateEndpoint on unknown network ${ghost.slice(0, 12)} succeeded; a driver that lost a network (restart without state) must say so instead of creating an endpoint nobody can use`);
+          r.resources.add({ kind: 'endpoint', id: epId, release: async () => ((await r.caller.tryCall('DeleteEndpoint', { NetworkID: target, EndpointID: epId })).ok, null) });
+          r.violate(
+            DriverIds.unknownIds,
+            deleted !== null
+              ? `CreateEndpoint on network ${target.slice(0, 12)}, deleted by a successful DeleteNetwork, succeeded; the driver kept (or revived) a network dockerd removed`
+              : `CreateEndpoint on unknown network ${ghost.slice(0, 12)} succeeded; a driver that lost a network (restart without state) must say so instead of creating an endpoint nobody can use`,
+          );
         }
         return;
       }

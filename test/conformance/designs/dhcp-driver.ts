@@ -72,7 +72,12 @@ export function dhcpDriverMethods(opts: DhcpDriverOptions = {}): FixtureMethods 
       networks.set(field(b, 'NetworkID'), { bridge });
       return {};
     },
-    '/NetworkDriver.DeleteNetwork': () => ({}),
+    // The real plugin keeps nothing per network and reads a network's options from `docker network inspect`,
+    // which knows nothing of a removed network: forgetting it here has the same effect.
+    '/NetworkDriver.DeleteNetwork': (b) => {
+      networks.delete(field(b, 'NetworkID'));
+      return {};
+    },
     '/NetworkDriver.CreateEndpoint': (b) => {
       const netId = field(b, 'NetworkID');
       const id = field(b, 'EndpointID');

@@ -25,7 +25,8 @@ export type DriverFlaw =
   | 'join-race' // interface names from a counter read before an await and written after
   | 'lazy-networks' // CreateEndpoint on an unknown network creates the network on the fly
   | 'route-hardcoded-hop' // StaticRoutes via a hard-coded next hop off the subnet
-  | 'gateway6-mask'; // Join GatewayIPv6 copied from IPv6Data with its /prefix
+  | 'gateway6-mask' // Join GatewayIPv6 copied from IPv6Data with its /prefix
+  | 'short-link-names'; // host links named "vth" + the first 7 id characters: endpoints whose ids share them get one link
 
 export interface FlawedDriverOptions {
   readonly flaw?: DriverFlaw;
@@ -140,7 +141,7 @@ export async function startFlawedDriver(socketPath: string, opts: FlawedDriverOp
       const gwCidr = net.gateway;
       const gw = gwCidr.split('/')[0] ?? '';
       const reply: Record<string, unknown> = {};
-      ep.srcName = flaw === 'long-ifname' ? `veth-${String(b['EndpointID']).slice(0, 12)}` : `fd${(++linkCounter).toString(36)}`; // FLAW long-ifname
+      ep.srcName = flaw === 'long-ifname' ? `veth-${String(b['EndpointID']).slice(0, 12)}` : flaw === 'short-link-names' ? `vth${String(b['EndpointID']).slice(0, 7)}` : `fd${(++linkCounter).toString(36)}`; // FLAWS long-ifname, short-link-names
       if (flaw !== 'no-srcname') reply['InterfaceName'] = { SrcName: ep.srcName, DstPrefix: different ? 'net' : 'eth' }; // FLAW no-srcname
       if (gw !== '') reply['Gateway'] = flaw === 'gateway-outside' ? '172.17.0.1' : flaw === 'gateway-mask' ? gwCidr : gw; // FLAWS gateway-*
       if (net.gateway6 !== undefined) reply['GatewayIPv6'] = flaw === 'gateway6-mask' ? net.gateway6 : net.gateway6.split('/')[0]; // FLAW gateway6-mask
