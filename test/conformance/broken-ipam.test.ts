@@ -6,6 +6,9 @@
 import { existsSync } from 'node:fs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { IpamIds } from '../../conformance/ipam/ids.js';
+import { type FixtureMethods, refuse, serveFixture } from './designs/serve.js';
+import { parseNet, fmtNet } from './designs/shared-ipam.js';
+import { statefulIpamMethods } from './designs/stateful-ipam.js';
 import { startFreelistIpam } from './plugins/freelist-ipam.js';
 import { type Flaw, startMiniIpam } from './plugins/mini-ipam.js';
 import { quickConfig, result, runOn, tempDir, type TempDir } from './support.js';
@@ -114,6 +117,94 @@ describe('broken IPAM plugins are caught by the right check', () => {
       const failing = report.checks.filter((c) => c.status === 'failed' && c.level !== 'compat');
       expect(failing.map((f) => `${f.id}: ${f.message}`)).toEqual([]);
       expect(report.summary.passed).toBeGreaterThan(20);
+    } finally {
+      await plugin.close();
+    }
+  });
+
+  // Flaws on top of the plain stateful design (test/conformance/designs/stateful-ipam.ts), one wrapper each.
+  const wrap = (base: FixtureMethods, over: Partial<FixtureMethods>): FixtureMethods => ({ ...base, ...Object.fromEntries(Object.entries(over)) }) as FixtureMethods;
+
+  it('a pool other than the one asked for is reported, and the model goes on checking the pool it returned', async () => {
+    const base = statefulIpamMethods();
+    // FLAW: every explicit pool is moved to the next subnet of the same size, and addresses come back bare (no /len).
+    const methods = wrap(base, {
+      '/IpamDriver.RequestPool': (b) => {
+        const net = parseNet(typeof b['Pool'] === 'string' ? b['Pool'] : '');
+        const moved = net ? fmtNet({ ...net, base: net.last + 1n, last: net.last + net.size }) : b['Pool'];
+        return base['/IpamDriver.RequestPool']!({ ...b, Pool: moved, SubPool: '' });
+      },
+      '/IpamDriver.RequestAddress': (b) => {
+        const a = base['/IpamDriver.RequestAddress']!(b) as { Address: string };
+        return { ...a, Address: a.Address.split('/')[0] };
+      },
+    });
+    const plugin = await serveFixture(dir.socket('moved-pool'), methods, { implements: ['IpamDriver'] });
+    try {
+      const report = await runOn(plugin.socketPath, quickConfig(dir, { suites: ['ipam'], checks: [IpamIds.requestPool, IpamIds.cidrReply] }));
+      const pool = result(report, IpamIds.requestPool);
+      expect(pool.status, pool.message).toBe('failed');
+      expect(pool.message).toMatch(/answered Pool "10\.199\.\d+\.\d+\/28" \[PoolID [^\]]+\]; the pool must be the requested subnet 10\.199\.\d+\.\d+\/28/);
+      // Before, the model dropped the pool and ipam.address-cidr passed having checked nothing.
+      const cidr = result(report, IpamIds.cidrReply);
+      expect(cidr.status, cidr.message).toBe('failed');
+      expect(cidr.message).toMatch(/RequestAddress .*on 10\.199\.\d+\.\d+\/28 \[PoolID [^\]]+\] returned "10\.199[^"]*", not a CIDR/);
+    } finally {
+      await plugin.close();
+    }
+  });
+
+  it('a plugin refusing every address for an unrelated reason: request-options-tolerated skips (no baseline), gateway-request fails', async () => {
+    // FLAW: the address backend (say a DHCP server) is unreachable.
+    const methods = wrap(statefulIpamMethods(), { '/IpamDriver.RequestAddress': () => refuse('DHCP server 192.0.2.1 unreachable') });
+    const plugin = await serveFixture(dir.socket('no-addresses'), methods, { implements: ['IpamDriver'] });
+    try {
+      const report = await runOn(plugin.socketPath, quickConfig(dir, { suites: ['ipam'], checks: ['ipam.request-options-tolerated', IpamIds.gateway, IpamIds.noDuplicate] }));
+      const options = result(report, 'ipam.request-options-tolerated');
+      expect(options.status, options.message).toBe('skipped');
+      expect(options.message).toMatch(/baseline RequestAddress .* Options null.*DHCP server 192\.0\.2\.1 unreachable/);
+      expect(result(report, IpamIds.gateway).status).toBe('failed');
+      // Nothing was handed out, so nothing was checked: skipped with the reason, not passed.
+      expect(result(report, IpamIds.noDuplicate).status).toBe('skipped');
+      expect(result(report, IpamIds.noDuplicate).message).toMatch(/no address was handed out/);
+    } finally {
+      await plugin.close();
+    }
+  });
+
+  it('identical pools: another address for a taken preferred one is the preferred check\'s flaw, not a duplicate', async () => {
+    const base = statefulIpamMethods({ scope: 'per-address', poolId: (_s, net, _sub, n) => `p${n}-${net.prefix}` });
+    // FLAW: a preferred address in use is treated as a hint (another free address is answered).
+    const methods = wrap(base, {
+      '/IpamDriver.RequestAddress': (b) => {
+        try {
+          return base['/IpamDriver.RequestAddress']!(b);
+        } catch {
+          return base['/IpamDriver.RequestAddress']!({ ...b, Address: '' });
+        }
+      },
+    });
+    const plugin = await serveFixture(dir.socket('hint'), methods, { implements: ['IpamDriver'] });
+    try {
+      const report = await runOn(plugin.socketPath, quickConfig(dir, { suites: ['ipam'], checks: ['ipam.identical-pool-request', IpamIds.preferred] }));
+      const identical = result(report, 'ipam.identical-pool-request');
+      expect(identical.status, identical.message).toBe('passed');
+      expect(identical.notes.join(' ')).toMatch(/identical RequestPool 10\.199\.\d+\.\d+\/28 accepted \(PoolIDs p\d+-28 and p\d+-28\)/);
+      expect(result(report, IpamIds.preferred).status).toBe('failed');
+    } finally {
+      await plugin.close();
+    }
+  });
+
+  it('identical pools with separate allocation: the verdict names both pools, the address and the call', async () => {
+    // FLAW: overlapping (here identical) pools granted, each with its own address set.
+    const methods = statefulIpamMethods({ grantOverlap: true, poolId: (_s, net, _sub, n) => `p${n}-${net.prefix}` });
+    const plugin = await serveFixture(dir.socket('identical'), methods, { implements: ['IpamDriver'] });
+    try {
+      const report = await runOn(plugin.socketPath, quickConfig(dir, { suites: ['ipam'], checks: ['ipam.identical-pool-request'] }));
+      const r = result(report, 'ipam.identical-pool-request');
+      expect(r.status, r.message).toBe('failed');
+      expect(r.message).toMatch(/RequestPool 10\.199\.\d+\.\d+\/28 was granted twice, and RequestAddress 10\.199\.\d+\.\d+ \(preferred\) on 10\.199\.\d+\.\d+\/28 \[PoolID p\d+-28\] was granted although 10\.199\.\d+\.\d+ is allocated through 10\.199\.\d+\.\d+\/28 \[PoolID p\d+-28\]/);
     } finally {
       await plugin.close();
     }

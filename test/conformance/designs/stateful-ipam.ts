@@ -17,6 +17,8 @@ export interface StatefulOptions {
   readonly random?: () => number;
   /** `per-address`: one address set for every pool, overlapping (and identical) pools granted. */
   readonly scope?: 'pool' | 'per-address';
+  /** Grant overlapping pools even with per-pool address sets: a flaw, for the broken-plugin tests only. */
+  readonly grantOverlap?: boolean;
   /** RequestPool refused unless Options carries this key (a macvlan-like `parent`). */
   readonly requiredOption?: string;
   /** The gateway is the pool's first host, served once per pool to the gateway request. */
@@ -108,7 +110,7 @@ export function statefulIpamMethods(o: StatefulOptions = {}): FixtureMethods {
         if (!sub || sub.family !== net.family || sub.base < net.base || sub.last > net.last) refuse(`SubPool ${subText} is not inside ${fmtNet(net)}`);
         range = [sub.base, sub.last];
       }
-      if (scope === 'pool' && overlapsHeld(space, net)) refuse(`pool ${fmtNet(net)} overlaps a pool in use`);
+      if (scope === 'pool' && !o.grantOverlap && overlapsHeld(space, net)) refuse(`pool ${fmtNet(net)} overlaps a pool in use`);
       const id = (o.poolId ?? ((s, n, sp) => `${s}/${fmtNet(n)}${sp ? `/${fmtNet(sp)}` : ''}`))(space, net, sub, granted++);
       if (pools.has(id)) refuse(`pool ${id} exists`);
       pools.set(id, { id, space, net, range, gateway: null });
