@@ -208,7 +208,8 @@ export function driverDesign(ctx: CheckContext): Promise<Design> {
 export async function requireDesign(ctx: CheckContext): Promise<Design> {
   const d = await driverDesign(ctx);
   if (d.refusedAll !== null && Object.keys(ctx.config.driverOpts).length === 0) {
-    ctx.skip(`CreateNetwork was refused with every addressing dockerd could send (${d.refusedAll}); if the driver needs options, give them with --driver-opt K=V (docker network create -o K=V)`);
+    const ipam = d.mode === 'plugin' ? ', or --ipam-opt K=V for its IPAM' : '';
+    ctx.skip(`CreateNetwork was refused with every addressing dockerd could send (${d.refusedAll}); if the driver needs options, give them with --driver-opt K=V (docker network create -o K=V)${ipam}`);
   }
   for (const n of d.notes) ctx.note(n);
   return d;

@@ -39,6 +39,7 @@ export function driverModelCheck(spec: DriverModelCheckSpec): Check {
 }
 
 async function runDriverModel(ctx: CheckContext, focus: string): Promise<void> {
+  const started = performance.now();
   const probe = ctx.pools.next();
   if (probe.v4.length === 0) ctx.skip('no IPv4 pool to test with (give an IPv4 --subnet)');
   // Where addresses come from and whether links are routed: probed once, before any run.
@@ -47,7 +48,10 @@ async function runDriverModel(ctx: CheckContext, focus: string): Promise<void> {
   const replay = ctx.config.replay;
   const transport = { broken: false };
   const ids = new IdSource(ctx.seed);
-  await runModelCheck(ctx, {
+  // The model runs plan with what the design probe left of the budget (a slow driver: fewer runs, not an overrun).
+  const left = Math.max(1, Math.round((ctx.check.budgetMs ?? ctx.config.checkBudgetMs) - (performance.now() - started)));
+  const planned: CheckContext = Object.create(ctx, { check: { value: { ...ctx.check, budgetMs: left } } }) as CheckContext;
+  await runModelCheck(planned, {
     commands: driverCommands({
       slots: probe.v4.length,
       maxCommands: ctx.config.maxCommands,
