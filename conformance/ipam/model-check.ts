@@ -3,22 +3,23 @@
  * sequences with its own invariant in focus, shrinks a failure to the
  * smallest sequence, and reports the calls of that final shrunk run.
  *
- * Before generating, one RequestPool finds out how the plugin takes pools: an
- * explicit --subnet (the normal mode), or only automatic pools (the model then
- * requests Pool "" and works with what it gets), or neither (skipped with the
- * plugin's reason: --subnet or --ipam-opt may be missing). A check whose
+ * The model first requests explicit pools (--subnet). A plugin that grants none
+ * may serve only automatic pools: the model then runs again requesting Pool ""
+ * and works with what it gets, or, when automatic pools are refused too, the
+ * check is skipped with the plugin's reasons (--subnet or --ipam-opt may be
+ * missing). A check whose
  * invariant no run ever evaluated (no pool granted, no address handed out...)
  * is skipped with the reason, not passed.
  */
 import fc from 'fast-check';
-import { formatCidr, sizeOf } from '../cidr.js';
+import { sizeOf } from '../cidr.js';
 import { runModelCheck } from '../model-run.js';
 import type { Capability, Check, CheckContext, Level } from '../types.js';
 import { ipamCommands } from './commands/index.js';
 import { IpamIds, type IpamModelId } from './ids.js';
 import { poolRequest } from './helpers.js';
 import { newModel } from './model.js';
-import { IpamSystem, type Tally } from './system.js';
+import { IpamSystem, type RunShared, newRunShared } from './system.js';
 
 export interface ModelCheckSpec {
   readonly id: IpamModelId;
@@ -58,23 +59,22 @@ const UNCHECKED: Record<IpamModelId, string> = {
   [IpamIds.gateway]: 'no gateway was requested (every pool carried a gateway in its Data, as Calico does)',
 };
 
-/** How the plugin takes pools: explicit (`--subnet`), automatic only, or (skips) neither. */
-async function poolMode(ctx: CheckContext, first: Parameters<typeof poolRequest>[1]): Promise<'explicit' | 'auto'> {
+/**
+ * After an explicit-mode run in which the plugin granted no explicit pool: try
+ * one automatic RequestPool. Granted: the model runs again in automatic-pool
+ * mode. Refused too: the check is skipped with both reasons.
+ */
+async function automaticFallback(ctx: CheckContext, explicitRefusal: string): Promise<void> {
   const t = { timeoutMs: ctx.config.timeoutMs };
-  const explicit = await ctx.caller.tryCall('RequestPool', poolRequest(ctx, first), t);
-  if (explicit.ok) {
-    await ctx.caller.tryCall('ReleasePool', { PoolID: explicit.value.PoolID }, t);
-    return 'explicit';
-  }
   const auto = await ctx.caller.tryCall('RequestPool', poolRequest(ctx, null), t);
   if (auto.ok) {
     await ctx.caller.tryCall('ReleasePool', { PoolID: auto.value.PoolID }, t);
-    ctx.note(`RequestPool ${first ? formatCidr(first) : ''} refused (${explicit.error.message}): checked in automatic-pool mode (Pool "")`);
-    return 'auto';
+    ctx.note(`${explicitRefusal}: checked in automatic-pool mode (Pool "", as docker network create without --subnet)`);
+    return;
   }
   const opts = Object.keys(ctx.config.ipamOpts).length > 0 ? `--ipam-opt ${JSON.stringify(ctx.config.ipamOpts)}` : 'no --ipam-opt';
-  return ctx.skip(
-    `the plugin grants no pool: RequestPool ${first ? formatCidr(first) : ''} refused (${explicit.error.message}) and an automatic one too (${auto.error.message}); ` +
+  ctx.skip(
+    `the plugin grants no pool: ${explicitRefusal}, and an automatic one too (${auto.error.message}); ` +
       `give the subnets it serves with --subnet, or the options it needs with --ipam-opt (${opts} given)`,
   );
 }
@@ -84,25 +84,32 @@ async function runModel(ctx: CheckContext, focus: IpamModelId): Promise<void> {
   const slots = [...probe.v4, ...(ctx.capabilities.has('ipv6') ? probe.v6 : [])];
   if (slots.length === 0) ctx.skip('no pool to test with (give an IPv4 --subnet)');
   if (focus.startsWith('ipam.ipv6') && !slots.some((s) => s.family === 6)) ctx.skip('no IPv6 pool to test with');
-  const mode = await poolMode(ctx, slots[0]!);
   const largest = slots.reduce((max, s) => (sizeOf(s) > max ? sizeOf(s) : max), 0n);
   const poolSize = Number(largest > 4096n ? 4096n : largest);
   const replay = ctx.config.replay;
-  const transport = { broken: false };
-  const tally: Tally = new Map();
-  await runModelCheck(ctx, {
-    commands: ipamCommands({
-      slots: slots.length,
-      poolSize,
-      maxCommands: ctx.config.maxCommands,
-      ...(replay?.commandsReplayPath !== undefined ? { replayPath: replay.commandsReplayPath } : {}),
-    }),
-    runs: ctx.config.runs,
-    transport,
-    // IPAM executions are short: generate for 60% of the budget.
-    generateShare: 0.6,
-    newSystem: (timeUp) => new IpamSystem(ctx, ctx.pools.next(), focus, transport, timeUp, ctx.caller, tally),
-    execute: (sys, cmds) => fc.asyncModelRun(() => ({ model: newModel(mode === 'auto'), real: sys }), cmds),
-  });
-  if (!replay && (tally.get(focus) ?? 0) === 0) ctx.skip(`nothing to judge: ${UNCHECKED[focus]} in ${ctx.config.runs} runs`);
+  const run = async (auto: boolean): Promise<RunShared> => {
+    const transport = { broken: false };
+    const shared = newRunShared();
+    await runModelCheck(ctx, {
+      commands: ipamCommands({
+        slots: slots.length,
+        poolSize,
+        maxCommands: ctx.config.maxCommands,
+        ...(replay?.commandsReplayPath !== undefined ? { replayPath: replay.commandsReplayPath } : {}),
+      }),
+      runs: ctx.config.runs,
+      transport,
+      // IPAM executions are short: generate for 60% of the budget.
+      generateShare: 0.6,
+      newSystem: (timeUp) => new IpamSystem(ctx, ctx.pools.next(), focus, transport, timeUp, ctx.caller, shared),
+      execute: (sys, cmds) => fc.asyncModelRun(() => ({ model: newModel(auto), real: sys }), cmds),
+    });
+    return shared;
+  };
+  let shared = await run(false);
+  if (!shared.explicitGranted && shared.explicitRefusal !== null) {
+    await automaticFallback(ctx, shared.explicitRefusal);
+    shared = await run(true);
+  }
+  if (!replay && (shared.tally.get(focus) ?? 0) === 0) ctx.skip(`nothing to judge: ${UNCHECKED[focus]} in ${ctx.config.runs} runs`);
 }

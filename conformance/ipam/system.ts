@@ -16,8 +16,22 @@ import type { CallSummary, CheckContext } from '../types.js';
 import { IpamIds, type IpamModelId } from './ids.js';
 import { type ModelPool, describePool } from './model.js';
 
-/** How often each model invariant was really evaluated, over every execution of one check. */
-export type Tally = Map<string, number>;
+/** What the executions of one check share. */
+export interface RunShared {
+  /** How often each model invariant was really evaluated. */
+  readonly tally: Map<string, number>;
+  /**
+   * Whether the plugin ever granted an explicit pool. Until it does, a refused
+   * explicit RequestPool is a design (a plugin that serves only automatic or
+   * configured pools), recorded here, not a violation.
+   */
+  explicitGranted: boolean;
+  explicitRefusal: string | null;
+}
+
+export function newRunShared(): RunShared {
+  return { tally: new Map(), explicitGranted: false, explicitRefusal: null };
+}
 import { OutOfTime } from '../model-run.js';
 
 export class IpamSystem {
@@ -36,7 +50,7 @@ export class IpamSystem {
     readonly timeUp: () => boolean = () => false,
     readonly caller: PluginCaller = ctx.caller,
     /** Shared by the executions of one check: a check whose invariant was never evaluated is skipped, not passed. */
-    readonly tally: Tally = new Map(),
+    readonly shared: RunShared = newRunShared(),
   ) {
     this.slots = [...arena.v4, ...(ctx.capabilities.has('ipv6') ? arena.v6 : [])];
     this.resources = new Resources(ctx.check.id, ctx.config.timeoutMs);
@@ -67,7 +81,7 @@ export class IpamSystem {
 
   /** The invariant `id` was evaluated once (whatever the verdict). */
   checked(id: IpamModelId): void {
-    this.tally.set(id, (this.tally.get(id) ?? 0) + 1);
+    this.shared.tally.set(id, (this.shared.tally.get(id) ?? 0) + 1);
   }
 
   /** RequestPool as dockerd sends it for a local network: `--subnet` (null = automatic), `--ip-range`, `--ipam-opt`. */

@@ -87,7 +87,9 @@ describe('broken plugins are caught by the right protocol check', () => {
     try {
       const report = await runOn(plugin.socketPath, quickConfig(dir, { suites: ['ipam'], checks: ['ipam.no-duplicate-address'], capabilities: ['ipam'], checkBudgetMs: 4000, timeoutMs: 3000 }));
       const r = result(report, 'ipam.no-duplicate-address');
-      expect(r.status, r.message).toBe('passed');
+      // Not a failure; with 1.2 s calls the budget ends before any address is handed out: nothing checked is skipped, not passed.
+      expect(r.status, r.message).toBe('skipped');
+      expect(r.message).toMatch(/nothing to judge: no address was handed out/);
       expect(r.notes.join(' ')).toMatch(/time budget: stopped after \d+ of 30 runs/);
     } finally {
       await plugin.close();

@@ -42,6 +42,9 @@ export class RequestPoolCommand implements AsyncCommand<IpamModel, IpamSystem> {
       } else if (m.releasedSlots.has(key)) {
         r.checked(IpamIds.releasedPool);
         r.violate(IpamIds.releasedPool, `${asked} refused after that pool was released: ${out.error.message}`);
+      } else if (!r.shared.explicitGranted) {
+        // No explicit pool granted yet in this check: the plugin may serve only automatic or configured pools.
+        r.shared.explicitRefusal ??= `${asked} refused: ${out.error.message}`;
       } else {
         r.checked(IpamIds.requestPool);
         r.violate(IpamIds.requestPool, `${asked} (free, overlapping no pool held) refused: ${out.error.message}`);
@@ -51,6 +54,7 @@ export class RequestPoolCommand implements AsyncCommand<IpamModel, IpamSystem> {
     const { PoolID, Pool, Data } = out.value;
     const where = `${asked} answered Pool ${JSON.stringify(Pool)} [PoolID ${PoolID}]`;
     r.resources.trackPool(r.caller, PoolID, req);
+    if (!auto) r.shared.explicitGranted = true;
     r.checked(IpamIds.requestPool);
     if (m.releasedSlots.has(key)) r.checked(IpamIds.releasedPool);
     const got = parseCidr(Pool);
