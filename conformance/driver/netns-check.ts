@@ -220,7 +220,7 @@ export const netnsLinux: Check = {
       // 1. A network with an endpoint that is created and deleted without ever joining (docker create + rm).
       // The design probe (one network, endpoint and Join, all undone) runs first: its links are its own.
       await requireDesign(ctx);
-      await look('the design probe (CreateNetwork, CreateEndpoint, Join of a probe endpoint)', 'the probe\'s Leave, DeleteEndpoint and DeleteNetwork', 'probe');
+      await look('the design probe (a network, an endpoint and a Join)', 'the design probe\'s Leave, DeleteEndpoint and DeleteNetwork', 'probe');
       const ids = new IdSource(ctx.seed);
       const lone = await openNetwork(ctx, ids);
       await look(`CreateNetwork of ${short(lone.id)}`, `DeleteNetwork of ${short(lone.id)}`, lone.id);
@@ -296,6 +296,8 @@ export const netnsLinux: Check = {
       if (shared.length > 0) ctx.note(`still there after teardown but shared by several networks (the plugin's host links, not counted as leaks): ${shared.map((l) => `${l.name} (${l.kind ?? 'link'}, created at ${origins.get(l.name)!.at})`).join(', ')}`);
       left = left.filter((l) => !shared.includes(l));
       if (left.length > 0) {
+        // The check's own networks first: their calls are the most precise; the design probe's links come last.
+        left.sort((x, y) => Number(origins.get(x.name)?.scope === 'probe') - Number(origins.get(y.name)?.scope === 'probe'));
         const lines = left.slice(0, LIST_AT_MOST).map((l) => leakLine(l, origins.get(l.name)));
         const more = left.length > LIST_AT_MOST ? `; and ${left.length - LIST_AT_MOST} more links` : '';
         ctx.fail(`the plugin left links behind in ${where} after Leave, DeleteEndpoint and DeleteNetwork: ${lines.join('; ')}${more}${refusals.length > 0 ? ` (${refusals.join('; ')})` : ''}`);
