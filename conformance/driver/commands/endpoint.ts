@@ -154,3 +154,22 @@ export class DeleteEndpointCommand extends EndpointCommand {
     net.deleted.push(ep);
   }
 }
+
+/**
+ * `docker compose up` recreating a container: the old endpoint is deleted and
+ * a new one created on the same network at once (a plugin that derives MACs
+ * or names from what is live reuses them here).
+ */
+export class ReplaceEndpointCommand extends DeleteEndpointCommand {
+  override toString(): string {
+    return `ReplaceEndpoint(${this.index})`;
+  }
+  protected override async act(m: DriverModel, r: DriverSystem, net: ModelNetwork, ep: ModelEndpoint): Promise<void> {
+    await super.act(m, r, net, ep);
+    if (freeOffset(net) === null) return;
+    const fresh = await newEndpoint(r, net, r.ids.next('ep'), 'plain');
+    if (fresh === null) return;
+    r.steps.push(`  CreateEndpoint ${fresh.address || '(driver-supplied address)'} on ${net.id.slice(0, 12)}`);
+    await createEndpoint(m, r, net, fresh, false);
+  }
+}

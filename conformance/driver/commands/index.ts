@@ -3,7 +3,7 @@ import fc from 'fast-check';
 import type { AsyncCommand } from 'fast-check';
 import type { DriverModel } from '../model.js';
 import type { DriverSystem } from '../system.js';
-import { CreateEndpointCommand, DeleteEndpointCommand, RecreateEndpointCommand } from './endpoint.js';
+import { CreateEndpointCommand, DeleteEndpointCommand, RecreateEndpointCommand, ReplaceEndpointCommand } from './endpoint.js';
 import { JoinCommand, LeaveCommand, TwinRunCommand } from './join.js';
 import { OperInfoCommand, ProgramRevokeCommand, UnknownIdCommand } from './misc.js';
 import { CreateNetworkCommand, DeleteNetworkCommand, RecreateNetworkCommand } from './network.js';
@@ -32,7 +32,7 @@ export function driverCommands(space: DriverCommandSpace): fc.Arbitrary<Iterable
       i.map((x) => new LeaveCommand(x)),
       i.map((x) => new LeaveCommand(x)),
       i.map((x) => new DeleteEndpointCommand(x)),
-      i.map((x) => new DeleteEndpointCommand(x)),
+      i.map((x) => new ReplaceEndpointCommand(x)),
       i.map((x) => new RecreateEndpointCommand(x)),
       i.map((x) => new RecreateEndpointCommand(x)),
       // Twins sharing 7 characters share 5 too: 7 twice as often.
