@@ -90,6 +90,16 @@ describe('broken drivers are caught by the right model check, shrunk', () => {
   });
 });
 
+describe('the new model commands catch their flaws on every seed', () => {
+  it.each([1, 2, 3, 4, 5])('seed %i: crash-port-entries -> lifecycle-accepted, short-link-names -> interface-name-unique', async (seed) => {
+    const ports = await runAgainst({ flaw: 'crash-port-entries' }, { seed, runs: 40, checks: ['driver.lifecycle-accepted'] });
+    expect(failing(ports)).toEqual(['driver.lifecycle-accepted']);
+    const twins = await runAgainst({ flaw: 'short-link-names' }, { seed, runs: 40, checks: ['driver.interface-name-unique'] });
+    expect(failing(twins)).toEqual(['driver.interface-name-unique']);
+    expect(result(twins, 'driver.interface-name-unique').counterexample!.steps.join(' ')).toMatch(/shares 7 characters/);
+  });
+});
+
 describe('replay', () => {
   it('a driver failure replays from its file: only the shrunk case runs and fails again', async () => {
     const socket = dir.socket('replay');
