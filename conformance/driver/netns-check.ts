@@ -249,7 +249,7 @@ export const netnsLinux: Check = {
         if (typeof found === 'string') {
           const fresh = now.filter((l) => !before.has(keyOf(l))).map((l) => l.name);
           ctx.fail(
-            `Join of ${short(ep.id)} answered SrcName ${src}, but no such link exists in ${where} (${found}); container start fails with "Link not found". Links that appeared there during the check: ${fresh.length === 0 ? 'none' : fresh.slice(0, LIST_AT_MOST).join(', ')}`,
+            `Join of ${short(ep.id)} answered SrcName ${src}, but no such link exists in ${where} (${found}); container start fails with "Link not found". Links that appeared there during the check: ${fresh.length === 0 ? `none (if the plugin runs in another network namespace or on another host than this checker, its links cannot be seen from here: run the checker beside it, or give --netns none)` : fresh.slice(0, LIST_AT_MOST).join(', ')}`,
           );
         }
         const sandbox = await createSandbox('cnmt-');
