@@ -32,7 +32,7 @@ const skip = netnsSkipReason();
 if (skip !== null) console.log(`driver-netns tests on the real kernel skipped: ${skip}`);
 const SEEDS = [1, 2, 3, 4, 5, 6];
 /** Names the test fixtures give links: none may be left in the real host's namespace. */
-const TEST_LINK = /^((kbr|kv|kc|kx|cali|temp|dh-)[0-9a-f]{9,12}|[0-9a-f]{12}-dh)$/;
+const TEST_LINK = /^((kbr|kv|kc|kx|km|kpa|cali|temp|dh-)[0-9a-f]{9,12}|[0-9a-f]{12}-dh)$/;
 
 let dir: TempDir;
 const hosts = new Set<string>();
@@ -175,6 +175,7 @@ describe.skipIf(skip !== null)(`driver.netns-linux on the real kernel (${skip ??
     ['DstPrefix "net" and GatewayIPv6 fe80::1 (L2)', { dstPrefix: 'net', gatewayIPv6: true }],
     ['routed with GatewayIPv6 fe80::1 and DstPrefix "cali"', { design: 'routed', gatewayIPv6: true }],
     ['an empty DstPrefix (the container link is named "0")', { dstPrefix: '' }],
+    ['macvlan links on a parent device (no veth, like Docker\'s macvlan driver)', { design: 'macvlan' }],
     ['its own addresses under the null IPAM and docker-net-dhcp names (dh-<12>, <12>-dh)', { addressing: 'driver' }],
   ])('a driver with %s passes', async (_name, opts) => {
     for (const seed of [11, 12]) {

@@ -16,6 +16,10 @@
  *   `temp<11>`, DstPrefix "cali", Gateway 169.254.1.1 (outside every
  *   endpoint subnet) with the connected route {169.254.1.1/32, RouteType 1};
  *   Leave deletes the veth.
+ * - `design: 'macvlan'`, like Docker's macvlan driver run as a plugin:
+ *   CreateNetwork makes a parent device `kpa<12>`; CreateEndpoint makes a
+ *   macvlan `km<12>` (bridge mode) on it, which Join hands over (no veth, no
+ *   host end); DeleteEndpoint / DeleteNetwork delete them.
  * - `dstPrefix` changes DstPrefix; `gatewayIPv6` adds a link-local
  *   GatewayIPv6 (fe80::1); `sharedBridge` (L2) makes one bridge
  *   `kbr000000000` at the first CreateNetwork and keeps it for every network,
@@ -41,7 +45,7 @@ import { type FixtureMethods, field, refuse, serveFixture } from './serve.js';
 export interface KernelDriverOptions {
   /** `ip netns` name where links are made (the plugin's "host"). */
   readonly ns: string;
-  readonly design?: 'l2' | 'routed';
+  readonly design?: 'l2' | 'routed' | 'macvlan';
   readonly leak?: 'endpoint' | 'network' | 'join-missing';
   readonly dstPrefix?: string;
   readonly gatewayIPv6?: boolean;
@@ -124,6 +128,14 @@ export async function startKernelDriver(socketPath: string, opts: KernelDriverOp
         networks.set(id, { bridge: null, gateway: CALICO_GATEWAY, gatewayCidr: '' });
         return {};
       }
+      if (design === 'macvlan') {
+        const parent = `kpa${id.slice(0, 12)}`;
+        // A bridge as the parent: this kernel may lack the dummy module; macvlan takes any Ethernet lower device.
+        ip('link', 'add', 'name', parent, 'type', 'bridge');
+        ip('link', 'set', 'dev', parent, 'up');
+        networks.set(id, { bridge: parent, gateway: gwCidr.split('/')[0] ?? '', gatewayCidr: '' });
+        return {};
+      }
       const bridge = opts.sharedBridge === true ? SHARED_BRIDGE : `kbr${id.slice(0, 12)}`;
       if (!exists(bridge)) {
         ip('link', 'add', 'name', bridge, 'type', 'bridge');
@@ -154,6 +166,14 @@ export async function startKernelDriver(socketPath: string, opts: KernelDriverOp
       if (design === 'routed') {
         endpoints.set(id, ep);
         return givenMac === '' ? { Interface: { MacAddress: CALICO_MAC } } : {};
+      }
+      if (design === 'macvlan') {
+        const link = `km${id.slice(0, 12)}`;
+        ip('link', 'add', 'name', link, 'link', n.bridge!, 'type', 'macvlan', 'mode', 'bridge');
+        ep.host = link;
+        ep.container = link;
+        endpoints.set(id, ep);
+        return givenMac === '' ? { Interface: { MacAddress: macOf(link) } } : {};
       }
       let lease = '';
       if (byDriver) {
