@@ -2,12 +2,10 @@
  * A routed layer-3 plugin in the manner of Calico's libnetwork plugin: one
  * process that is both IpamDriver and NetworkDriver. Written from
  * protocol.md and the plugin's public behaviour:
- * - IPAM: address spaces CalicoLocalAddressSpace/CalicoGlobalAddressSpace;
- *   RequestPool refuses SubPool and any Options, refuses an explicit Pool that
- *   is not a configured pool, and otherwise answers the automatic pool
- *   0.0.0.0/0 (::/0 for V6) with Data gateway "0.0.0.0/0" (so dockerd asks
- *   for no gateway address); a gateway RequestAddress is refused; endpoint
- *   addresses come from the configured pools as /32 (/128).
+ * - IPAM: Calico's configured-pools IPAM (configured-pools-ipam.ts): an
+ *   explicit Pool must be a configured pool, the automatic pool is 0.0.0.0/0
+ *   (::/0) with Data gateway "0.0.0.0/0" (so dockerd asks for no gateway
+ *   address); endpoint addresses come from the configured pools as /32 (/128).
  * - Driver: CreateNetwork refuses any IPv4Data whose Gateway is not
  *   "0.0.0.0/0" ("Non-Calico IPAM driver is used"), IPv6Data from another
  *   address space, and any non-empty generic option or true boolean option;
@@ -19,13 +17,11 @@
  */
 import type { ListeningPlugin } from '../plugins/listen.js';
 import { type FixtureMethods, field, refuse, serveFixture } from './serve.js';
-import { fmtAddr, parseAddr, parseNet, type Net } from './shared-ipam.js';
+import { configuredPoolsIpamMethods } from './configured-pools-ipam.js';
+import { parseNet } from './shared-ipam.js';
 
 export const ROUTED_LOCAL_SPACE = 'CalicoLocalAddressSpace';
 export const ROUTED_GLOBAL_SPACE = 'CalicoGlobalAddressSpace';
-const POOL_ID_V4 = 'CalicoPoolIPv4';
-const POOL_ID_V6 = 'CalicoPoolIPv6';
-const GATEWAY_KEY = 'com.docker.network.gateway';
 const FIXED_MAC = 'EE:EE:EE:EE:EE:EE';
 const NEXT_HOP_V4 = '169.254.1.1';
 
@@ -40,70 +36,9 @@ function obj(b: Record<string, unknown>, key: string): Record<string, unknown> {
   return typeof v === 'object' && v !== null && !Array.isArray(v) ? (v as Record<string, unknown>) : {};
 }
 
-/** The IPAM half: a host-wide allocator over the configured pools. */
+/** The IPAM half: Calico's configured-pools IPAM (configured-pools-ipam.ts). */
 export function routedIpamMethods(poolTexts: readonly string[]): FixtureMethods {
-  const pools: Net[] = poolTexts.map((p) => {
-    const n = parseNet(p);
-    if (!n) throw new Error(`bad configured pool ${p}`);
-    return n;
-  });
-  // Assigned addresses, host-wide (not per docker network): "family:value".
-  const assigned = new Set<string>();
-  const key = (family: 4 | 6, v: bigint): string => `${family}:${v}`;
-  const autoAssign = (family: 4 | 6, within: Net[]): string => {
-    for (const p of within.filter((x) => x.family === family)) {
-      // Skip the pool's first and last address like block allocators do.
-      for (let v = p.base + 1n; v < p.last; v++) {
-        if (assigned.has(key(family, v))) continue;
-        assigned.add(key(family, v));
-        return `${fmtAddr(family, v)}/${family === 4 ? 32 : 128}`;
-      }
-    }
-    refuse('IP assignment error: no more free affine blocks');
-  };
-  return {
-    '/IpamDriver.GetCapabilities': () => ({ RequiresMACAddress: false, RequiresRequestReplay: false }),
-    '/IpamDriver.GetDefaultAddressSpaces': () => ({ LocalDefaultAddressSpace: ROUTED_LOCAL_SPACE, GlobalDefaultAddressSpace: ROUTED_GLOBAL_SPACE }),
-    '/IpamDriver.RequestPool': (b) => {
-      if (field(b, 'SubPool') !== '') refuse('Calico IPAM does not support sub pool configuration on docker network create');
-      if (Object.keys(obj(b, 'Options')).length > 0) refuse('Arbitrary options are not supported');
-      const v6 = b['V6'] === true;
-      const requested = field(b, 'Pool');
-      if (requested !== '') {
-        const n = parseNet(requested);
-        if (!n) refuse('Invalid CIDR');
-        if (!pools.some((p) => p.family === n.family && p.base === n.base && p.prefix === n.prefix)) refuse('The requested subnet must match the CIDR of a configured Calico IP Pool.');
-        return { PoolID: requested, Pool: requested, Data: { [GATEWAY_KEY]: v6 ? '::/0' : '0.0.0.0/0' } };
-      }
-      return v6 ? { PoolID: POOL_ID_V6, Pool: '::/0', Data: { [GATEWAY_KEY]: '::/0' } } : { PoolID: POOL_ID_V4, Pool: '0.0.0.0/0', Data: { [GATEWAY_KEY]: '0.0.0.0/0' } };
-    },
-    '/IpamDriver.ReleasePool': () => ({}),
-    '/IpamDriver.RequestAddress': (b) => {
-      if (obj(b, 'Options')['RequestAddressType'] === GATEWAY_KEY) refuse('Calico IPAM does not support specifying a gateway.');
-      const poolId = field(b, 'PoolID');
-      const wanted = field(b, 'Address');
-      if (wanted === '') {
-        if (poolId === POOL_ID_V4) return { Address: autoAssign(4, pools) };
-        if (poolId === POOL_ID_V6) return { Address: autoAssign(6, pools) };
-        const n = parseNet(poolId);
-        const p = n ? pools.find((x) => x.family === n.family && x.base === n.base && x.prefix === n.prefix) : undefined;
-        if (!p) refuse('The network references a Calico pool which has been deleted.');
-        return { Address: autoAssign(p.family, [p]) };
-      }
-      const ip = parseAddr(wanted);
-      if (!ip) refuse(`IP assignment error: bad address ${wanted}`);
-      if (!pools.some((p) => p.family === ip.family && ip.value >= p.base && ip.value <= p.last)) refuse(`IP assignment error: ${wanted} is not in a configured pool`);
-      if (assigned.has(key(ip.family, ip.value))) refuse(`IP assignment error: ${wanted} is already assigned`);
-      assigned.add(key(ip.family, ip.value));
-      return { Address: `${wanted}/${ip.family === 4 ? 32 : 128}` };
-    },
-    // Releasing an address that is not assigned is a no-op.
-    '/IpamDriver.ReleaseAddress': (b) => {
-      const ip = parseAddr(field(b, 'Address'));
-      if (ip) assigned.delete(key(ip.family, ip.value));
-      return {};
-    },
-  };
+  return configuredPoolsIpamMethods(poolTexts);
 }
 
 /** The driver half. */
