@@ -54,7 +54,7 @@ export const driverModelChecks = [
     id: DriverIds.ifNameUnique,
     title: 'Joined endpoints have distinct host links',
     level: 'must',
-    reason: `protocol.md §2.2 (Join): SrcName is the host link the daemon moves into the sandbox; one link cannot go to two containers (${MODEL}).`,
+    reason: `protocol.md §2.2 (Join): SrcName is the host link the daemon moves into the sandbox; one link cannot go to two containers. Endpoint ids sharing their first 5 or 7 characters (as random ids do on a busy host) must still get distinct links (${MODEL}).`,
   }),
   driverModelCheck({
     id: DriverIds.gateway,
@@ -78,7 +78,7 @@ export const driverModelChecks = [
     id: DriverIds.unknownIds,
     title: 'Unknown networks and endpoints are refused',
     level: 'should',
-    reason: `protocol.md §4.7: after a plugin restart without state dockerd still uses its old ids; CreateEndpoint on an unknown network or Join of an unknown endpoint must answer an error, not create something half-made (${MODEL}).`,
+    reason: `protocol.md §4.7: after a plugin restart without state dockerd still uses its old ids; CreateEndpoint on an unknown (or successfully deleted) network or Join of an unknown endpoint must answer an error, not create something half-made (${MODEL}).`,
   }),
   driverModelCheck({
     id: DriverIds.operInfo,
