@@ -7,7 +7,7 @@ export const timelyLifecycle: Check = {
   id: 'driver.timely-replies',
   title: 'Lifecycle calls answer promptly',
   level: 'should',
-  reason: 'protocol.md §1.5: v1 plugins have no timeout, so a slow CreateEndpoint/Join stalls `docker run` (and managed plugins time out and get an empty-body retry); every call of a container lifecycle should answer well under a second.',
+  reason: 'protocol.md §1.5: v1 plugins have no timeout, so a slow CreateEndpoint/Join stalls `docker run` (and managed plugins time out and get an empty-body retry); every call of a container lifecycle should answer well under a second. Exception: CreateEndpoint of a driver that supplies addresses itself (null IPAM, e.g. a DHCP lease) is only held to the per-call timeout.',
   requires: ['driver'],
   async run(ctx: CheckContext) {
     const limit = Math.min(ctx.config.slowCallMs, ctx.config.timeoutMs);
@@ -18,8 +18,15 @@ export const timelyLifecycle: Check = {
       if (typeof j !== 'string') await ctx.caller.tryCall('EndpointOperInfo', { NetworkID: net.id, EndpointID: ep.id }, { timeoutMs: ctx.config.timeoutMs });
       await teardown(ctx, net, ep);
     }
-    const slow = ctx.records.filter((r) => r.durationMs > limit || r.outcome === 'timeout');
-    if (slow.length > 0) ctx.fail(`${slow.map((r) => `${r.path} took ${Math.round(r.durationMs)} ms`).join(', ')} (limit ${limit} ms)`);
+    // A driver that gets addresses itself (null IPAM: a DHCP lease takes seconds) may be slow in CreateEndpoint:
+    // dockerd waits (v1 plugins have no timeout), so only the per-call timeout applies there; a note says so.
+    const leasing = net.design.mode === 'null';
+    const limitOf = (path: string): number => (leasing && path.endsWith('.CreateEndpoint') ? ctx.config.timeoutMs : limit);
+    for (const r of ctx.records) {
+      if (leasing && r.path.endsWith('.CreateEndpoint') && r.durationMs > limit) ctx.note(`CreateEndpoint took ${Math.round(r.durationMs)} ms: accepted for a driver that supplies addresses itself (null IPAM), under the per-call timeout of ${ctx.config.timeoutMs} ms`);
+    }
+    const slow = ctx.records.filter((r) => r.durationMs > limitOf(r.path) || r.outcome === 'timeout');
+    if (slow.length > 0) ctx.fail(`${slow.map((r) => `${r.path} took ${Math.round(r.durationMs)} ms`).join(', ')} (limit ${limit} ms${leasing ? `; CreateEndpoint of a null-IPAM driver: ${ctx.config.timeoutMs} ms` : ''})`);
   },
 };
 

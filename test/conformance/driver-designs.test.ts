@@ -153,6 +153,18 @@ describe('slow but correct drivers', () => {
   });
 });
 
+describe('a DHCP lease of seconds', () => {
+  it('driver.timely-replies holds a null-IPAM CreateEndpoint to the per-call timeout only (a note), other calls to the slow-call limit', async () => {
+    const report = await runOn((s) => startDhcpDriver(s, { leaseMs: 1300 }), { checks: ['driver.timely-replies'], driverOpts: DHCP_OPTS, timeoutMs: 5000 });
+    const r = result(report, 'driver.timely-replies');
+    expect(r.status, r.message).toBe('passed');
+    expect(r.notes.join(' ')).toMatch(/CreateEndpoint took 1\d{3} ms: accepted for a driver that supplies addresses itself/);
+    // Beyond the per-call timeout it still fails (and dockerd's managed-plugin timeout would too).
+    const over = await runOn((s) => startDhcpDriver(s, { leaseMs: 1300 }), { checks: ['driver.timely-replies'], driverOpts: DHCP_OPTS, timeoutMs: 1000 });
+    expect(result(over, 'driver.timely-replies').status).not.toBe('passed');
+  }, 30_000);
+});
+
 /** A design fixture with one handler replaced: that design's realistic bug. */
 function variant(base: FixtureMethods, path: string, wrap: (reply: Record<string, unknown>, body: Record<string, unknown>) => unknown): FixtureMethods {
   const inner = base[path]!;
