@@ -190,6 +190,7 @@ export interface Design {
 }
 
 const designs = new WeakMap<CheckContext, Promise<Design>>();
+const noted = new WeakSet<CheckContext>();
 
 /** The design of the driver, probed once per check (one network, one endpoint, one Join, all undone). */
 export function driverDesign(ctx: CheckContext): Promise<Design> {
@@ -211,7 +212,10 @@ export async function requireDesign(ctx: CheckContext): Promise<Design> {
     const ipam = d.mode === 'plugin' ? ', or --ipam-opt K=V for its IPAM' : '';
     ctx.skip(`CreateNetwork was refused with every addressing dockerd could send (${d.refusedAll}); if the driver needs options, give them with --driver-opt K=V (docker network create -o K=V)${ipam}`);
   }
-  for (const n of d.notes) ctx.note(n);
+  if (!noted.has(ctx)) {
+    noted.add(ctx);
+    for (const n of d.notes) ctx.note(n);
+  }
   return d;
 }
 
