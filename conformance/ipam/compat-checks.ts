@@ -20,11 +20,12 @@ export const addressOrderCompat: Check = {
     const expect = (n: bigint): string => formatIp(4, cidr.base + n);
     const got: (string | null)[] = [];
     for (let i = 0; i < 3; i++) got.push(await takeAddress(ctx, pool));
-    if (got.join(',') !== [expect(1n), expect(2n), expect(3n)].join(',')) ctx.fail(`first automatic addresses were ${got.join(', ')}; Docker gives ${expect(1n)}, ${expect(2n)}, ${expect(3n)}`);
+    const name = `${formatCidr(cidr)} [PoolID ${pool.poolId}]`;
+    if (got.join(',') !== [expect(1n), expect(2n), expect(3n)].join(',')) ctx.fail(`the first automatic RequestAddress calls on ${name} returned ${got.join(', ')}; Docker gives ${expect(1n)}, ${expect(2n)}, ${expect(3n)}`);
     await ctx.caller.tryCall('ReleaseAddress', { PoolID: pool.poolId, Address: expect(2n) }, { timeoutMs: ctx.config.timeoutMs });
     ctx.resources.forgetAddress(pool.poolId, expect(2n));
     const next = await takeAddress(ctx, pool);
-    if (next !== expect(2n)) ctx.fail(`after releasing ${expect(2n)} the next automatic address was ${next}; Docker reuses the lowest free (${expect(2n)})`);
+    if (next !== expect(2n)) ctx.fail(`after ReleaseAddress ${expect(2n)} on ${name}, automatic RequestAddress returned ${next}; Docker reuses the lowest free (${expect(2n)})`);
   },
 };
 
@@ -38,7 +39,7 @@ export const poolIdCompat: Check = {
     const cidr = v4Pool(ctx);
     const pool = await openPool(ctx, cidr);
     const want = `${ctx.addressSpaces.local}/${formatCidr(cidr)}`;
-    if (pool.poolId !== want) ctx.fail(`PoolID is ${JSON.stringify(pool.poolId)}; Docker would answer ${JSON.stringify(want)}`);
+    if (pool.poolId !== want) ctx.fail(`RequestPool ${formatCidr(cidr)} answered PoolID ${JSON.stringify(pool.poolId)}; Docker would answer ${JSON.stringify(want)}`);
   },
 };
 
@@ -60,14 +61,15 @@ export const errorTextCompat: Check = {
     };
     const overlap = await ctx.caller.tryCall('RequestPool', poolRequest(ctx, cidr), { timeoutMs: ctx.config.timeoutMs });
     if (overlap.ok) ctx.resources.trackPool(ctx.caller, overlap.value.PoolID, poolRequest(ctx, cidr));
-    check('identical pool', overlap.ok ? undefined : overlap.error.pluginMessage ?? overlap.error.message, 'Pool overlaps with other one on this address space');
+    const name = `${formatCidr(cidr)} [PoolID ${pool.poolId}]`;
+    check(`identical RequestPool ${formatCidr(cidr)}`, overlap.ok ? undefined : overlap.error.pluginMessage ?? overlap.error.message, 'Pool overlaps with other one on this address space');
     const gw = formatIp(4, cidr.base + 1n);
     await takeAddress(ctx, pool, gw, { [Options.RequestAddressType]: Options.Gateway });
     const inUse = await ctx.caller.tryCall('RequestAddress', { PoolID: pool.poolId, Address: gw, Options: null }, { timeoutMs: ctx.config.timeoutMs });
-    check('address in use', inUse.ok ? undefined : inUse.error.pluginMessage ?? inUse.error.message, 'Address already in use');
+    check(`RequestAddress ${gw} (in use) on ${name}`, inUse.ok ? undefined : inUse.error.pluginMessage ?? inUse.error.message, 'Address already in use');
     for (let i = 0; i < 300; i++) if ((await takeAddress(ctx, pool)) === null) break;
     const full = await ctx.caller.tryCall('RequestAddress', { PoolID: pool.poolId, Address: '', Options: null }, { timeoutMs: ctx.config.timeoutMs });
-    check('pool exhausted', full.ok ? undefined : full.error.pluginMessage ?? full.error.message, moby ? 'no available addresses on this pool' : 'No available addresses on this pool');
+    check(`RequestAddress on the full pool ${name}`, full.ok ? undefined : full.error.pluginMessage ?? full.error.message, moby ? 'no available addresses on this pool' : 'No available addresses on this pool');
     if (diffs.length > 0) ctx.fail(diffs.join('; '));
   },
 };

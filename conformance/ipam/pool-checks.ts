@@ -146,7 +146,7 @@ export const subPoolWithoutPool: Check = {
     const out = await ctx.caller.tryCall('RequestPool', req, { timeoutMs: ctx.config.timeoutMs });
     if (out.ok) {
       ctx.resources.trackPool(ctx.caller, out.value.PoolID, req);
-      ctx.fail(`RequestPool with SubPool ${formatCidr(cidr)} and no Pool was granted (${out.value.Pool})`);
+      ctx.fail(`RequestPool with SubPool ${formatCidr(cidr)} and no Pool was granted (Pool ${JSON.stringify(out.value.Pool)} [PoolID ${out.value.PoolID}])`);
     }
   },
 };
@@ -236,12 +236,12 @@ export const addressSpacesIndependent: Check = {
     const a = await openPool(ctx, cidr);
     const req = poolRequest(ctx, cidr, { AddressSpace: global, Options: null });
     const out = await ctx.caller.tryCall('RequestPool', req, { timeoutMs: ctx.config.timeoutMs });
-    if (!out.ok) ctx.fail(`RequestPool ${formatCidr(cidr)} in ${global} refused while it is held in ${local}: ${out.error.message}`);
+    if (!out.ok) ctx.fail(`RequestPool ${formatCidr(cidr)} in ${global} refused while it is held in ${local} [PoolID ${a.poolId}]: ${out.error.message}`);
     ctx.resources.trackPool(ctx.caller, out.value.PoolID, req);
     if (out.value.PoolID === a.poolId) ctx.fail(`the pools of ${formatCidr(cidr)} in ${local} and ${global} have the same PoolID ${JSON.stringify(a.poolId)}`);
     const ip = formatIp(4, cidr.base + 3n);
     await requireAddress(ctx, a, ip);
-    if ((await takeAddress(ctx, { poolId: out.value.PoolID, cidr }, ip)) === null) ctx.fail(`${ip} taken in ${local} is refused in ${global}: the spaces share state`);
+    if ((await takeAddress(ctx, { poolId: out.value.PoolID, cidr }, ip)) === null) ctx.fail(`RequestAddress ${ip} (preferred) on ${formatCidr(cidr)} [PoolID ${out.value.PoolID}] in ${global} refused after ${ip} was taken on [PoolID ${a.poolId}] in ${local}: the spaces share state`);
   },
 };
 
