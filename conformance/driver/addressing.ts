@@ -95,8 +95,14 @@ export async function allocatePool(port: AddressingPort, mode: AddressingMode, s
   }
   const { PoolID: poolId, Pool: poolText } = got.value;
   port.resources.trackPool(port.caller, poolId, request);
+  // dockerd gives the pool back when the rest of `network create` fails.
+  const giveBack = async (why: string): Promise<string> => {
+    await port.call('ReleasePool', { PoolID: poolId });
+    port.resources.forget('pool', poolId);
+    return why;
+  };
   const pool = parseCidr(poolText);
-  if (pool === null || pool.family !== family) return `RequestPool answered Pool ${JSON.stringify(poolText)} [PoolID ${poolId}], not an IPv${family} CIDR`;
+  if (pool === null || pool.family !== family) return giveBack(`RequestPool answered Pool ${JSON.stringify(poolText)} [PoolID ${poolId}], not an IPv${family} CIDR`);
   const label = `plugin pool ${poolText} [PoolID ${poolId}]`;
   const fromData = got.value.Data?.[Options.Gateway];
   if (fromData !== undefined && fromData !== '') {
@@ -106,9 +112,9 @@ export async function allocatePool(port: AddressingPort, mode: AddressingMode, s
     return { mode, family, pool, gateway, data: { AddressSpace: ctx.addressSpaces.local, Gateway: fromData, Pool: poolText }, poolId, requestedGateway: null, label };
   }
   const gw = await port.call('RequestAddress', { PoolID: poolId, Address: '', Options: { [Options.RequestAddressType]: Options.Gateway } });
-  if (!gw.ok) return `the gateway RequestAddress on ${label} was refused: ${gw.error.message}`;
+  if (!gw.ok) return giveBack(`the gateway RequestAddress on ${label} was refused: ${gw.error.message}`);
   const parsed = parseCidrWithAddress(gw.value.Address);
-  if (parsed === null) return `the gateway RequestAddress on ${label} answered ${JSON.stringify(gw.value.Address)}, not a CIDR`;
+  if (parsed === null) return giveBack(`the gateway RequestAddress on ${label} answered ${JSON.stringify(gw.value.Address)}, not a CIDR`);
   const bare = formatIp(family, parsed.addr);
   port.resources.trackAddress(port.caller, poolId, bare);
   return { mode, family, pool, gateway: bare, data: { AddressSpace: ctx.addressSpaces.local, Gateway: gw.value.Address, Pool: poolText }, poolId, requestedGateway: bare, label };
