@@ -199,6 +199,15 @@ describe("each design's own bugs are still caught", () => {
     expect(result(report2, 'driver.endpoint-address').message).toMatch(/not an IPv4 CIDR/);
   });
 
+  it('link-local: a 169.254 gateway without its connected route is accepted as on-link, with a note', async () => {
+    const { linkLocalDriverMethods } = await import('./designs/linklocal-driver.js');
+    const bare = variant(linkLocalDriverMethods(), '/NetworkDriver.Join', (r) => ({ ...r, StaticRoutes: [] }));
+    const report = await runOn((s) => serveFixture(s, bare, { implements: ['NetworkDriver'] }), { checks: ['driver.join-gateway'] });
+    const r = result(report, 'driver.join-gateway');
+    expect(r.status).toBe('passed');
+    expect(r.notes.join(' ')).toMatch(/link-local Gateway 169\.254\.0\.1 without a connected route/);
+  });
+
   it('link-local: an IPv6 gateway that is neither link-local nor routed -> driver.join-gateway (IPv4-only) and driver.ipv6-endpoint (dual-stack)', async () => {
     const { linkLocalDriverMethods } = await import('./designs/linklocal-driver.js');
     const broken = variant(linkLocalDriverMethods(), '/NetworkDriver.Join', (r) => ({ ...r, GatewayIPv6: '2001:db8::1' }));
