@@ -19,7 +19,7 @@
  */
 import type { ListeningPlugin } from '../plugins/listen.js';
 import { type FixtureMethods, refuse, serveFixture } from './serve.js';
-import { type Net, fmtAddr, fmtNet, inNet, isGatewayRequest, opts, parseAddr, parseNet, str } from './shared-ipam.js';
+import { flag, type Net, fmtAddr, fmtNet, inNet, isGatewayRequest, opts, parseAddr, parseNet, str } from './shared-ipam.js';
 
 export const CALICO_POOL_V4 = 'CalicoPoolIPv4';
 export const CALICO_POOL_V6 = 'CalicoPoolIPv6';
@@ -42,7 +42,7 @@ export function configuredPoolsIpamMethods(configured: readonly string[]): Fixtu
         refuse("Calico IPAM does not support sub pool configuration on 'docker create network'. Calico IP Pools should be configured first and IP assignment is from those pre-configured pools.");
       }
       if (Object.keys(opts(b)).length !== 0) refuse('Arbitrary options are not supported');
-      const v6 = b['V6'] === true;
+      const v6 = flag(b, 'V6');
       let poolId = v6 ? CALICO_POOL_V6 : CALICO_POOL_V4;
       let pool = v6 ? '::/0' : '0.0.0.0/0';
       const gateway = pool;

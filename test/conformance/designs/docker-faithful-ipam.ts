@@ -11,7 +11,7 @@
  * dockerd runs this allocator for every network; the checker must accept it.
  */
 import { type FixtureMethods, refuse, serveFixture } from './serve.js';
-import { type Fam, type Net, fmtAddr, fmtNet, inNet, netOf, netsOverlap, parseAddr, parseNet, str } from './shared-ipam.js';
+import { flag, opts, type Fam, type Net, fmtAddr, fmtNet, inNet, netOf, netsOverlap, parseAddr, parseNet, str } from './shared-ipam.js';
 import type { ListeningPlugin } from '../plugins/listen.js';
 
 const LOCAL = 'LocalDefault';
@@ -143,7 +143,7 @@ export function dockerFaithfulIpamMethods(): FixtureMethods {
       const spaceName = str(b, 'AddressSpace');
       const pool = str(b, 'Pool');
       const subText = str(b, 'SubPool');
-      const v6 = b['V6'] === true;
+      const v6 = flag(b, 'V6');
       // parsePoolRequest (§1.4/§1.5), wrapped in the "failed to parse pool request" text.
       if (spaceName === '') refuse(E.parse(spaceName, pool, subText, 'Invalid Address Space'));
       if (pool === '' && subText !== '') refuse(E.parse(spaceName, pool, subText, 'Invalid Address SubPool'));
@@ -203,7 +203,7 @@ export function dockerFaithfulIpamMethods(): FixtureMethods {
       const id = str(b, 'PoolID');
       const { master, range } = lookup(id);
       const bm = master.bitmap;
-      const options = typeof b['Options'] === 'object' && b['Options'] !== null ? (b['Options'] as Record<string, unknown>) : {};
+      const options = opts(b);
       const pref = str(b, 'Address');
       const family: Fam = master.net.family;
       if (pref !== '') {

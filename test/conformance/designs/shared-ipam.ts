@@ -4,6 +4,7 @@
  * borrow the checker's own arithmetic (conformance/cidr.ts) or src/.
  */
 import ipaddr from 'ipaddr.js';
+import { refuse } from './serve.js';
 
 export type Fam = 4 | 6;
 
@@ -90,16 +91,28 @@ export function netsOverlap(a: Net, b: Net): boolean {
   return a.family === b.family && a.base <= b.last && b.base <= a.last;
 }
 
-/** A request field as Go would decode it into a string (missing/null = ""). */
+/** A request field as Go would decode it into a string (missing/null = ""; another type fails the decode). */
 export function str(b: Record<string, unknown>, key: string): string {
   const v = b[key];
-  return typeof v === 'string' ? v : '';
+  if (v === undefined || v === null) return '';
+  if (typeof v !== 'string') refuse(`json: cannot unmarshal ${typeof v} into Go struct field .${key} of type string`);
+  return v;
 }
 
-/** The Options map of a request (null/missing = empty). */
+/** The Options map of a request (null/missing = empty; another type fails the decode). */
 export function opts(b: Record<string, unknown>, key = 'Options'): Record<string, unknown> {
   const v = b[key];
-  return typeof v === 'object' && v !== null && !Array.isArray(v) ? (v as Record<string, unknown>) : {};
+  if (v === undefined || v === null) return {};
+  if (typeof v !== 'object' || Array.isArray(v)) refuse(`json: cannot unmarshal ${Array.isArray(v) ? 'array' : typeof v} into Go struct field .${key} of type map[string]string`);
+  return v as Record<string, unknown>;
+}
+
+/** A bool field (missing/null = false; another type fails the decode). */
+export function flag(b: Record<string, unknown>, key: string): boolean {
+  const v = b[key];
+  if (v === undefined || v === null) return false;
+  if (typeof v !== 'boolean') refuse(`json: cannot unmarshal ${typeof v} into Go struct field .${key} of type bool`);
+  return v;
 }
 
 export const GATEWAY_KEY = 'com.docker.network.gateway';

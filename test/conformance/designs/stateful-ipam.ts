@@ -7,7 +7,7 @@
  * in this directory picks its knobs and says which real plugin it follows.
  */
 import { type FixtureMethods, refuse } from './serve.js';
-import { type Fam, type Net, fmtAddr, fmtNet, inNet, isGatewayRequest, netOf, netsOverlap, opts, parseAddr, parseNet, str } from './shared-ipam.js';
+import { flag, type Fam, type Net, fmtAddr, fmtNet, inNet, isGatewayRequest, netOf, netsOverlap, opts, parseAddr, parseNet, str } from './shared-ipam.js';
 
 export interface StatefulOptions {
   readonly spaces?: { readonly local: string; readonly global: string };
@@ -101,7 +101,7 @@ export function statefulIpamMethods(o: StatefulOptions = {}): FixtureMethods {
       const poolText = str(b, 'Pool');
       const subText = str(b, 'SubPool');
       if (poolText === '' && subText !== '') refuse('SubPool needs Pool');
-      const net = poolText === '' ? autoPool(space, b['V6'] === true) : parseNet(poolText);
+      const net = poolText === '' ? autoPool(space, flag(b, 'V6')) : parseNet(poolText);
       if (!net) refuse(`invalid pool ${JSON.stringify(poolText)}`);
       let range: [bigint, bigint] = [net.base, net.last];
       let sub: Net | null = null;
