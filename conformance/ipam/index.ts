@@ -25,7 +25,7 @@ export const ipamModelChecks = [
     id: IpamIds.requestPool,
     title: 'An explicit free pool is granted as requested',
     level: 'must',
-    reason: `protocol.md §2.3 (RequestPool): the reply Pool must be the requested --subnet and parse as a CIDR, PoolID non-empty and unique among live pools (${MODEL}).`,
+    reason: `protocol.md §2.3 (RequestPool): the reply Pool must be the requested --subnet and parse as a CIDR, PoolID non-empty and unique among live pools. Another pool is reported and then checked as returned; a plugin that grants no explicit pool is checked with automatic pools (Pool "") or skipped (${MODEL}).`,
   }),
   modelCheck({
     id: IpamIds.noDuplicate,
@@ -49,7 +49,7 @@ export const ipamModelChecks = [
     id: IpamIds.prefixLength,
     title: "Addresses carry the pool's prefix length",
     level: 'should',
-    reason: `ipam-semantics.md §2.2 step 8: the address is returned with the master pool's prefix length; dockerd configures the container's netmask from it (${MODEL}).`,
+    reason: `ipam-semantics.md §2.2 step 8: the address is returned with the master pool's prefix length, or /32 (/128) in the routed design; dockerd configures the container's netmask from it (${MODEL}).`,
   }),
   modelCheck({
     id: IpamIds.inSubPool,
@@ -61,7 +61,7 @@ export const ipamModelChecks = [
     id: IpamIds.noNetworkBroadcast,
     title: 'IPv4 network and broadcast addresses are never handed out',
     level: 'must',
-    reason: `ipam-semantics.md §2.1: ordinal 0 and the IPv4 broadcast are reserved; a container with either address cannot talk on the subnet (${MODEL}).`,
+    reason: `ipam-semantics.md §2.1: ordinal 0 and the IPv4 broadcast are reserved; a container with either address (and the pool's prefix length) cannot talk on the subnet. An address answered as its own /32 (routed design, Calico) has no network/broadcast address: accepted (${MODEL}).`,
   }),
   modelCheck({
     id: IpamIds.v6Anycast,
@@ -90,9 +90,9 @@ export const ipamModelChecks = [
   }),
   modelCheck({
     id: IpamIds.overlap,
-    title: 'Pools overlapping a held pool are refused',
+    title: 'Overlapping pools are refused, or never share an address',
     level: 'must',
-    reason: `ipam-semantics.md §1.4: an explicit pool overlapping a held one is refused ("Pool overlaps with other one on this address space"); otherwise two networks share addresses (${MODEL}).`,
+    reason: `ipam-semantics.md §1.4: Docker refuses an explicit pool overlapping a held one ("Pool overlaps with other one on this address space"); a per-address allocator (Calico) may grant it. A granted overlapping pool is probed (addresses held in the other pool asked for in it, its automatic addresses asked for in the other pool): an address handed out through both means two networks share it (${MODEL}).`,
   }),
   modelCheck({
     id: IpamIds.exhaustionError,
@@ -110,7 +110,7 @@ export const ipamModelChecks = [
     id: IpamIds.gateway,
     title: 'Gateway requests are served',
     level: 'must',
-    reason: `protocol.md §2.3/§4.1: network create sends RequestAddress with RequestAddressType=com.docker.network.gateway; refusing it while addresses are free fails every network create (${MODEL}).`,
+    reason: `protocol.md §2.3/§4.1: network create sends one RequestAddress with RequestAddressType=com.docker.network.gateway per pool, first, automatic or the --gateway address, and none when RequestPool Data carried a gateway; refusing it while addresses are free fails every network create (${MODEL}).`,
   }),
 ] as const;
 

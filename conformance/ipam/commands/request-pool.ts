@@ -30,7 +30,7 @@ export class RequestPoolCommand implements AsyncCommand<IpamModel, IpamSystem> {
     const { cidr, key } = r.slot(this.slotIndex);
     const auto = m.auto;
     const sub: Cidr | null = !auto && this.withSubPool ? subPoolOf(cidr) : null;
-    r.steps.push(`${this.toString()} -> ${auto ? `automatic${cidr.family === 6 ? ' IPv6' : ''}` : formatCidr(cidr)}`);
+    r.steps.push(auto ? `RequestPool(automatic${cidr.family === 6 ? ', V6' : ''})` : `${this.toString()} -> ${formatCidr(cidr)}`);
     const req = auto ? r.poolRequest(null, null, cidr.family === 6) : r.poolRequest(cidr, sub);
     const asked = auto ? `automatic RequestPool (V6 ${cidr.family === 6})` : `RequestPool ${formatCidr(cidr)}${sub ? ` SubPool ${formatCidr(sub)}` : ''}`;
     const out = await r.call('RequestPool', req);
