@@ -235,7 +235,7 @@ function servedRead(caps: ReadonlySet<Capability>): string {
 function checkBudget(check: Check, config: ResolvedConfig, started: number, remainingChecks: number): number {
   const own = check.budgetMs ?? config.checkBudgetMs;
   const left = config.runBudgetMs - (performance.now() - started);
-  const share = Math.floor((left / Math.max(1, remainingChecks)) * 3);
+  const share = Math.floor((left / Math.max(1, remainingChecks)) * 1.5);
   return Math.max(Math.min(own, share), Math.min(own, 2_000));
 }
 
