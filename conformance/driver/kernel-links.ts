@@ -105,10 +105,17 @@ export interface Sandbox {
   remove(): Promise<void>;
 }
 
+/** Every sandbox this process created (tests check that none of them is left, without racing other processes' namespaces). */
+const made: string[] = [];
+export function sandboxesMade(): readonly string[] {
+  return made;
+}
+
 export async function createSandbox(prefix = 'cnmt-'): Promise<Sandbox> {
   const name = `${prefix}${randomBytes(4).toString('hex')}`;
   const add = await ip(null, ['netns', 'add', name]);
   if (!add.ok) throw new KernelError(`create network namespace ${name}`, add.err);
+  made.push(name);
   const sandbox: Sandbox = {
     name,
     async remove() {
