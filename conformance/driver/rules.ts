@@ -71,8 +71,10 @@ export function coveredByConnectedRoute(routes: readonly RouteLike[] | null | un
  */
 export function reachVia(value: bigint, family: 4 | 6, subnet: Cidr | null, routes: readonly RouteLike[] | null | undefined): 'subnet' | 'link-local' | 'connected-route' | null {
   if (subnet !== null && subnet.family === family && contains(subnet, family, value)) return 'subnet';
-  if (isLinkLocal(family, value)) return 'link-local';
   if (coveredByConnectedRoute(routes, family, value)) return 'connected-route';
+  // Every IPv6 interface has fe80::/64, so the kernel finds an fe80:: gateway on the device dockerd names.
+  // IPv4 has no such route: 169.254.x.y needs a connected route of the reply (Calico's 169.254.1.1/32).
+  if (family === 6 && isLinkLocal(6, value)) return 'link-local';
   return null;
 }
 
@@ -93,7 +95,7 @@ export function gatewayProblem(gw: string, subnet: Cidr | null, own: string, rou
   if (ip.family !== family) return family === 4 ? `Gateway ${gw} is not IPv4 (IPv6 goes in GatewayIPv6)` : `GatewayIPv6 ${gw} is not IPv6`;
   const via = reachVia(ip.value, family, subnet, routes);
   const where = subnet !== null ? `the endpoint's subnet ${formatCidr(subnet)}` : 'the endpoint, which has no address of that family';
-  if (via === null) return `${field} ${gw} is outside ${where}, not link-local and covered by no connected static route of the same reply (container start fails: "route for the gateway ${gw} could not be found")`;
+  if (via === null) return `${field} ${gw} is outside ${where}, not an IPv6 link-local address and covered by no connected static route of the same reply (container start fails: "route for the gateway ${gw} could not be found")`;
   if (via === 'subnet' && subnet !== null) {
     if (isReserved(subnet, ip.value) && subnet.prefix < (family === 4 ? 31 : 127)) return `${field} ${gw} is the network or broadcast address of ${formatCidr(subnet)}`;
     if (formatIp(family, ip.value) === own) return `${field} ${gw} is the endpoint's own address`;
@@ -112,7 +114,7 @@ export function routeProblem(r: RouteLike, subnet: Cidr | null, routes: readonly
     if (ip === null) return `route to ${dest} has RouteType 0 (via NextHop) but NextHop ${JSON.stringify(hop)} is not an IP address`;
     if (ip.family !== d.family) return `route to ${dest} has a NextHop ${hop} of the other address family`;
     if (d.family === 4 && reachVia(ip.value, 4, subnet, routes) === null) {
-      return `route to ${dest} via ${hop}: the next hop is not on the endpoint's subnet${subnet !== null ? ` ${formatCidr(subnet)}` : ''}, not link-local and not covered by a connected route of the reply (the kernel refuses: "Nexthop has invalid gateway")`;
+      return `route to ${dest} via ${hop}: the next hop is not on the endpoint's subnet${subnet !== null ? ` ${formatCidr(subnet)}` : ''}, not an IPv6 link-local address and not covered by a connected route of the reply (the kernel refuses: "Nexthop has invalid gateway")`;
     }
   } else if (hop !== '') {
     return `route to ${dest} is connected (RouteType ${r.RouteType}) but has NextHop ${JSON.stringify(hop)}; connected routes have none`;

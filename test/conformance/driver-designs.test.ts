@@ -199,13 +199,13 @@ describe("each design's own bugs are still caught", () => {
     expect(result(report2, 'driver.endpoint-address').message).toMatch(/not an IPv4 CIDR/);
   });
 
-  it('link-local: a 169.254 gateway without its connected route is accepted as on-link, with a note', async () => {
+  it('link-local: a 169.254 gateway without its connected route -> driver.join-gateway (IPv4 has no link-local route: the kernel cannot reach it)', async () => {
     const { linkLocalDriverMethods } = await import('./designs/linklocal-driver.js');
     const bare = variant(linkLocalDriverMethods(), '/NetworkDriver.Join', (r) => ({ ...r, StaticRoutes: [] }));
     const report = await runOn((s) => serveFixture(s, bare, { implements: ['NetworkDriver'] }), { checks: ['driver.join-gateway'] });
     const r = result(report, 'driver.join-gateway');
-    expect(r.status).toBe('passed');
-    expect(r.notes.join(' ')).toMatch(/link-local Gateway 169\.254\.0\.1 without a connected route/);
+    expect(r.status).toBe('failed');
+    expect(r.message).toMatch(/Gateway 169\.254\.0\.1 is outside the endpoint's subnet .*covered by no connected static route/);
   });
 
   it('link-local: an IPv6 gateway that is neither link-local nor routed -> driver.join-gateway (IPv4-only) and driver.ipv6-endpoint (dual-stack)', async () => {

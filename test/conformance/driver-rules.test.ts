@@ -54,6 +54,8 @@ describe('driver reply rules', () => {
     const host = cidr('10.233.0.7/32');
     const calico = [{ Destination: '169.254.1.1/32', RouteType: 1, NextHop: '' }];
     expect(gatewayProblem('169.254.1.1', host, '10.233.0.7', calico)).toBeNull();
+    // IPv4 has no link-local route of its own: without the connected /32 the kernel cannot reach 169.254.1.1.
+    expect(gatewayProblem('169.254.1.1', host, '10.233.0.7', [])).toMatch(/not an IPv6 link-local address and covered by no connected static route/);
     expect(gatewayProblem('10.233.255.254', host, '10.233.0.7', [{ Destination: '10.233.255.254/32', RouteType: 1 }])).toBeNull();
     expect(gatewayProblem('10.233.255.254', host, '10.233.0.7', [])).toMatch(/outside the endpoint's subnet 10\.233\.0\.7\/32.*no connected static route/);
     // A via-route does not make the gateway itself reachable.

@@ -3,27 +3,11 @@ import type { ResponseOf } from '../../../src/protocol/methods.js';
 import { DriverIds } from '../ids.js';
 import { type DriverModel, type ModelEndpoint, type ModelNetwork, freeOffset, liveEndpoints } from '../model.js';
 import { createEndpoint, newEndpoint } from './endpoint.js';
-import { parseIp } from '../../cidr.js';
-import { type RouteLike, coveredByConnectedRoute, gatewayProblem, interfaceNameProblem, reachVia, routeProblem, subnetOf } from '../rules.js';
+import { gatewayProblem, interfaceNameProblem, routeProblem, subnetOf } from '../rules.js';
 import { type DriverSystem, sandboxOptions } from '../system.js';
 import { EndpointCommand } from './endpoint-command.js';
 
 let sandboxCounter = 0;
-
-const notedLinkLocal = new WeakSet<object>();
-
-/**
- * An IPv4 link-local gateway with no connected route to it is accepted as
- * on-link (no false alarm), but the kernel only finds it when something
- * routes 169.254/16 on the interface: said once per check.
- */
-function linkLocalNote(r: DriverSystem, gw: string, subnet: ReturnType<typeof subnetOf>, routes: readonly RouteLike[]): void {
-  const ip = parseIp(gw);
-  if (ip === null || ip.family !== 4 || reachVia(ip.value, 4, subnet, routes) !== 'link-local' || coveredByConnectedRoute(routes, 4, ip.value)) return;
-  if (notedLinkLocal.has(r.ctx)) return;
-  notedLinkLocal.add(r.ctx);
-  r.ctx.note(`Join answered the link-local Gateway ${gw} without a connected route to it (accepted as on-link); Calico-style drivers add ${gw}/32 as a connected StaticRoute so the kernel finds the gateway`);
-}
 
 /** Check a Join reply against every rule; returns the SrcName ('' = no interface). */
 export function checkJoinReply(m: Readonly<DriverModel>, r: DriverSystem, net: ModelNetwork, ep: ModelEndpoint, reply: ResponseOf<'Join'>): string {
@@ -44,7 +28,6 @@ export function checkJoinReply(m: Readonly<DriverModel>, r: DriverSystem, net: M
   else if (reply.Gateway) {
     const problem = gatewayProblem(reply.Gateway, subnet, own, routes, 4);
     if (problem !== null) r.violate(DriverIds.gateway, `${who}: ${problem}`);
-    else linkLocalNote(r, reply.Gateway, subnet, routes);
   }
   if (reply.GatewayIPv6) {
     // No IPv6 address here: only a link-local gateway or one behind a connected route of the reply is reachable.
