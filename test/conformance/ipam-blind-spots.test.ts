@@ -76,6 +76,25 @@ describe('each flaw is caught by its check with a short counterexample', () => {
     }, 30_000);
   }
 
+  it('every flaw is caught by its check on seeds 1..10 (and only there among the new checks)', async () => {
+    const missed: string[] = [];
+    for (const c of cases) {
+      for (let seed = 1; seed <= 10; seed++) {
+        const plugin = await startFlawedIpam(dir.socket(`seeds-${c.flaw}-${seed}`), [c.flaw]);
+        try {
+          const report = await run(plugin.socketPath, { seed });
+          const failed = report.checks.filter((x) => x.status === 'failed').map((x) => x.id);
+          if (!failed.includes(c.id)) missed.push(`${c.flaw} seed ${seed}: ${c.id} ${result(report, c.id).status} (${result(report, c.id).message})`);
+          const others = failed.filter((id) => id !== c.id);
+          if (others.length > 0) missed.push(`${c.flaw} seed ${seed}: also failed ${others.join(', ')}`);
+        } finally {
+          await plugin.close();
+        }
+      }
+    }
+    expect(missed).toEqual([]);
+  }, 120_000);
+
   it('state-lost-on-restart -> ipam.restart-keeps-allocations (restart passed through runSuites)', async () => {
     const plugin = await startFlawedIpam(dir.socket('flaw-restart'), ['state-lost-on-restart']);
     try {

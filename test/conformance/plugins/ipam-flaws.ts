@@ -114,10 +114,9 @@ export async function startFlawedIpam(socketPath: string, flaws: readonly IpamFl
       const answer = (v: bigint) => ({ Address: `${fmtAddr(p.net.family, v)}/${p.net.prefix}`, Data: {} });
       if (pref !== '') {
         if (flaw.has('echo-preferred')) {
-          // FLAW echo-preferred: whatever was asked for is granted, as written.
+          // FLAW echo-preferred: no format, range or family check; anything that is no held address of the pool is granted as written.
           const ip = parseAddr(pref);
-          if (ip && inNet(p.net, ip.family, ip.value)) p.used.add(ip.value);
-          return { Address: `${pref}/${p.net.prefix}`, Data: {} };
+          if (!ip || !inNet(p.net, ip.family, ip.value)) return { Address: `${pref}/${p.net.prefix}`, Data: {} };
         }
         const ip = parseAddr(pref);
         if (!ip || !inNet(p.net, ip.family, ip.value)) return refuse(`${pref} is not an address of ${fmtNet(p.net)}`);
