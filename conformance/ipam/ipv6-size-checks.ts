@@ -98,7 +98,7 @@ export const autoPoolV6: Check = {
   requires: ['ipam'],
   async run(ctx: CheckContext) {
     const t = new Trail(ctx);
-    const held: { pool: OpenPool; address: string | null }[] = [];
+    const held: { pool: OpenPool; address: string | null; steps: number[] }[] = [];
     // A held explicit IPv6 pool that automatic picks must avoid (the arena's /64, else its first slot).
     const big = ctx.capabilities.has('ipv6') ? bigV6(ctx) : null;
     const slot = ctx.capabilities.has('ipv6') ? ctx.pools.next().v6[0] : undefined;
@@ -106,8 +106,9 @@ export const autoPoolV6: Check = {
       if (!c) continue;
       const { pool } = await t.requestPool(c);
       if (!pool) continue;
+      const at = t.last;
       const r = await t.requestAddress(pool);
-      held.push({ pool, address: r.granted?.bare ?? null });
+      held.push({ pool, address: r.granted?.bare ?? null, steps: [at, t.last] });
       break;
     }
     for (let i = 0; i < 3; i++) {
@@ -126,11 +127,11 @@ export const autoPoolV6: Check = {
       }
       for (const h of held.filter((x) => overlaps(x.pool.cidr, pool.cidr))) {
         const twice = await addressThroughBoth(ctx, h.pool, pool, h.address);
-        if (twice !== null) t.fail(`${where}, overlapping the pool ${poolName(h.pool)} still held, and ${twice}`);
+        if (twice !== null) t.fail(`${where}, overlapping the pool ${poolName(h.pool)} still held, and ${twice}`, [...h.steps, before, t.note(twice)]);
         ctx.note(`${where}, overlapping the held pool ${poolName(h.pool)}: no address came out through both (per-address allocation)`);
       }
       const r = await t.requestAddress(pool);
-      held.push({ pool, address: r.granted?.bare ?? null });
+      held.push({ pool, address: r.granted?.bare ?? null, steps: [before, t.last] });
     }
   },
 };

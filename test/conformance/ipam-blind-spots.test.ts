@@ -56,6 +56,8 @@ describe('each flaw is caught by its check with a short counterexample', () => {
     { flaw: 'counter-restarts', id: 'ipam.pool-id-not-reissued', maxSteps: 9, mentions: /PoolID "ipf-1" of the released pool 10\.199\.\d+\.\d+\/28 was reissued for 10\.199\.\d+\.\d+\/27.*granted twice/ },
     { flaw: 'keeps-old-allocations', id: 'ipam.released-pool-starts-empty', maxSteps: 10, mentions: /still holds 10\.199\.\d+\.\d+/ },
     { flaw: 'echo-preferred', id: 'ipam.preferred-address-validated', maxSteps: 2, mentions: /RequestAddress "10\.199\.\d+" \(preferred, malformed\) on 10\.199\.\d+\.\d+\/28 \[PoolID ipf-\d+\]/ },
+    { flaw: 'auto-v6-first-base', id: 'ipam.auto-pool-v6', maxSteps: 6, mentions: /Pool "fd00:f1::\/64" \[PoolID ipf-\d+\], overlapping the pool fd00:f1::\/64 \[PoolID ipf-\d+\] still held/ },
+    { flaw: 'auto-v6-ignores-flag', id: 'ipam.auto-pool-v6', maxSteps: 1, mentions: /V6=true\) answered Pool "10\.251\.0\.0\/24" \[PoolID ipf-\d+\]: an IPv4 pool/ },
   ];
   for (const c of cases) {
     it(`${c.flaw} -> ${c.id}`, async () => {
@@ -105,6 +107,32 @@ describe('each flaw is caught by its check with a short counterexample', () => {
       const steps = r.counterexample?.steps ?? [];
       expect(steps.some((s) => s.startsWith('restart the plugin'))).toBe(true);
       console.log(`state-lost-on-restart: ${steps.length} steps\n  ${steps.join('\n  ')}`);
+    } finally {
+      await plugin.close();
+    }
+  }, 30_000);
+
+  it('addresses-lost-on-restart -> ipam.restart-keeps-allocations: a held address is granted again', async () => {
+    const plugin = await startFlawedIpam(dir.socket('flaw-restart-addr'), ['addresses-lost-on-restart']);
+    try {
+      const report = await run(plugin.socketPath, { checks: ['ipam.restart-keeps-allocations'] }, () => plugin.restart());
+      const r = result(report, 'ipam.restart-keeps-allocations');
+      expect(r.status, r.message).toBe('failed');
+      expect(r.message).toMatch(/after the restart RequestAddress 10\.199\.\d+\.\d+ \(preferred\) on 10\.199\.\d+\.\d+\/28 \[PoolID ipf-\d+\] was granted although/);
+      expect(r.counterexample?.steps.length).toBe(4);
+      console.log(`addresses-lost-on-restart: ${r.counterexample?.steps.length} steps\n  ${r.counterexample?.steps.join('\n  ')}`);
+    } finally {
+      await plugin.close();
+    }
+  }, 30_000);
+
+  it('released-pool-serves -> the existing ipam.unknown-pool-refused (RequestAddress on a released PoolID)', async () => {
+    const plugin = await startFlawedIpam(dir.socket('flaw-ghost'), ['released-pool-serves']);
+    try {
+      const report = await runSuites({ socket: plugin.socketPath }, quickConfig(dir, { suites: ['ipam'], checks: ['ipam.unknown-pool-refused'] }));
+      const r = result(report, 'ipam.unknown-pool-refused');
+      expect(r.status, r.message).toBe('failed');
+      expect(r.message).toMatch(/PoolID "ipf-\d+" \(of 10\.199\.\d+\.\d+\/28, released\)/);
     } finally {
       await plugin.close();
     }

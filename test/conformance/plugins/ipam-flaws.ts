@@ -21,7 +21,11 @@ export type IpamFlaw =
   | 'counter-restarts' // the PoolID counter starts again at 1 once no pool is left
   | 'keeps-old-allocations' // ReleasePool keeps the addresses; the same subnet requested again gets them back
   | 'echo-preferred' // grants any preferred address as given, unchecked
-  | 'state-lost-on-restart'; // restart() forgets every pool and address
+  | 'state-lost-on-restart' // restart() forgets every pool and address
+  | 'addresses-lost-on-restart' // restart() keeps the pools but forgets their addresses
+  | 'auto-v6-first-base' // automatic IPv6 pools: always the first /64 of the base, held or not
+  | 'auto-v6-ignores-flag' // V6 ignored: an automatic IPv4 pool for V6=true (moby#28055's mirror image)
+  | 'released-pool-serves'; // ReleasePool frees the subnet but the PoolID keeps serving addresses
 
 interface Pool {
   readonly id: string;
@@ -50,6 +54,8 @@ export interface FlawedIpam extends ListeningPlugin {
 export async function startFlawedIpam(socketPath: string, flaws: readonly IpamFlaw[] = []): Promise<FlawedIpam> {
   const flaw = new Set(flaws);
   let pools = new Map<string, Pool>();
+  /** FLAW released-pool-serves: released pools, still found by their PoolID. */
+  const ghosts = new Map<string, Pool>();
   let counter = 0;
   /** FLAW keeps-old-allocations: address sets of released pools, by subnet. */
   const graveyard = new Map<string, Set<bigint>>();
@@ -61,7 +67,9 @@ export async function startFlawedIpam(socketPath: string, flaws: readonly IpamFl
   /** FLAW release-ignores-pool: the pool holding an address, whatever PoolID came with it. */
   const holderOf = (family: Fam, v: bigint): Pool | undefined => [...pools.values()].find((p) => p.net.family === family && p.used.has(v));
 
-  const autoNet = (space: string, v6: boolean): Net => {
+  const autoNet = (space: string, v6Flag: boolean): Net => {
+    const v6 = v6Flag && !flaw.has('auto-v6-ignores-flag'); // FLAW auto-v6-ignores-flag
+    if (v6 && flaw.has('auto-v6-first-base')) return netOf(6, 0xfd0000f1n << 96n, 64); // FLAW auto-v6-first-base: no overlap test
     for (let i = 0n; i < 256n; i++) {
       const net = v6 ? netOf(6, (0xfd0000f1n << 96n) | (i << 64n), 64) : netOf(4, (10n << 24n) | (251n << 16n) | (i << 8n), 24);
       if (!overlapping(space, net)) return net;
@@ -88,7 +96,7 @@ export async function startFlawedIpam(socketPath: string, flaws: readonly IpamFl
         if (!sub || sub.family !== net.family || sub.base < net.base || sub.last > net.last) refuse(`SubPool ${subText} is not inside ${fmtNet(net)}`);
         range = [sub!.base, sub!.last];
       }
-      const clash = overlapping(space, net);
+      const clash = flaw.has('auto-v6-first-base') && poolText === '' ? undefined : overlapping(space, net);
       if (clash) refuse(`pool ${fmtNet(net)} overlaps ${fmtNet(clash.net)}`);
       if (flaw.has('pool-race')) await new Promise((r) => setTimeout(r, 2)); // FLAW pool-race: test, await, then insert
       if (flaw.has('counter-restarts') && pools.size === 0) counter = 0; // FLAW counter-restarts
@@ -104,11 +112,12 @@ export async function startFlawedIpam(socketPath: string, flaws: readonly IpamFl
       const p = pools.get(id);
       if (!p) return refuse(`unknown pool ${id}`);
       pools.delete(id);
+      if (flaw.has('released-pool-serves')) ghosts.set(id, p); // FLAW released-pool-serves
       if (flaw.has('keeps-old-allocations')) graveyard.set(`${p.space}|${fmtNet(p.net)}`, p.used); // FLAW
       return {};
     },
     '/IpamDriver.RequestAddress': (b) => {
-      const p = pools.get(text(b, 'PoolID'));
+      const p = pools.get(text(b, 'PoolID')) ?? ghosts.get(text(b, 'PoolID'));
       if (!p) return refuse('unknown pool');
       const pref = text(b, 'Address');
       const answer = (v: bigint) => ({ Address: `${fmtAddr(p.net.family, v)}/${p.net.prefix}`, Data: {} });
@@ -190,6 +199,7 @@ export async function startFlawedIpam(socketPath: string, flaws: readonly IpamFl
         pools = new Map(); // FLAW state-lost-on-restart: nothing was persisted
         counter = 0;
       }
+      if (flaw.has('addresses-lost-on-restart')) for (const p of pools.values()) p.used.clear(); // FLAW addresses-lost-on-restart
       listening = await listenOn(server, socketPath);
     },
     close: () => listening.close(),
