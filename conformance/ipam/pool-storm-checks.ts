@@ -17,11 +17,14 @@ interface Grant {
   readonly pool: OpenPool;
   readonly record: CallRecord;
   readonly asked: string;
+  readonly req: RequestOf<'RequestPool'>;
 }
 
 interface Verdict {
   readonly message: string;
   readonly example: Partial<Counterexample>;
+  /** The two requests that make the case. */
+  readonly pair: readonly [RequestOf<'RequestPool'>, RequestOf<'RequestPool'>];
 }
 
 const asked = (req: RequestOf<'RequestPool'>): string => (!req.Pool ? `(automatic${req.V6 ? ', V6' : ''})` : req.Pool);
@@ -35,8 +38,15 @@ async function storm(ctx: CheckContext, conns: readonly PluginCaller[], reqs: re
     ctx.resources.trackPool(ctx.caller, out.value.PoolID, req);
     const cidr = parseCidr(out.value.Pool);
     // An unparsable Pool is ipam.request-pool-explicit's / ipam.auto-pool's concern.
-    if (cidr) grants.push({ pool: { poolId: out.value.PoolID, cidr }, record: out.record, asked: asked(req) });
+    if (cidr) grants.push({ pool: { poolId: out.value.PoolID, cidr }, record: out.record, asked: asked(req), req });
   }
+  return grants;
+}
+
+/** The same requests one after another (the control: what is no race). */
+async function sequential(ctx: CheckContext, reqs: readonly RequestOf<'RequestPool'>[]): Promise<Grant[]> {
+  const grants: Grant[] = [];
+  for (const req of reqs) grants.push(...(await storm(ctx, [ctx.caller], [req])));
   return grants;
 }
 
@@ -66,6 +76,7 @@ async function judge(ctx: CheckContext, reqs: readonly RequestOf<'RequestPool'>[
       continue;
     }
     return {
+      pair: [gs[0]!.req, gs[1]!.req],
       message: `${gs.length} parallel RequestPool calls (${gs.map((g) => g.asked).join(', ')}) were all granted ${poolName(gs[0]!.pool)}, and after one ReleasePool the pool is gone for the other ${gs.length - 1} (RequestAddress refused: ${still.error.message}): one network's removal takes the pool of the others`,
       example: {
         steps: [stormStep, ...grantSteps(gs.slice(0, 2)), `RequestAddress (automatic) on ${poolName(gs[0]!.pool)} -> ${probe.value.Address}`, `ReleaseAddress ${probe.value.Address.split('/')[0]!} -> ${back.ok ? 'ok' : 'refused'}`, `ReleasePool [PoolID ${id}] -> ok`, `RequestAddress (automatic) on ${poolName(gs[0]!.pool)} -> refused`],
@@ -92,6 +103,7 @@ async function judge(ctx: CheckContext, reqs: readonly RequestOf<'RequestPool'>[
         continue;
       }
       return {
+        pair: [a.req, b.req],
         message: `parallel RequestPool ${a.asked} and ${b.asked} granted the overlapping pools ${poolName(a.pool)} and ${poolName(b.pool)}, and ${twice}: two networks share an address`,
         example: { steps: [stormStep, ...grantSteps([a, b]), twice], calls: [summarizeRecord(a.record), summarizeRecord(b.record), ...ctx.records.slice(from).map(summarizeRecord)] },
       };
@@ -134,12 +146,19 @@ export const concurrentPoolRequests: Check = {
       if (v) found = { verdict: v, kind: 'auto' };
     }
     if (!found) return;
-    // Shrink: two parallel identical requests, on fresh state, a few tries (a race need not show every time).
+    // Control: the same two requests one after another. What happens without concurrency is no race
+    // (ipam.identical-pool-request / ipam.overlapping-pool-refused / ipam.auto-pool judge it).
+    const [ra, rb] = found.verdict.pair;
+    await ctx.resources.cleanup();
+    const control = await judge(ctx, [ra, rb], 1, await sequential(ctx, [ra, { ...rb }]));
+    if (control !== null) {
+      ctx.note(`the same happens with the two requests one after another (${control.message}): not a race; left to the sequential checks`);
+      return;
+    }
+    // Shrink: the two requests of the case in parallel, on fresh state, a few tries (a race need not show every time).
     for (let attempt = 0; attempt < 3; attempt++) {
       await ctx.resources.cleanup();
-      const c = ctx.pools.next().v4[0];
-      const req = found.kind === 'explicit' && c ? poolRequest(ctx, c) : poolRequest(ctx, null);
-      const reqs = [req, { ...req }];
+      const reqs = [ra, { ...rb }];
       const v = await judge(ctx, reqs, 2, await storm(ctx, conns.slice(0, 2), reqs));
       if (v) ctx.fail(v.message, v.example);
     }
