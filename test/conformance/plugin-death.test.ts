@@ -77,7 +77,9 @@ describe('a plugin that dies or hangs', () => {
         },
       );
       expect(restarts).toBeGreaterThanOrEqual(1);
-      expect(report.deaths.length).toBe(restarts);
+      // ipam.restart-keeps-allocations restarts the plugin once itself when it runs to the end.
+      const byChecks = report.checks.filter((c) => c.id === 'ipam.restart-keeps-allocations' && c.status === 'passed').length;
+      expect(report.deaths.length).toBe(restarts - byChecks);
       expect(report.deaths.every((d) => d.restarted)).toBe(true);
       expect(report.summary.notRun).toBe(0);
       for (const d of report.deaths) {

@@ -25,7 +25,8 @@ describe('reference IPAM', () => {
       expect(report.summary.passed).toBeGreaterThanOrEqual(40);
       expect(report.leaks).toEqual([]);
       const skipped = report.checks.filter((c) => c.status === 'skipped').map((c) => c.id);
-      expect(skipped.every((id) => id.includes('network') || id.includes('driver'))).toBe(true);
+      // ipam.restart-keeps-allocations needs a way to restart the plugin (none for this in-process server).
+      expect(skipped.every((id) => id.includes('network') || id.includes('driver') || id === 'ipam.restart-keeps-allocations')).toBe(true);
       console.log(`reference: ${report.summary.calls} calls in ${report.summary.seconds} s = ${report.summary.callsPerSecond} calls/s`);
     } finally {
       await server.close();
