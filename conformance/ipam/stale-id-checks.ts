@@ -180,7 +180,7 @@ export const preferredAddressValidated: Check = {
   title: 'A malformed, outside or other-family preferred address is refused, never granted',
   level: 'should',
   reason:
-    'ipam-semantics.md §2.2 step 4 / §1.10: Docker refuses a preferred address outside the pool ("Requested address is out of range"). dockerd 20.10-24 passes --gateway to the IPAM without checking it lies in the subnet (the API checks only since v25), and configures whatever address comes back: an address outside the pool (or of the other family, or text that is no address) becomes the bridge gateway or a container address off the subnet. Not a must: dockerd never sends malformed text, and --ip/--aux-address are checked by dockerd. Another address of the pool instead (the preference ignored) is noted.',
+    'ipam-semantics.md §2.2 step 4 / §1.10: Docker refuses a preferred address outside the pool ("Requested address is out of range"). dockerd 20.10-24 passes --gateway to the IPAM without checking it lies in the subnet (the API checks only since v25), and configures whatever address comes back: an address outside the pool (or of the other family, or text that is no address) becomes the bridge gateway or a container address off the subnet. Sent as the gateway request dockerd makes for --gateway. Not a must: dockerd never sends malformed text, --ip/--aux-address are checked by dockerd, and v25+ checks --gateway too. Another address of the pool instead (the preference ignored) is noted.',
   requires: ['ipam'],
   async run(ctx: CheckContext) {
     const t = new Trail(ctx);
@@ -201,15 +201,16 @@ export const preferredAddressValidated: Check = {
       const cases = [...malformedNear(pool.cidr).map((x) => ({ addr: x, what: 'malformed' })), { addr: outsideAll(pool.cidr, all), what: 'outside the pool' }, { addr: other, what: 'of the other family' }];
       for (const c of cases) {
         const before = t.steps.length;
-        const { granted } = await t.requestAddress(pool, c.addr, null, `(${c.what})`);
+        // As dockerd 20.10-24 sends `--gateway`: the one path where such an address reaches the IPAM.
+        const { granted } = await t.requestAddress(pool, c.addr, { [Options.RequestAddressType]: Options.Gateway }, `(gateway, ${c.what})`);
         if (granted === null) continue;
         if (granted.value !== null && granted.family === pool.cidr.family && contains(pool.cidr, granted.family, granted.value)) {
-          ctx.note(`RequestAddress ${JSON.stringify(c.addr)} (${c.what}) on ${poolName(pool)} answered ${granted.text}, another address of the pool: the preference was ignored`);
+          ctx.note(`RequestAddress ${JSON.stringify(c.addr)} (preferred gateway, ${c.what}) on ${poolName(pool)} answered ${granted.text}, another address of the pool: the preference was ignored`);
           continue;
         }
         // Only the pool's request and this call make the case.
         t.fail(
-          `RequestAddress ${JSON.stringify(c.addr)} (preferred, ${c.what}) on ${poolName(pool)} was granted as ${JSON.stringify(granted.text)}${granted.value === null ? ', which is no CIDR' : `, not an address of ${formatCidr(pool.cidr)}`}: dockerd would configure it`,
+          `RequestAddress ${JSON.stringify(c.addr)} (preferred gateway, ${c.what}) on ${poolName(pool)} was granted as ${JSON.stringify(granted.text)}${granted.value === null ? ', which is no CIDR' : `, not an address of ${formatCidr(pool.cidr)}`}: dockerd would configure it as the network's gateway`,
           [poolSteps.get(pool)!, before],
         );
       }

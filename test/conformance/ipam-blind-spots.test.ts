@@ -55,7 +55,7 @@ describe('each flaw is caught by its check with a short counterexample', () => {
     { flaw: 'release-ignores-pool', id: 'ipam.foreign-pool-release-harmless', maxSteps: 5, mentions: /ReleaseAddress 10\.199\.\d+\.\d+ sent with the PoolID of 10\.199\.\d+\.\d+\/28 \[PoolID ipf-\d+\]/ },
     { flaw: 'counter-restarts', id: 'ipam.pool-id-not-reissued', maxSteps: 9, mentions: /PoolID "ipf-1" of the released pool 10\.199\.\d+\.\d+\/28 was reissued for 10\.199\.\d+\.\d+\/27.*granted twice/ },
     { flaw: 'keeps-old-allocations', id: 'ipam.released-pool-starts-empty', maxSteps: 10, mentions: /still holds 10\.199\.\d+\.\d+/ },
-    { flaw: 'echo-preferred', id: 'ipam.preferred-address-validated', maxSteps: 2, mentions: /RequestAddress "10\.199\.\d+" \(preferred, malformed\) on 10\.199\.\d+\.\d+\/28 \[PoolID ipf-\d+\]/ },
+    { flaw: 'echo-preferred', id: 'ipam.preferred-address-validated', maxSteps: 2, mentions: /RequestAddress "10\.199\.\d+" \(preferred gateway, malformed\) on 10\.199\.\d+\.\d+\/28 \[PoolID ipf-\d+\]/ },
     { flaw: 'auto-v6-first-base', id: 'ipam.auto-pool-v6', maxSteps: 6, mentions: /Pool "fd00:f1::\/64" \[PoolID ipf-\d+\], overlapping the pool fd00:f1::\/64 \[PoolID ipf-\d+\] still held/ },
     { flaw: 'auto-v6-ignores-flag', id: 'ipam.auto-pool-v6', maxSteps: 1, mentions: /V6=true\) answered Pool "10\.251\.0\.0\/24" \[PoolID ipf-\d+\]: an IPv4 pool/ },
   ];
