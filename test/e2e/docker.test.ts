@@ -267,6 +267,23 @@ describe.skipIf(skip !== null)('cnmkit as a managed plugin', { timeout: 120_000 
     await docker('network', 'rm', net);
     expect(await existingLinks([bridge, ...ports])).toEqual([]);
     expect(await rulesOf(id)).toEqual([]);
-    await docker('plugin', 'disable', plugin);
   }, 120_000);
+
+  it('cnmkit check --plugin NAME:TAG finds it as a managed plugin and restarts it with disable/enable', async () => {
+    const report = join(out, 'check.json');
+    const r = await run(
+      process.execPath,
+      [join(ROOT, 'bin', 'cnmkit.js'), 'check', '--plugin', plugin, '--check', 'lifecycle.restart-keeps-state', '--check', 'protocol.activate-handshake', '--check', 'ipam.no-duplicate-address', '--runs', '10', '--netns', 'none', '--reporter', `json:${report}`],
+      300_000,
+    );
+    expect(r.code, `${r.out}\n${r.err}`).toBe(0);
+    const json = JSON.parse(readFileSync(report, 'utf8')) as { pluginKind: string; checks: { id: string; status: string; message: string }[] };
+    expect(json.pluginKind).toBe('managed');
+    const status = Object.fromEntries(json.checks.map((c) => [c.id, `${c.status} ${c.message}`]));
+    expect(status['protocol.activate-handshake']).toMatch(/^skipped managed/);
+    expect(status['lifecycle.restart-keeps-state']).toMatch(/^passed/);
+    expect(status['ipam.no-duplicate-address']).toMatch(/^passed/);
+    expect(await docker('plugin', 'inspect', '-f', '{{.Enabled}}', plugin)).toBe('true');
+    await docker('plugin', 'disable', plugin);
+  }, 300_000);
 });
