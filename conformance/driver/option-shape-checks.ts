@@ -245,7 +245,10 @@ export const rareOptionShapes: Check = {
     else {
       const p = await pool(ctx, design.mode, 4);
       // The IPAM's gateway is given back (dockerd never requests one when it skips the gateway).
-      if (p.poolId !== null && p.requestedGateway !== null) await ctxPort(ctx).call('ReleaseAddress', { PoolID: p.poolId, Address: p.requestedGateway });
+      if (p.poolId !== null && p.requestedGateway !== null) {
+        await ctxPort(ctx).call('ReleaseAddress', { PoolID: p.poolId, Address: p.requestedGateway });
+        ctx.resources.forget('address', `${p.poolId} ${p.requestedGateway}`);
+      }
       const bare: PoolAddressing = { ...p, gateway: null, requestedGateway: null, data: { AddressSpace: p.data.AddressSpace, Pool: p.data.Pool } };
       const id = ids.next('nogw');
       const r = await tryShape(ctx, { label: `IPv4Data ${JSON.stringify(bare.data)} without Gateway`, mustAccept: gwAlloc }, id, { ...networkRequest(ctx, id, bare), IPv4Data: [bare.data] }, [bare], design);
