@@ -94,8 +94,15 @@ function describeNet(s: StormNet): string {
   return `network ${short(s.net.id)} (${s.net.addressing.label}${s.net.gateway !== null ? `, gateway ${s.net.gateway}` : ''}${s.marker !== null ? `, --opt cnmkit.network=${s.marker}` : ''})`;
 }
 
-async function networkStorm(ctx: CheckContext, design: Design, callers: readonly PluginCaller[], width: number, markers: boolean, ids: IdSource, round: number): Promise<Attempt> {
-  return recorded(callers, async (steps) => {
+/**
+ * `width` networks created at once (each on its own connection), while the
+ * `previous` round's networks are removed at the same time (one compose
+ * project goes down while another comes up); then one container per network,
+ * all at once. With `keep` the networks stay for the next round to remove.
+ */
+async function networkStorm(ctx: CheckContext, design: Design, callers: readonly PluginCaller[], width: number, markers: boolean, ids: IdSource, round: number, previous: readonly StormNet[], keep: boolean): Promise<Attempt & { alive: StormNet[] }> {
+  let alive: StormNet[] = [];
+  const a = await recorded(callers, async (steps) => {
     const slots: Cidr[] = [...ctx.pools.next().v4].slice(0, width);
     // The IPAM half of each `docker network create`, each on its own connection.
     const pools = await Promise.all(slots.map((slot, i) => allocatePool(ctxPort(ctx, callers[i % callers.length]!), design.mode, slot)));
@@ -105,16 +112,25 @@ async function networkStorm(ctx: CheckContext, design: Design, callers: readonly
       ctx.skip(`precondition: ${refusedPool}`);
     }
     const planned = (pools as PoolAddressing[]).map((p, i) => ({ p, i, id: ids.next('storm-net'), marker: markers ? `net-${round}-${i}` : null }));
-    const created = await Promise.all(
-      planned.map(async ({ p, i, id, marker }) => {
-        const caller = callers[i % callers.length]!;
-        const out = await caller.tryCall('CreateNetwork', createRequest(ctx, id, p, marker), { timeoutMs: ctx.config.timeoutMs });
-        return { p, i, id, marker, caller, out };
-      }),
-    );
+    const [created, removed] = await Promise.all([
+      Promise.all(
+        planned.map(async ({ p, i, id, marker }) => {
+          const caller = callers[i % callers.length]!;
+          const out = await caller.tryCall('CreateNetwork', createRequest(ctx, id, p, marker), { timeoutMs: ctx.config.timeoutMs });
+          return { p, i, id, marker, caller, out };
+        }),
+      ),
+      Promise.all(previous.map((s) => closeNetwork(ctx, s.net, s.caller))),
+    ]);
+    let problem: string | null = null;
+    if (previous.length > 0) steps.push(`${previous.length} x DeleteNetwork of the previous round's networks, in parallel with the creates below:`);
+    for (const [i, d] of removed.entries()) {
+      const s = previous[i]!;
+      steps.push(`  DeleteNetwork ${short(s.net.id)} [connection ${s.conn}] -> ${d === null ? 'ok' : `refused: ${d}`}`);
+      if (d !== null) problem ??= `DeleteNetwork of ${describeNet(s)} (no endpoints), sent while ${width} other networks were being created, was refused: ${d}`;
+    }
     steps.push(`${width} x CreateNetwork in parallel over ${Math.min(width, callers.length)} connections:`);
     const nets: StormNet[] = [];
-    let problem: string | null = null;
     for (const c of created) {
       const net: OpenNetwork = { id: c.id, pool: c.p.pool, gateway: c.p.gateway, ids, addressing: c.p, design };
       const s: StormNet = { net, caller: c.caller, conn: c.i % callers.length, marker: c.marker };
@@ -154,10 +170,15 @@ async function networkStorm(ctx: CheckContext, design: Design, callers: readonly
     }
     // Undo everything as dockerd would (containers stop, networks are removed), in parallel again.
     await Promise.all(started.map(({ s, ep }) => (typeof ep === 'string' ? null : teardown(ctx, s.net, ep, s.caller))));
+    if (keep && problem === null) {
+      alive = nets;
+      return problem;
+    }
     const dels = await Promise.all(nets.map((s) => closeNetwork(ctx, s.net, s.caller)));
     for (const [i, d] of dels.entries()) if (d !== null) steps.push(`  DeleteNetwork ${short(nets[i]!.net.id)} -> refused: ${d}`);
     return problem;
   });
+  return { ...a, alive };
 }
 
 /** Another network's gateway or options in this network's replies: the driver mixed the networks up. */
@@ -187,7 +208,7 @@ export const concurrentNetworks: Check = {
   title: 'Networks created in parallel keep their own data',
   level: 'must',
   reason:
-    "protocol.md §1.3/§2.2 (CreateNetwork): dockerd runs `docker network create` commands in parallel (compose creates a project's networks at once) over several connections, each with its own IPv4Data and com.docker.network.generic map; every network must keep its own pool, gateway and options (a driver storing the request in a shared variable across an await gives containers another network's gateway: container start fails). Routed designs whose networks share one pool are judged by their options only.",
+    "protocol.md §1.3/§2.2 (CreateNetwork, DeleteNetwork): dockerd runs `docker network create`/`rm` commands in parallel (compose brings a project's networks up or down at once) over several connections, each with its own IPv4Data and com.docker.network.generic map; every parallel create and delete must be answered, and every network must keep its own pool, gateway and options (a driver storing the request in a shared variable across an await gives containers another network's gateway: container start fails). Routed designs whose networks share one pool are judged by their options only.",
   requires: ['driver'],
   async run(ctx: CheckContext) {
     const design = await requireDesign(ctx);
@@ -196,17 +217,23 @@ export const concurrentNetworks: Check = {
     const ids = new IdSource(ctx.seed ^ 0x0c0c);
     const markers = await takesMarker(ctx, design, ids);
     const width = Math.min(4, ctx.pools.next().v4.length);
+    // Fresh pools every round (unless --subnet fixed them): a round's networks are removed while the next round's are created.
+    const overlap = ctx.pools.next().fixed === true;
     let failing: { n: number; a: Attempt } | null = null;
-    for (let round = 0; round < 3 && failing === null; round++) {
-      const a = await networkStorm(ctx, design, callers, width, markers, ids, round);
+    let alive: StormNet[] = [];
+    const rounds = 3;
+    for (let round = 0; round < rounds && failing === null; round++) {
+      const a = await networkStorm(ctx, design, callers, width, markers, ids, round, alive, !overlap && round < rounds - 1);
+      alive = a.alive;
       if (a.problem !== null) failing = { n: width, a };
     }
+    await Promise.all(alive.map((s) => closeNetwork(ctx, s.net, s.caller)));
     if (failing === null) return;
     // Shrink: the fewest parallel networks that still show it (a few tries each: races are not deterministic).
     for (let n = 2; n < failing.n; n++) {
       let found: Attempt | null = null;
       for (let t = 0; t < 5 && found === null; t++) {
-        const a = await networkStorm(ctx, design, callers, n, markers, ids, 10 + t);
+        const a = await networkStorm(ctx, design, callers, n, markers, ids, 10 + t, [], false);
         if (a.problem !== null) found = a;
       }
       if (found !== null) {
