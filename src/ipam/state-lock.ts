@@ -1,11 +1,28 @@
 /**
  * One owner per state directory: a `lock` file created with O_EXCL holding
- * the owner's pid. A lock left by a dead process (kill -9) is taken over; a
- * live owner (including this very process) makes the second opener fail.
+ * the owner's pid and its start time. A lock left by a dead process (kill -9)
+ * is taken over; a live owner (including another opener in this very process)
+ * makes the second opener fail. A pid that now names another process (pids
+ * are reused: in a container the plugin is always pid 1, also after a restart)
+ * is told apart by its start time, or, for our own pid, by what this process holds.
  */
 import { openSync, writeSync, closeSync, readFileSync, unlinkSync, fsyncSync } from 'node:fs';
 import { join } from 'node:path';
 import { IpamStateError } from './errors.js';
+
+/** Lock files this process holds (its own pid in a lock it does not hold is a previous incarnation's). */
+const held = new Set<string>();
+
+/** Kernel start time of a process (jiffies since boot), or '' where /proc cannot tell. */
+function startTimeOf(pid: number): string {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    // Field 22; the command name (field 2) may contain spaces, so count from its closing parenthesis.
+    return stat.slice(stat.lastIndexOf(')') + 2).split(' ')[19] ?? '';
+  } catch {
+    return '';
+  }
+}
 
 function isAlive(pid: number): boolean {
   try {
@@ -25,11 +42,12 @@ export class StateLock {
       try {
         const fd = openSync(path, 'wx', 0o644);
         try {
-          writeSync(fd, `${process.pid}\n`);
+          writeSync(fd, `${process.pid} ${startTimeOf(process.pid)}\n`);
           fsyncSync(fd);
         } finally {
           closeSync(fd);
         }
+        held.add(path);
         return new StateLock(path);
       } catch (e) {
         if ((e as NodeJS.ErrnoException).code !== 'EEXIST') {
@@ -42,8 +60,11 @@ export class StateLock {
       } catch {
         continue; // removed meanwhile: try again
       }
-      const pid = Number(text.trim());
-      if (Number.isInteger(pid) && pid > 0 && isAlive(pid)) {
+      const [pidText = '', started = ''] = text.trim().split(/\s+/);
+      const pid = Number(pidText);
+      const owner = Number.isInteger(pid) && pid > 0;
+      const stillThatProcess = owner && (pid === process.pid ? held.has(path) : isAlive(pid) && (started === '' || startTimeOf(pid) === '' || startTimeOf(pid) === started));
+      if (stillThatProcess) {
         throw new IpamStateError('E_STATE_LOCKED', `state directory ${dir} is in use by pid ${pid}`);
       }
       // Stale: its owner is gone (or the file is garbage). Take it over.
@@ -57,8 +78,9 @@ export class StateLock {
   }
 
   release(): void {
+    held.delete(this.path);
     try {
-      if (readFileSync(this.path, 'utf8').trim() === String(process.pid)) unlinkSync(this.path);
+      if (readFileSync(this.path, 'utf8').trim().split(/\s+/)[0] === String(process.pid)) unlinkSync(this.path);
     } catch {
       // already gone
     }

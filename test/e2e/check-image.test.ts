@@ -20,6 +20,7 @@ describe.skipIf(skip !== null)('cnmkit check --image', { timeout: 180_000 }, () 
   const tag = randomBytes(3).toString('hex');
   const good = `cnmt-check-image:${tag}`;
   const silent = `cnmt-check-silent:${tag}`;
+  const durable = `cnmt-check-durable:${tag}`;
   let out: string;
 
   beforeAll(async () => {
@@ -30,10 +31,11 @@ describe.skipIf(skip !== null)('cnmkit check --image', { timeout: 180_000 }, () 
     await run('tar', ['-C', join(out, 'rootfs'), '-cf', tar, '.'], 120_000);
     await docker('import', '-c', 'CMD ["/usr/bin/node","/opt/cnmkit/bin/cnmkit.js","serve","--socket","/run/docker/plugins/cnmkit.sock"]', tar, good);
     await docker('import', '-c', 'CMD ["/usr/bin/node","-e","console.log(\'no socket today\'); setTimeout(() => {}, 60000)"]', tar, silent);
+    await docker('import', '-c', 'CMD ["/usr/bin/node","/opt/cnmkit/bin/cnmkit.js","serve","--socket","/run/docker/plugins/cnmkit.sock","--state","/var/lib/cnmkit"]', tar, durable);
   }, 300_000);
 
   afterAll(async () => {
-    await run('docker', ['image', 'rm', '-f', good, silent]);
+    await run('docker', ['image', 'rm', '-f', good, silent, durable]);
     if (out) await rm(out, { recursive: true, force: true });
   });
 
@@ -43,6 +45,18 @@ describe.skipIf(skip !== null)('cnmkit check --image', { timeout: 180_000 }, () 
     const report = JSON.parse(r.stdout) as { summary: { failed: number; passed: number } };
     expect(report.summary.failed).toBe(0);
     expect(report.summary.passed).toBeGreaterThan(30);
+  });
+
+  it('the checker kills and restarts the container: a plugin with --state keeps everything, one without loses it', async () => {
+    const restartChecks = ['--check', 'lifecycle.restart-keeps-state', '--check', 'ipam.restart-keeps-allocations', '--netns', 'none', '--reporter', 'json'];
+    const kept = await runCli(['check', '--image', durable, ...restartChecks], { timeoutMs: 150_000 });
+    expect(kept.code, `${kept.stdout}\n${kept.stderr}`).toBe(0);
+    const keptReport = JSON.parse(kept.stdout) as { checks: { id: string; status: string }[] };
+    expect(keptReport.checks.map((c) => `${c.id} ${c.status}`)).toEqual(['ipam.restart-keeps-allocations passed', 'lifecycle.restart-keeps-state passed']);
+    const lost = await runCli(['check', '--image', good, ...restartChecks], { timeoutMs: 150_000 });
+    expect(lost.code).toBe(1);
+    const lostReport = JSON.parse(lost.stdout) as { checks: { id: string; status: string; message: string }[] };
+    expect(lostReport.checks.find((c) => c.id === 'lifecycle.restart-keeps-state')?.status).toBe('failed');
   });
 
   it('an image that never opens a socket is unreachable: exit 2 with its logs', async () => {

@@ -1,6 +1,6 @@
 /** Durable state in-process: restart, torn tails, compaction, group commit, the lock. */
 import { afterEach, describe, expect, it } from 'vitest';
-import { appendFileSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, truncateSync, writeFileSync } from 'node:fs';
+import { appendFileSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, truncateSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { execFileSync, spawn } from 'node:child_process';
@@ -155,10 +155,24 @@ describe('durable state', () => {
     const deadPid = await new Promise<number>((res) => child.on('exit', () => res(child.pid!)));
     writeFileSync(join(dir, 'lock'), `${deadPid}\n`);
     const b = ipamAt(dir);
-    expect(readFileSync(join(dir, 'lock'), 'utf8').trim()).toBe(String(process.pid));
+    expect(readFileSync(join(dir, 'lock'), 'utf8').trim().split(' ')[0]).toBe(String(process.pid));
     await b.close();
     writeFileSync(join(dir, 'lock'), `${process.ppid}\n`);
     expect(() => createIpam({ stateDir: dir })).toThrow(`in use by pid ${process.ppid}`);
+  });
+
+  it('a recycled pid is not an owner: another process that got the pid, or our own pid left by a previous incarnation (pid 1 in a restarted container)', async () => {
+    const dir = stateDir();
+    mkdirSync(dir, { recursive: true });
+    // The parent is alive, but it is not the process that wrote this lock: its start time differs.
+    writeFileSync(join(dir, 'lock'), `${process.ppid} 1\n`);
+    const a = ipamAt(dir);
+    await a.close();
+    // Our own pid in a lock this process does not hold: a kill -9'd earlier run with the same pid.
+    writeFileSync(join(dir, 'lock'), `${process.pid} 1\n`);
+    const b = ipamAt(dir);
+    expect(() => createIpam({ stateDir: dir })).toThrow(`in use by pid ${process.pid}`);
+    await b.close();
   });
 
   it('refuses a damaged snapshot instead of starting with partial state', async () => {
