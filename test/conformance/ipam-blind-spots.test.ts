@@ -52,6 +52,7 @@ describe('each flaw is caught by its check with a short counterexample', () => {
     { flaw: 'js-number-offsets', id: 'ipam.ipv6-large-offsets', maxSteps: 2, mentions: /fd00:c0:[0-9a-f:]*\/64 \[PoolID ipf-\d+\]/ },
     { flaw: 'js-number-keys', id: 'ipam.ipv6-large-offsets', maxSteps: 4, mentions: /never handed out.*still held/ },
     { flaw: 'pool-race', id: 'ipam.concurrent-pool-requests', maxSteps: 4, mentions: /10\.199\.\d+\.\d+\/\d+ \[PoolID ipf-\d+\].*two networks share/ },
+    { flaw: 'pool-race-subnet-ids', id: 'ipam.concurrent-pool-requests', maxSteps: 7, mentions: /2 parallel RequestPool calls .* were all granted 10\.199\.\d+\.\d+\/28 \[PoolID FlawLocal\/10\.199\.\d+\.\d+\/28\], and after one ReleasePool the pool is gone/ },
     { flaw: 'release-ignores-pool', id: 'ipam.foreign-pool-release-harmless', maxSteps: 5, mentions: /ReleaseAddress 10\.199\.\d+\.\d+ sent with the PoolID of 10\.199\.\d+\.\d+\/28 \[PoolID ipf-\d+\]/ },
     { flaw: 'counter-restarts', id: 'ipam.pool-id-not-reissued', maxSteps: 9, mentions: /PoolID "ipf-1" of the released pool 10\.199\.\d+\.\d+\/28 was reissued for 10\.199\.\d+\.\d+\/27.*granted twice/ },
     { flaw: 'keeps-old-allocations', id: 'ipam.released-pool-starts-empty', maxSteps: 10, mentions: /still holds 10\.199\.\d+\.\d+/ },

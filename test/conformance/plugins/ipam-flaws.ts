@@ -17,6 +17,7 @@ export type IpamFlaw =
   | 'js-number-offsets' // host offsets held as JS numbers (float64): wrong above 2^53
   | 'js-number-keys' // answers the address asked for, but keys its address set by a float64 offset
   | 'pool-race' // awaits (a datastore read) between the overlap test and the insert
+  | 'pool-race-subnet-ids' // the same race with Docker-style ids (<space>/<subnet>): racing requests share one id, uncounted
   | 'release-ignores-pool' // one address map for every pool; ReleaseAddress ignores the PoolID
   | 'counter-restarts' // the PoolID counter starts again at 1 once no pool is left
   | 'keeps-old-allocations' // ReleasePool keeps the addresses; the same subnet requested again gets them back
@@ -98,9 +99,9 @@ export async function startFlawedIpam(socketPath: string, flaws: readonly IpamFl
       }
       const clash = flaw.has('auto-v6-first-base') && poolText === '' ? undefined : overlapping(space, net);
       if (clash) refuse(`pool ${fmtNet(net)} overlaps ${fmtNet(clash.net)}`);
-      if (flaw.has('pool-race')) await new Promise((r) => setTimeout(r, 2)); // FLAW pool-race: test, await, then insert
+      if (flaw.has('pool-race') || flaw.has('pool-race-subnet-ids')) await new Promise((r) => setTimeout(r, 2)); // FLAW pool-race: test, await, then insert
       if (flaw.has('counter-restarts') && pools.size === 0) counter = 0; // FLAW counter-restarts
-      const id = `ipf-${++counter}`;
+      const id = flaw.has('pool-race-subnet-ids') ? `${space}/${fmtNet(net)}` : `ipf-${++counter}`;
       let used = new Set<bigint>();
       const old = graveyard.get(`${space}|${fmtNet(net)}`);
       if (flaw.has('keeps-old-allocations') && old) used = old; // FLAW keeps-old-allocations
