@@ -4,6 +4,7 @@
  */
 import type { Suite } from '../types.js';
 import { addressOrderCompat, errorTextCompat, poolIdCompat } from './compat-checks.js';
+import { ipamBlindSpotChecks } from './blind-spot-checks.js';
 import { concurrentLinearizable, concurrentNoDuplicate, concurrentPreferredExclusive } from './concurrency-checks.js';
 import { IpamIds } from './ids.js';
 import { modelCheck } from './model-check.js';
@@ -130,6 +131,7 @@ export const ipamSuite: Suite = {
     concurrentNoDuplicate,
     concurrentLinearizable,
     concurrentPreferredExclusive,
+    ...ipamBlindSpotChecks,
     addressOrderCompat,
     poolIdCompat,
     errorTextCompat,
