@@ -104,6 +104,7 @@ async function twinRound(ctx: CheckContext, net: OpenNetwork, k: number, offset:
   let problem: string | null = null;
   const lost = `deleting endpoint ${twin(a.id)} (ids share the first ${k} characters) removed what belongs to live, joined endpoint ${twin(b.id)} (${b.address || 'no address'})`;
   if (linkBefore && !linkAfter) problem = `${lost}: its host link ${srcB} is gone (the container loses its network)`;
+  else if (linkBefore) ctx.note(`ids sharing ${k} characters: B's host link ${srcB} is still on the kernel (${ns === null ? "this process's namespace" : `namespace ${ns}`}) after A's Leave + DeleteEndpoint`);
   else if (before.ok && !after.ok) problem = `${lost}: EndpointOperInfo of ${twin(b.id)} answered before A's DeleteEndpoint and fails after it (${after.error.message}); the driver lost B's state`;
   const downB = await teardown(ctx, net, b);
   steps.push(`Leave + DeleteEndpoint B ${twin(b.id)} -> ${downB ?? 'ok'}`);

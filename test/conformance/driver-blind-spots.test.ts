@@ -169,6 +169,8 @@ describe.skipIf(skip !== null)(`the kernel driver on the real kernel (${skip ?? 
         const report = await runMine((s) => startKernelDriver(s, { ns: host, design }), { seed, netns: 'linux', netnsHost: host });
         expect(failing(report)).toEqual([]);
         expect(report.leaks).toEqual([]);
+        // The twin's link was really looked at on the kernel, before and after its twin's delete.
+        expect(result(report, 'driver.twin-delete-isolated').notes.join(' ')).toMatch(/host link \S+ is still on the kernel/);
       } finally {
         deleteNetnsQuietly(host);
       }
