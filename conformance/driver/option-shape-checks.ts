@@ -91,6 +91,8 @@ async function withAux(ctx: CheckContext, p: PoolAddressing): Promise<{ data: IP
   if (p.mode === 'default') {
     // `--aux-address host1=<last host but one>`: a CIDR with the pool's prefix (protocol.md §2.2).
     const hosts = 2 ** (32 - p.pool.prefix);
+    // Small pools: the endpoints of this check use hosts 2 and 3; the aux address must not be one of them.
+    if (hosts < 8) return null;
     aux = `${hostOf(p.pool, hosts - 2)}/${p.pool.prefix}`;
   } else if (p.mode === 'plugin' && p.poolId !== null) {
     // dockerd reserves each aux address with RequestAddress (Options null) before CreateNetwork (§4.2).
@@ -119,7 +121,7 @@ export const optionShapes: Check = {
     const ids = new IdSource(ctx.seed ^ 0x0a0e);
     const id = ids.next('net');
     const aux = await withAux(ctx, p);
-    if (aux === null) ctx.note(`no --aux-address shape: ${design.mode === 'null' ? 'the null IPAM takes no --aux-address (dockerd refuses it before any driver call)' : `the IPAM gave no address to reserve on ${p.label}`}`);
+    if (aux === null) ctx.note(`no --aux-address shape: ${design.mode === 'null' ? 'the null IPAM takes no --aux-address (dockerd refuses it before any driver call)' : `no address to reserve on ${p.label} (too small, or the IPAM gave none)`}`);
     const req: RequestOf<'CreateNetwork'> = { ...networkRequest(ctx, id, p), IPv4Data: [aux?.data ?? p.data] };
     const made = await createShaped(ctx, id, req, [p], design);
     if ('out' in made) {
