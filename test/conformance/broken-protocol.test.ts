@@ -1,5 +1,7 @@
 /** Deliberately broken plugins at the wire level are caught by the right protocol check. */
+import { createServer } from 'node:http';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { listenOn } from './plugins/listen.js';
 import { type Flaw, startMiniIpam } from './plugins/mini-ipam.js';
 import { type DriverFlaw, startMiniDriver } from './plugins/mini-driver.js';
 import { serveFixture } from './designs/serve.js';
@@ -121,6 +123,47 @@ describe('broken plugins are caught by the right protocol check', () => {
     } finally {
       await ipam.close();
       await driver.close();
+    }
+  });
+});
+
+describe("Go's json.Decoder reads the first value and stops", () => {
+  it('a plugin that acts on `{"a":1}{` as Go does (trailing bytes ignored) is not failed', async () => {
+    // go-plugins-helpers decodes with json.NewDecoder(r.Body).Decode(&req): `{"a":1}{` is a request with zero values.
+    const firstValue = (text: string): unknown => {
+      let depth = 0;
+      for (let i = 0; i < text.length; i++) {
+        if (text[i] === '{') depth++;
+        else if (text[i] === '}' && --depth === 0) return JSON.parse(text.slice(0, i + 1));
+      }
+      return JSON.parse(text);
+    };
+    let pools = 0;
+    const server = createServer((req, res) => {
+      let body = '';
+      req.on('data', (c: Buffer) => (body += c.toString()));
+      req.on('end', () => {
+        const send = (status: number, value: unknown): void => void res.writeHead(status, { 'Content-Type': 'application/json' }).end(JSON.stringify(value));
+        if (req.url === '/Plugin.Activate') return send(200, { Implements: ['IpamDriver'] });
+        if (req.url === '/IpamDriver.GetDefaultAddressSpaces') return send(200, { LocalDefaultAddressSpace: 'l', GlobalDefaultAddressSpace: 'g' });
+        if (req.url !== '/IpamDriver.RequestPool') return send(404, { Err: 'not found' });
+        try {
+          firstValue(body);
+        } catch (e) {
+          return send(400, { Err: (e as Error).message });
+        }
+        // Any space, any request: an automatic pool (a lenient but working IPAM).
+        pools++;
+        return send(200, { PoolID: `p${pools}`, Pool: `10.77.${pools}.0/24`, Data: {} });
+      });
+    });
+    const plugin = await listenOn(server, dir.socket('go-decoder'));
+    try {
+      const report = await runOn(plugin.socketPath, quickConfig(dir, { suites: ['protocol'], checks: ['protocol.malformed-json'], capabilities: ['ipam'] }));
+      const r = result(report, 'protocol.malformed-json');
+      expect(r.status, r.message).toBe('passed');
+    } finally {
+      await plugin.close();
     }
   });
 });
