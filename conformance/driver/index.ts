@@ -10,6 +10,7 @@ import { DriverIds } from './ids.js';
 import { driverModelCheck } from './model-check.js';
 import { ipv6Endpoint } from './ipv6-check.js';
 import { netnsLinux } from './netns-check.js';
+import { driverBlindSpotChecks } from './blind-spot-checks.js';
 
 const MODEL = 'model-based';
 
@@ -97,5 +98,5 @@ export const driverModelChecks = [
 export const driverSuite: Suite = {
   id: 'driver',
   title: 'Network driver',
-  checks: [...driverModelChecks, ipv6Endpoint, concurrentLifecycles, timelyLifecycle, netnsLinux, dstPrefixCompat, externalConnectivityCompat, deleteUnknownCompat],
+  checks: [...driverModelChecks, ipv6Endpoint, concurrentLifecycles, ...driverBlindSpotChecks, timelyLifecycle, netnsLinux, dstPrefixCompat, externalConnectivityCompat, deleteUnknownCompat],
 };
