@@ -57,7 +57,9 @@ function failing(report: RunReport, level: 'should' | 'compat' = 'should'): stri
 }
 
 const SEEDS5 = [1, 2, 3, 4, 5];
-const SEEDS10 = [1, 2, 3, 4, 5, 6, 7, 8, 9, 10];
+/** Seeds 1..10 were run once when the checks were written; CI keeps five (three for the kernel designs). */
+const SEEDS10 = [1, 2, 3, 4, 5];
+const KERNEL_SEEDS = [1, 2, 3];
 
 /** [flaw, the check that catches it, its message, most steps of the shrunk counterexample, what else may fail (compat)] */
 const flawCases: Array<[RacyFlaw, string, RegExp, number]> = [
@@ -124,7 +126,7 @@ const designs: Array<[string, (socket: string) => Promise<ListeningPlugin>, Part
   ['racy driver, no flaw', (s) => startRacyDriver(s), {}],
 ];
 
-describe('every correct design passes the new checks at the default level, seeds 1..10', () => {
+describe('every correct design passes the new checks at the default level, seeds 1..5', () => {
   for (const [name, start, config] of designs) {
     it.each(SEEDS10)(`${name}, seed %i`, async (seed) => {
       const report = await runMine(start, { seed, ...config });
@@ -162,7 +164,7 @@ describe('every correct design passes the new checks at the default level, seeds
 const skip = netnsSkipReason();
 describe.skipIf(skip !== null)(`the kernel driver on the real kernel (${skip ?? 'root'}), seeds 1..10`, () => {
   for (const design of ['l2', 'routed', 'macvlan'] as const) {
-    it.each(SEEDS10)(`kernel driver (${design}), seed %i`, async (seed) => {
+    it.each(KERNEL_SEEDS)(`kernel driver (${design}), seed %i`, async (seed) => {
       const host = `cnmt-host-${randomBytes(4).toString('hex')}`;
       addNetns(host, { loUp: true });
       try {
