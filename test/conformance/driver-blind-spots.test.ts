@@ -26,7 +26,7 @@ import { startFlawedDriver } from './driver-plugins/flawed-driver.js';
 import { type RacyFlaw, startRacyDriver } from './driver-plugins/racy-driver.js';
 import { startMiniDriver } from './plugins/mini-driver.js';
 import type { ListeningPlugin } from './plugins/listen.js';
-import { quickConfig, result, tempDir, type TempDir } from './support.js';
+import { quickConfig, result, tempDir, type TempDir, runPlugin } from './support.js';
 
 /** Only the new checks: fast, and independent of the other driver checks. */
 const SUITE: Suite = { id: 'driver', title: 'Network driver (blind spots)', checks: driverBlindSpotChecks };
@@ -39,16 +39,9 @@ afterAll(async () => {
   await dir.remove();
 });
 
-let n = 0;
-async function runMine(start: (socket: string) => Promise<ListeningPlugin>, config: Partial<ConformanceConfig>): Promise<RunReport> {
-  const socket = dir.socket(`bs${n++}`);
-  const p = await start(socket);
-  try {
-    // These fixtures create no kernel links: --netns none (the kernel driver case sets its own).
-    return await runSuites({ socket }, quickConfig(dir, { suites: ['driver'], netns: 'none', ...config }), { suites: [SUITE] });
-  } finally {
-    await p.close();
-  }
+function runMine(start: (socket: string) => Promise<ListeningPlugin>, config: Partial<ConformanceConfig>): Promise<RunReport> {
+  // These fixtures create no kernel links: --netns none (the kernel driver case sets its own).
+  return runPlugin(dir, start, { suites: ['driver'], netns: 'none', ...config }, { suites: [SUITE] });
 }
 
 /** Failed checks at or above `level`, with their messages. */

@@ -9,7 +9,7 @@ import { runSuites } from '../../conformance/runner.js';
 import { exitCodeFor } from '../../conformance/report/exit-code.js';
 import type { RunReport } from '../../conformance/types.js';
 import { type DriverFlaw, type FlawedDriverOptions, startFlawedDriver } from './driver-plugins/flawed-driver.js';
-import { quickConfig, result, tempDir, type TempDir } from './support.js';
+import { quickConfig, result, tempDir, type TempDir, runPlugin } from './support.js';
 import type { ConformanceConfig } from '../../conformance/config.js';
 
 let dir: TempDir;
@@ -20,16 +20,9 @@ afterAll(async () => {
   await dir.remove();
 });
 
-let n = 0;
-async function runAgainst(opts: FlawedDriverOptions, config: Partial<ConformanceConfig> = {}): Promise<RunReport> {
-  const socket = dir.socket(`drv${n++}`);
-  const d = await startFlawedDriver(socket, opts);
-  try {
-    // These drivers create no kernel links: --netns none (driver-netns.test.ts covers the kernel check).
-    return await runSuites({ socket }, quickConfig(dir, { suites: ['driver'], netns: 'none', ...config }));
-  } finally {
-    await d.close();
-  }
+function runAgainst(opts: FlawedDriverOptions, config: Partial<ConformanceConfig> = {}): Promise<RunReport> {
+  // These drivers create no kernel links: --netns none (driver-netns.test.ts covers the kernel check).
+  return runPlugin(dir, (socket) => startFlawedDriver(socket, opts), { suites: ['driver'], netns: 'none', ...config });
 }
 
 /** Failed checks that fail the run at `level`. */

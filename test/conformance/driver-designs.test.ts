@@ -10,14 +10,13 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { ConformanceConfig } from '../../conformance/config.js';
-import { runSuites } from '../../conformance/runner.js';
 import type { RunReport } from '../../conformance/types.js';
 import type { ListeningPlugin } from './plugins/listen.js';
 import { dhcpDriverMethods, startDhcpDriver } from './designs/dhcp-driver.js';
 import { startLinkLocalDriver } from './designs/linklocal-driver.js';
 import { DEFAULT_ROUTED_POOLS, routedDriverMethods, routedIpamMethods, startRoutedL3Plugin } from './designs/routed-l3-plugin.js';
 import { type FixtureMethods, serveFixture } from './designs/serve.js';
-import { quickConfig, result, tempDir, type TempDir } from './support.js';
+import { quickConfig, result, tempDir, type TempDir, runPlugin } from './support.js';
 
 let dir: TempDir;
 beforeAll(async () => {
@@ -27,16 +26,9 @@ afterAll(async () => {
   await dir.remove();
 });
 
-let n = 0;
-async function runOn(start: (socket: string) => Promise<ListeningPlugin>, config: Partial<ConformanceConfig>): Promise<RunReport> {
-  const socket = dir.socket(`design${n++}`);
-  const p = await start(socket);
-  try {
-    // The fixtures create no kernel links: --netns none.
-    return await runSuites({ socket }, quickConfig(dir, { runs: 20, netns: 'none', ...config }));
-  } finally {
-    await p.close();
-  }
+function runOn(start: (socket: string) => Promise<ListeningPlugin>, config: Partial<ConformanceConfig>): Promise<RunReport> {
+  // The fixtures create no kernel links: --netns none.
+  return runPlugin(dir, start, { runs: 20, netns: 'none', ...config });
 }
 
 /** Failed checks at or above `should`, with their messages. */

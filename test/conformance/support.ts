@@ -2,7 +2,8 @@
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { runSuites } from '../../conformance/runner.js';
+import { runSuites, type RunOptions } from '../../conformance/runner.js';
+import type { ListeningPlugin } from './plugins/listen.js';
 import type { ConformanceConfig } from '../../conformance/config.js';
 import type { CheckResult, RunReport } from '../../conformance/types.js';
 
@@ -34,4 +35,22 @@ export function result(report: RunReport, id: string): CheckResult {
 
 export function failedIds(report: RunReport): string[] {
   return report.checks.filter((c) => c.status === 'failed').map((c) => c.id);
+}
+
+let sockets = 0;
+
+/** Start a plugin on a fresh socket in `dir`, run the suites against it with `quickConfig` + `config`, close it. */
+export async function runPlugin(
+  dir: TempDir,
+  start: (socket: string) => Promise<Pick<ListeningPlugin, 'close'>>,
+  config: Partial<ConformanceConfig> = {},
+  options: RunOptions = {},
+): Promise<RunReport> {
+  const socket = dir.socket(`p${process.pid}-${sockets++}`);
+  const plugin = await start(socket);
+  try {
+    return await runSuites({ socket }, quickConfig(dir, config), options);
+  } finally {
+    await plugin.close();
+  }
 }

@@ -6,6 +6,7 @@
  */
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import { rm } from 'node:fs/promises';
+import { decodeRequest, sendJson } from '../plugins/listen.js';
 
 export type DriverFlaw =
   | 'echo-address' // CreateEndpoint answers the Interface.Address it was given
@@ -182,24 +183,13 @@ export async function startFlawedDriver(socketPath: string, opts: FlawedDriverOp
     req.on('data', (c: Buffer) => chunks.push(c));
     req.on('end', () => {
       void (async () => {
-        const send = (status: number, body: unknown): void => {
-          res.writeHead(status, { 'Content-Type': 'application/vnd.docker.plugins.v1.1+json' });
-          res.end(`${JSON.stringify(body)}\n`);
-        };
+        const send = (status: number, body: unknown): void => sendJson(res, status, body);
         const path = req.url ?? '';
         const method = methods[path];
         if (!method) return send(404, { Err: `404 page not found: ${path}` });
-        let body: Record<string, unknown> = {};
-        const text = Buffer.concat(chunks).toString('utf8');
-        if (!/Activate|GetCapabilities/.test(path)) {
-          try {
-            const parsed: unknown = JSON.parse(text);
-            if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed)) throw new Error('body is not a JSON object');
-            body = parsed as Record<string, unknown>;
-          } catch (e) {
-            return send(400, { Err: text === '' ? 'EOF' : (e as Error).message });
-          }
-        }
+        const decoded = decodeRequest(path, Buffer.concat(chunks).toString('utf8'));
+        if ('error' in decoded) return send(400, { Err: decoded.error });
+        const body = decoded.body;
         try {
           if (flaw === 'slow' && path === '/NetworkDriver.Join') await sleep(1500); // FLAW slow
           const value = flaw === 'join-race' && path === '/NetworkDriver.Join' ? await racyJoin(body) : method(body);

@@ -10,7 +10,7 @@
  */
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import { rm } from 'node:fs/promises';
-import { listenOn, type ListeningPlugin } from '../plugins/listen.js';
+import { decodeRequest, listenOn, sendJson, type ListeningPlugin } from '../plugins/listen.js';
 
 export type RacyFlaw =
   | 'shared-current-network' // CreateNetwork keeps the request in a shared "current" variable and stores it after an await: parallel creates mix networks up
@@ -183,24 +183,13 @@ export async function startRacyDriver(socketPath: string, opts: RacyDriverOption
     const chunks: Buffer[] = [];
     req.on('data', (c: Buffer) => chunks.push(c));
     req.on('end', () => {
-      const send = (status: number, body: unknown): void => {
-        res.writeHead(status, { 'Content-Type': 'application/vnd.docker.plugins.v1.1+json' });
-        res.end(`${JSON.stringify(body)}\n`);
-      };
+      const send = (status: number, body: unknown): void => sendJson(res, status, body);
       const path = req.url ?? '';
       const method = methods[path];
       if (!method) return send(404, { Err: `404 page not found: ${path}` });
-      let body: Record<string, unknown> = {};
-      const text = Buffer.concat(chunks).toString('utf8');
-      if (!/Activate|GetCapabilities/.test(path)) {
-        try {
-          const parsed: unknown = JSON.parse(text);
-          if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed)) throw new Error('body is not a JSON object');
-          body = parsed as Record<string, unknown>;
-        } catch (e) {
-          return send(400, { Err: text === '' ? 'EOF' : (e as Error).message });
-        }
-      }
+      const decoded = decodeRequest(path, Buffer.concat(chunks).toString('utf8'));
+      if ('error' in decoded) return send(400, { Err: decoded.error });
+      const body = decoded.body;
       method(body).then(
         (v) => send(200, v),
         (e: unknown) => {

@@ -4,7 +4,7 @@
  * suite's driver checks; each `DriverFlaw` is one realistic bug.
  */
 import { createServer } from 'node:http';
-import { listenOn } from './listen.js';
+import { decodeRequest, listenOn, sendJson } from './listen.js';
 
 export type DriverFlaw =
   | 'bad-scope' // GetCapabilities answers Scope "bogus"
@@ -33,23 +33,12 @@ export async function startMiniDriver(socketPath: string, flaws: readonly Driver
     const chunks: Buffer[] = [];
     req.on('data', (c: Buffer) => chunks.push(c));
     req.on('end', () => {
-      const send = (status: number, body: unknown): void => {
-        res.writeHead(status, { 'Content-Type': 'application/vnd.docker.plugins.v1.1+json' });
-        res.end(`${JSON.stringify(body)}\n`);
-      };
+      const send = (status: number, body: unknown): void => sendJson(res, status, body);
       const method = methods[req.url ?? ''];
       if (!method) return send(404, { Err: 'page not found' });
-      let body: Record<string, unknown> = {};
-      const text = Buffer.concat(chunks).toString('utf8');
-      if (!/Activate|GetCapabilities/.test(req.url ?? '')) {
-        try {
-          const parsed: unknown = JSON.parse(text);
-          if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed)) throw new Error('not an object');
-          body = parsed as Record<string, unknown>;
-        } catch (e) {
-          return send(400, { Err: text === '' ? 'EOF' : (e as Error).message });
-        }
-      }
+      const decoded = decodeRequest(req.url ?? '', Buffer.concat(chunks).toString('utf8'));
+      if ('error' in decoded) return send(400, { Err: decoded.error });
+      const body = decoded.body;
       try {
         send(200, method(body));
       } catch (e) {
