@@ -1,8 +1,11 @@
 /**
  * `--reference`: the reference plugin served on a private temporary socket, with
- * durable state so that the checker can kill and restart it (the restart checks,
- * and carrying on after a crash). The state lives on a tmpfs when there is one:
- * its journal's syncs then cost nothing.
+ * state that outlives a restart, so that the checker can kill and restart it (the
+ * restart checks, and carrying on after a crash). A restart drops the server, its
+ * connections and every in-memory object; what survives is what a process keeps
+ * on disk: the IPAM's journal (on a tmpfs when there is one) and the driver's
+ * state record (kept in memory here: rewriting its file on every change would
+ * double the run's time; its file store and kill -9 are tested on their own).
  */
 import { existsSync } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
@@ -10,6 +13,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { Backend } from '../backend/backend.js';
 import { VirtualBackend } from '../backend/virtual/index.js';
+import { createMemoryStateStore } from '../driver/index.js';
 import type { Profile } from '../protocol/constants.js';
 import { createReferencePlugin, type ReferencePlugin } from '../reference/plugin.js';
 import { servePlugin, type PluginServer } from '../sdk/index.js';
@@ -27,8 +31,9 @@ export async function startReferenceTarget(opts: { profile?: Profile; backend?: 
   const stateDir = join(dir, 'state');
   // The kernel outlives the plugin process: one backend across restarts.
   const backend = opts.backend ?? new VirtualBackend();
+  const driverStore = createMemoryStateStore();
   const start = async (): Promise<{ plugin: ReferencePlugin; server: PluginServer }> => {
-    const plugin = await createReferencePlugin({ backend, profile: opts.profile, stateDir });
+    const plugin = await createReferencePlugin({ backend, profile: opts.profile, stateDir, driverStore });
     const server = await servePlugin({ driver: plugin.driver, ipam: plugin.ipam, listen: { socket }, profile: opts.profile });
     return { plugin, server };
   };

@@ -6,7 +6,7 @@
 import { join } from 'node:path';
 import { HOST_NAMESPACE, type Backend } from '../backend/backend.js';
 import { VirtualBackend } from '../backend/virtual/index.js';
-import { createFileStateStore, openReferenceDriver, type ReferenceDriver } from '../driver/index.js';
+import { createFileStateStore, openReferenceDriver, type DriverStateStore, type ReferenceDriver } from '../driver/index.js';
 import { createIpam, type AddressPoolSpec, type ReferenceIpam } from '../ipam/index.js';
 import type { Profile } from '../protocol/constants.js';
 import { RecordingFirewall, type Firewall } from '../backend/firewall.js';
@@ -19,6 +19,8 @@ export interface ReferencePluginOptions {
   backend?: BackendKind | Backend;
   /** Durable state directory (IPAM journal under `ipam/`, driver state under `driver/`). */
   stateDir?: string;
+  /** Where the driver keeps its state instead of `stateDir/driver` (e.g. one that outlives an in-process restart). */
+  driverStore?: DriverStateStore;
   defaultAddressPools?: readonly AddressPoolSpec[];
   profile?: Profile;
   /** Forwarding rules for the networks; default: iptables with `linux`, a recording one otherwise. */
@@ -73,7 +75,7 @@ export async function createReferencePlugin(opts: ReferencePluginOptions = {}): 
       profile: opts.profile,
       // Forwarding rules follow the networks: added with the bridge, removed with it, resynced at start.
       firewall,
-      store: opts.stateDir === undefined ? undefined : createFileStateStore(join(opts.stateDir, 'driver')),
+      store: opts.driverStore ?? (opts.stateDir === undefined ? undefined : createFileStateStore(join(opts.stateDir, 'driver'))),
     });
     // With --state: adopt what the state knows, remove what a crashed run left unrecorded.
     if (opts.stateDir !== undefined && opts.backend === 'linux') await sweepUnknownLinks(driver, backend, HOST_NAMESPACE);
