@@ -37,7 +37,8 @@ const designs: Design[] = [
   { name: 'configured-pools', start: (s) => startConfiguredPoolsIpam(s, CALICO), config: { subnets: CALICO } },
   { name: 'local-only', start: (s) => startLocalOnlyIpam(s) },
   { name: 'routed-l3', start: (s) => startRoutedL3Plugin(s) },
-  { name: 'dhcp-null-ipam', start: (s) => startDhcpDriver(s), config: { driverOpts: { bridge: 'br-dhcp' } } },
+  // Short leases: slowness is the `slow` design's subject (a 300 ms lease makes a seed take minutes).
+  { name: 'dhcp-null-ipam', start: (s) => startDhcpDriver(s, { leaseMs: 20 }), config: { driverOpts: { bridge: 'br-dhcp' } } },
   { name: 'linklocal', start: (s) => startLinkLocalDriver(s) },
   { name: 'managed', start: (s) => startManagedPlugin(s) },
   { name: 'slow', start: (s) => startSlowPlugin(s), onlyWhenNamed: true },
