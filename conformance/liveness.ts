@@ -4,7 +4,12 @@
  * no answer to that either means the plugin died or hangs, and the run gives
  * one verdict for it instead of a cascade of "connection refused" failures.
  */
-import type { CallSummary } from './types.js';
+import type { CallSummary, Capability } from './types.js';
+
+/** A cheap read-only method the plugin serves: the IPAM's address spaces, the driver's capabilities, or Plugin.Activate. */
+export function servedReadPath(caps: ReadonlySet<Capability>): string {
+  return caps.has('ipam') ? '/IpamDriver.GetDefaultAddressSpaces' : caps.has('driver') ? '/NetworkDriver.GetCapabilities' : '/Plugin.Activate';
+}
 
 export interface Suspicion {
   readonly call: CallSummary;

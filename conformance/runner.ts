@@ -17,7 +17,7 @@ import { hostHeaderFor, type RawSender } from './raw.js';
 import { writeReplayFile } from './replay-file.js';
 import { Resources } from './resources.js';
 import { type Connector, createTarget, type Target, type TargetSpec } from './target.js';
-import { type Death, LivenessWatch } from './liveness.js';
+import { type Death, LivenessWatch, servedReadPath } from './liveness.js';
 import { restartByCommand } from './restart.js';
 import {
   type AddressSpaces,
@@ -123,7 +123,7 @@ export async function runSuites(
   let pluginKind: PluginKind;
   try {
     ({ capabilities, spaces, pluginKind } = await probeTarget(tgt.description, raw, caller, config, plan));
-    const readPath = servedRead(capabilities);
+    const readPath = servedReadPath(capabilities);
     liveness = new LivenessWatch(async () => {
       const res = await probeRaw.send({ path: readPath }, { timeoutMs: config.timeoutMs });
       return res.kind === 'reply' ? null : `${readPath}: ${res.message}`;
@@ -221,11 +221,6 @@ export async function runSuites(
   };
   emit({ type: 'run-finished', report });
   return report;
-}
-
-/** The cheap read-only call a plugin of these capabilities serves (liveness probe, restart wait). */
-function servedRead(caps: ReadonlySet<Capability>): string {
-  return caps.has('ipam') ? '/IpamDriver.GetDefaultAddressSpaces' : caps.has('driver') ? '/NetworkDriver.GetCapabilities' : '/Plugin.Activate';
 }
 
 /**

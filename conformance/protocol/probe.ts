@@ -1,5 +1,6 @@
 /** Raw-exchange helpers of the protocol suite: every exchange is kept for the counterexample. */
 import { methodByPath } from '../../src/protocol/methods.js';
+import { servedReadPath as servedReadPathOf } from '../liveness.js';
 import type { RawExchange, RawResult } from '../raw.js';
 import type { CallSummary, CheckContext, Counterexample } from '../types.js';
 
@@ -39,8 +40,7 @@ export class Probe {
 
   /** The plugin still answers a harmless call (after hostile input). */
   async alive(): Promise<boolean> {
-    const path = this.ctx.capabilities.has('ipam') ? '/IpamDriver.GetDefaultAddressSpaces' : this.ctx.capabilities.has('driver') ? '/NetworkDriver.GetCapabilities' : '/Plugin.Activate';
-    const res = await this.send({ path });
+    const res = await this.send({ path: servedReadPath(this.ctx) });
     return res.kind === 'reply' && res.status === 200;
   }
 }
@@ -52,9 +52,9 @@ function findKey(obj: Record<string, unknown>, name: string): string | undefined
   return undefined;
 }
 
-/** A cheap read-only method the plugin serves: the IPAM's address spaces, the driver's capabilities, or Plugin.Activate. */
+/** A cheap read-only method the plugin serves (see liveness.ts). */
 export function servedReadPath(ctx: CheckContext): string {
-  return ctx.capabilities.has('ipam') ? '/IpamDriver.GetDefaultAddressSpaces' : ctx.capabilities.has('driver') ? '/NetworkDriver.GetCapabilities' : '/Plugin.Activate';
+  return servedReadPathOf(ctx.capabilities);
 }
 
 export function verdictOf(path: string, res: RawResult): ReplyVerdict {
