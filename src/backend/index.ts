@@ -1,5 +1,4 @@
 /** Backends: the contract (`Backend`) and the in-memory model. */
 export * from './backend.js';
-export * from './mac.js';
 export * from './virtual/index.js';
 export * from './firewall.js';

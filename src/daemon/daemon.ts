@@ -19,7 +19,8 @@ import { PluginCallError, type CallOutcome, type CallRecord, type PluginCaller }
 import { Options, type Profile } from '../protocol/constants.js';
 import type { JoinResponse } from '../protocol/messages.js';
 import type { MethodKey, RequestOf, ResponseOf } from '../protocol/methods.js';
-import { bareIp, contains, formatIp, invalidCidr, isGlobalUnicast6, macBase64, overlaps, parseCidr, parseIp, parseIpNet, parseMacText, type IpNet, type Net } from './addr.js';
+import { addressPart, canonicalGoMac, formatIp, type IpPrefix, isGlobalUnicast6, macBase64, type Net, netContains, netsOverlap, parseCidr, parseIp, parseIpPrefix } from '../net/index.js';
+import { invalidCidr } from './addr.js';
 import { DaemonError, DaemonUsageError, type DaemonOperation, type DaemonStep } from './errors.js';
 import { heapPush, heapRemove } from './heap.js';
 import { createIdGenerator, type IdGenerator } from './ids.js';
@@ -328,22 +329,22 @@ class Daemon implements SimulatedDaemon {
         subnet = parseCidr(c.subnet);
         if (subnet === null) fail('validate', invalidCidr(c.subnet), { status: 400 });
         if (subnet.family !== family) fail('validate', `invalid ${family === 4 ? 'IPv4' : 'IPv6'} subnet ${c.subnet}`, { status: 400 });
-        for (const o of subnets) if (overlaps(o, subnet)) fail('validate', 'multiple overlapping subnet configuration is not supported', { status: 400 });
+        for (const o of subnets) if (netsOverlap(o, subnet)) fail('validate', 'multiple overlapping subnet configuration is not supported', { status: 400 });
         subnets.push(subnet);
       }
       if (c.ipRange !== undefined && c.ipRange !== '') {
         const r = parseCidr(c.ipRange);
         if (r === null) fail('validate', invalidCidr(c.ipRange), { status: 400 });
-        if (subnet === null || r.family !== subnet.family || r.prefix < subnet.prefix || !contains(subnet, { family: r.family, value: r.base })) fail('validate', `no matching subnet for range ${c.ipRange}`, { status: 400 });
+        if (subnet === null || r.family !== subnet.family || r.prefix < subnet.prefix || !netContains(subnet, { family: r.family, value: r.base })) fail('validate', `no matching subnet for range ${c.ipRange}`, { status: 400 });
       }
       if (c.gateway !== undefined && c.gateway !== '') {
         const g = parseIp(c.gateway);
         if (g === null) fail('validate', `invalid gateway address ${c.gateway} in Ipam configuration`, { status: 400 });
-        if (subnet === null || !contains(subnet, g)) fail('validate', `no matching subnet for gateway ${c.gateway}`, { status: 400 });
+        if (subnet === null || !netContains(subnet, g)) fail('validate', `no matching subnet for gateway ${c.gateway}`, { status: 400 });
       }
       for (const [, v] of Object.entries(c.auxAddresses ?? {})) {
         const a = parseIp(v);
-        if (a === null || subnet === null || !contains(subnet, a)) fail('validate', `no matching subnet for aux-address ${v}`, { status: 400 });
+        if (a === null || subnet === null || !netContains(subnet, a)) fail('validate', `no matching subnet for aux-address ${v}`, { status: 400 });
       }
     }
   }
@@ -451,7 +452,7 @@ class Daemon implements SimulatedDaemon {
         out.push(rec);
         const metaGw = rec.meta[Options.Gateway];
         if (metaGw !== undefined) {
-          const g = parseIpNet(metaGw);
+          const g = parseIpPrefix(metaGw);
           if (g === null) fail('GatewayAddress', `failed to parse gateway address (${metaGw}) returned by ipam driver: ${invalidCidr(metaGw)}`, { status: 400 });
           rec.gateway = g;
         }
@@ -464,7 +465,7 @@ class Daemon implements SimulatedDaemon {
             // The built-in null IPAM answers nil without an error: the network has no gateway.
           } else if (r.value.Address === '') inner = 'No address returned';
           else {
-            const g = parseIpNet(r.value.Address);
+            const g = parseIpPrefix(r.value.Address);
             if (g === null) inner = invalidCidr(r.value.Address);
             else rec.gateway = g;
           }
@@ -473,13 +474,13 @@ class Daemon implements SimulatedDaemon {
         for (const [k, val] of Object.entries(cfg.auxAddresses ?? {})) {
           const ip = parseIp(val);
           if (ip === null) fail('AuxAddress', `non parsable secondary ip address (${k}:${val}) passed for network ${n.name}`, { status: 400 });
-          if (!contains(rec.pool.net, ip)) fail('AuxAddress', `auxiliary address: (${k}:${val}) must belong to the master pool: ${rec.pool.text}`, { status: 403 });
+          if (!netContains(rec.pool.net, ip)) fail('AuxAddress', `auxiliary address: (${k}:${val}) must belong to the master pool: ${rec.pool.text}`, { status: 403 });
           const r = await this.tryCall(this.ipam, 'RequestAddress', { PoolID: rec.poolId, Address: val, Options: null });
           let inner: string | null = null;
           if (!r.ok) inner = r.error.message;
           else if (r.value.Address === '') inner = 'No address returned';
           else {
-            const a = parseIpNet(r.value.Address);
+            const a = parseIpPrefix(r.value.Address);
             if (a === null) inner = invalidCidr(r.value.Address);
             else rec.aux.push([k, a]);
           }
@@ -498,7 +499,7 @@ class Daemon implements SimulatedDaemon {
   }
 
   /** requestPoolHelper: the overlap loop for automatic local pools (protocol.md §2.3). */
-  private async requestPool(n: NetworkRec, cfg: IpamConfigSpec, v6: boolean, fail: Fail): Promise<{ poolId: string; pool: IpNet; meta: Record<string, string> }> {
+  private async requestPool(n: NetworkRec, cfg: IpamConfigSpec, v6: boolean, fail: Fail): Promise<{ poolId: string; pool: IpPrefix; meta: Record<string, string> }> {
     const held: string[] = [];
     const preferred = cfg.subnet ?? '';
     try {
@@ -510,7 +511,7 @@ class Daemon implements SimulatedDaemon {
         }
         const r = await this.tryCall(this.ipam, 'RequestPool', { AddressSpace: n.addrSpace, Pool: preferred, SubPool: cfg.ipRange ?? '', Options: { ...n.ipamOpts }, V6: v6 });
         if (!r.ok) fail('RequestPool', r.error.message, { callError: r.error });
-        const pool = parseIpNet(r.value.Pool);
+        const pool = parseIpPrefix(r.value.Pool);
         if (pool === null) {
           // The pool id is lost with the error: dockerd never releases it.
           this.leak({ kind: 'pool', poolId: r.value.PoolID, detail: `RequestPool answered an invalid pool ${JSON.stringify(r.value.Pool)}; the pool is never released` });
@@ -518,7 +519,7 @@ class Daemon implements SimulatedDaemon {
         }
         const meta = r.value.Data ?? {};
         const unspecified = (pool.ip.value === 0 || pool.ip.value === 0n) && pool.prefix === 0;
-        if (n.scope === 'global' || preferred !== '' || unspecified || !this.hostRoutes.some((h) => overlaps(h, pool.net))) {
+        if (n.scope === 'global' || preferred !== '' || unspecified || !this.hostRoutes.some((h) => netsOverlap(h, pool.net))) {
           return { poolId: r.value.PoolID, pool, meta };
         }
         held.push(r.value.PoolID);
@@ -548,7 +549,7 @@ class Daemon implements SimulatedDaemon {
         if (!ok) this.leak({ kind: 'address', poolId: p.poolId, address: formatIp(p.gateway.ip), detail: 'gateway not released (ReleaseAddress failed)' });
       }
       for (const [k, a] of p.aux) {
-        if (!contains(p.pool.net, a.ip)) continue;
+        if (!netContains(p.pool.net, a.ip)) continue;
         const ok = await this.logged(this.ipam, 'ReleaseAddress', { PoolID: p.poolId, Address: formatIp(a.ip) }, `Failed to release secondary ip address ${k} (${formatIp(a.ip)}) on delete of network ${n.name} (${n.id})`);
         if (!ok) this.leak({ kind: 'address', poolId: p.poolId, address: formatIp(a.ip), detail: `aux address ${k} not released (ReleaseAddress failed)` });
       }
@@ -604,7 +605,7 @@ class Daemon implements SimulatedDaemon {
       const ip = parseIp(a.ip6);
       if (ip === null || ip.family !== 6) fail('validate', `invalid IPv6 address: ${a.ip6}`, { status: 400 });
     }
-    if (a.mac !== undefined && a.mac !== '' && parseMacText(a.mac) === null) fail('validate', `invalid MAC address: ${a.mac}`, { status: 400 });
+    if (a.mac !== undefined && a.mac !== '' && canonicalGoMac(a.mac) === null) fail('validate', `invalid MAC address: ${a.mac}`, { status: 400 });
   }
 
   containerRun(spec: ContainerRunSpec): Promise<ContainerView> {
@@ -723,7 +724,7 @@ class Daemon implements SimulatedDaemon {
       epOptions[Options.ExposedPorts] = labels[Options.ExposedPorts];
       epOptions[Options.PortMap] = labels[Options.PortMap];
     }
-    const mac = a.mac !== undefined && a.mac !== '' ? parseMacText(a.mac) : null;
+    const mac = a.mac !== undefined && a.mac !== '' ? canonicalGoMac(a.mac) : null;
     if (mac !== null) epOptions[Options.MacAddress] = macBase64(mac);
     for (const [k, v] of Object.entries(a.driverOpts ?? {})) epOptions[k] = v;
     if (n.endpointNames.has(c.name)) fail('validate', `endpoint with name ${c.name} already exists in network ${n.name}`, { status: 403 });
@@ -821,19 +822,19 @@ class Daemon implements SimulatedDaemon {
   /** The remote driver proxy's reading of CreateEndpoint's reply; returns the error text or null. */
   private async applyCreateEndpointReply(ep: EndpointRec, iface: { Address?: string; AddressIPv6?: string; MacAddress?: string } | null): Promise<string | null> {
     if (iface === null) return null;
-    let addr: IpNet | null = null;
-    let addr6: IpNet | null = null;
+    let addr: IpPrefix | null = null;
+    let addr6: IpPrefix | null = null;
     let mac: string | null = null;
     if (iface.Address !== undefined && iface.Address !== '') {
-      addr = parseIpNet(iface.Address);
+      addr = parseIpPrefix(iface.Address);
       if (addr === null) return invalidCidr(iface.Address);
     }
     if (iface.AddressIPv6 !== undefined && iface.AddressIPv6 !== '') {
-      addr6 = parseIpNet(iface.AddressIPv6);
+      addr6 = parseIpPrefix(iface.AddressIPv6);
       if (addr6 === null) return invalidCidr(iface.AddressIPv6);
     }
     if (iface.MacAddress !== undefined && iface.MacAddress !== '') {
-      mac = parseMacText(iface.MacAddress);
+      mac = canonicalGoMac(iface.MacAddress);
       if (mac === null) return `address ${iface.MacAddress}: invalid MAC address`;
     }
     const rollback = async (msg: string): Promise<string> => {
@@ -863,13 +864,13 @@ class Daemon implements SimulatedDaemon {
     if (pools.length === 0 && v === 6) return;
     const step: DaemonStep = v === 4 ? 'RequestAddress' : 'RequestAddressIPv6';
     for (const p of pools) {
-      if (pref !== null && !contains(p.pool.net, pref)) continue;
+      if (pref !== null && !netContains(p.pool.net, pref)) continue;
       const r = await this.tryCall(this.ipam, 'RequestAddress', { PoolID: p.poolId, Address: pref === null ? '' : formatIp(pref), Options: ep.ipamOptions === null ? null : { ...ep.ipamOptions } });
       if (!r.ok) fail(step, r.error.message, { callError: r.error });
       // The built-in null IPAM gives no address and no error: the driver's CreateEndpoint reply may supply one.
       if (r.value.Address === '' && this.nullIpam) return;
       if (r.value.Address === '') fail(step, 'No address returned');
-      const a = parseIpNet(r.value.Address);
+      const a = parseIpPrefix(r.value.Address);
       if (a === null) fail(step, invalidCidr(r.value.Address));
       const rec: AddrRec = { poolId: p.poolId, addr: a };
       if (v === 4) ep.v4 = rec;
@@ -931,7 +932,7 @@ class Daemon implements SimulatedDaemon {
     for (const sr of res.StaticRoutes ?? []) {
       let dest = '0.0.0.0/0';
       if (sr.Destination !== '') {
-        const d = parseIpNet(sr.Destination);
+        const d = parseIpPrefix(sr.Destination);
         if (d === null) await bad(invalidCidr(sr.Destination));
         dest = d!.text;
       }
@@ -1242,9 +1243,9 @@ class Daemon implements SimulatedDaemon {
           const cur = v === 4 ? ep.v4 : ep.v6;
           if (cur === null) continue;
           const pools = v === 4 ? n.v4 : n.v6;
-          const p = pools.find((x) => contains(x.pool.net, cur.addr.ip));
+          const p = pools.find((x) => netContains(x.pool.net, cur.addr.ip));
           if (p === undefined) continue;
-          const r = await this.tryCall(this.ipam, 'RequestAddress', { PoolID: p.poolId, Address: bareIp(cur.addr.text), Options: null });
+          const r = await this.tryCall(this.ipam, 'RequestAddress', { PoolID: p.poolId, Address: addressPart(cur.addr.text), Options: null });
           if (r.ok && r.value.Address !== '') cur.poolId = p.poolId;
           else this.warn(`failed to reserve current address for endpoint ${JSON.stringify(ep.name)} (${ep.id}) on network ${JSON.stringify(n.name)} (${n.id})`);
         }

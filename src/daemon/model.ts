@@ -2,18 +2,18 @@
  * The daemon's store: networks, endpoints, sandboxes and containers as
  * libnetwork and dockerd keep them (only what the simulated sequences need).
  */
-import type { IpNet } from './addr.js';
+import type { IpPrefix } from '../net/index.js';
 import type { IpamConfigSpec, NetworkAttachSpec, PortSpec } from './types.js';
 
 /** One pool of a network (libnetwork IpamInfo). */
 export interface PoolRec {
   poolId: string;
   /** The pool as the IPAM returned it (types.ParseCIDR keeps host bits). */
-  pool: IpNet;
+  pool: IpPrefix;
   meta: Record<string, string>;
-  gateway: IpNet | null;
+  gateway: IpPrefix | null;
   /** Aux addresses in request order. */
-  aux: Array<[string, IpNet]>;
+  aux: Array<[string, IpPrefix]>;
 }
 
 export interface NetworkRec {
@@ -56,7 +56,7 @@ export interface JoinRec {
 
 export interface AddrRec {
   poolId: string;
-  addr: IpNet;
+  addr: IpPrefix;
 }
 
 export interface EndpointRec {

@@ -5,7 +5,7 @@
  * back on leave. Error texts are libnetwork's.
  */
 import { HOST_NAMESPACE, isBackendError, ERRNO_TEXT, type Backend } from '../backend/backend.js';
-import { contains, parseCidr, parseIp } from './addr.js';
+import { netContains, parseCidr, parseIp } from '../net/index.js';
 import type { IfaceRec, EndpointRec, SandboxRec, StaticRouteRec } from './model.js';
 
 /** Go's text of a netlink errno (`syscall.Errno.Error()`): strerror in lower case. */
@@ -136,7 +136,7 @@ async function routeGet(backend: Backend, sb: SandboxRec, ipText: string, linkLo
   let best: { prefix: number; metric: number; dev: string; direct: boolean } | null = null;
   for (const r of routes) {
     const net = parseCidr(r.destination);
-    if (net === null || !contains(net, ip)) continue;
+    if (net === null || !netContains(net, ip)) continue;
     if (best === null || net.prefix > best.prefix || (net.prefix === best.prefix && r.metric < best.metric)) best = { prefix: net.prefix, metric: r.metric, dev: r.dev, direct: r.gateway === null };
   }
   const linkLocal = ip.family === 6 && (ip.value as bigint) >> 118n === 0x3fan;

@@ -18,7 +18,7 @@
 import type { IPAMData, StaticRoute } from '../protocol/messages.js';
 import { Options } from '../protocol/constants.js';
 import { DEFAULT_MTU, MAX_MTU, MIN_MTU, OWNED_LINK_PREFIX, isNameTemplate, linkNameProblem } from '../backend/backend.js';
-import { formatIp, netContains, parseCidr, parseIp, type Ip, type Net } from '../ipam/address.js';
+import { formatIp, netContains, parseCidr, parseIp, parseIpPrefix, type Ip, type Net } from '../net/index.js';
 import { DriverError } from './errors.js';
 
 export const DriverOptions = {
@@ -117,9 +117,8 @@ function parsePools(data: readonly IPAMData[] | null | undefined, family: 4 | 6,
     }
     let gateway: string | null = null;
     if (d.Gateway !== undefined && d.Gateway !== '') {
-      const slash = d.Gateway.indexOf('/');
-      const ip = parseIp(slash < 0 ? d.Gateway : d.Gateway.slice(0, slash));
-      if (ip === null || ip.family !== family || (slash >= 0 && parseCidr(d.Gateway) === null)) {
+      const ip = parseIpPrefix(d.Gateway, { allowBare: true })?.ip ?? null;
+      if (ip === null || ip.family !== family) {
         throw new DriverError('E_DRIVER_REQUEST', `${at}.Gateway: expected an IPv${family} CIDR, got "${d.Gateway}"`);
       }
       if (!netContains(pool, ip)) throw new DriverError('E_DRIVER_REQUEST', `${at}.Gateway: ${d.Gateway} is outside the pool ${pool.text}`);

@@ -43,8 +43,7 @@ import {
   type NamespaceKey,
 } from '../backend/backend.js';
 import type { Firewall } from '../backend/firewall.js';
-import { formatMac, isValidLinkMac, parseMac, randomLinkMac } from '../backend/mac.js';
-import { netContains, parseCidr, parseIp, type Ip } from '../ipam/address.js';
+import { addressPart, formatMac, isValidLinkMac, netContains, parseCidr, parseIp, parseIpPrefix, parseMac, randomLinkMac, type Ip } from '../net/index.js';
 import type { CallContext, NetworkDriverApi } from '../protocol/api.js';
 import type { Profile } from '../protocol/constants.js';
 import type * as m from '../protocol/messages.js';
@@ -705,12 +704,11 @@ function gateways(pools: readonly PoolConfig[]): string[] {
 /** The IP of an endpoint CIDR, or null when empty; E_DRIVER_REQUEST when malformed or of the wrong family. */
 function parseEndpointCidr(text: string | undefined, family: 4 | 6, field: string): Ip | null {
   if (text === undefined || text === null || text === '') return null;
-  const slash = typeof text === 'string' ? text.indexOf('/') : -1;
-  const ip = slash < 0 ? null : parseIp(text.slice(0, slash));
-  if (ip === null || ip.family !== family || parseCidr(text) === null) {
+  const address = parseIpPrefix(text);
+  if (address === null || address.ip.family !== family) {
     throw new DriverError('E_DRIVER_REQUEST', `${field}: expected an IPv${family} CIDR, got "${String(text)}"`);
   }
-  return ip;
+  return address.ip;
 }
 
 function endpointReply(ep: EndpointRecord): m.CreateEndpointResponse {
@@ -721,10 +719,10 @@ function endpointReply(ep: EndpointRecord): m.CreateEndpointResponse {
 /** Gateway IP (no mask) of the pool that holds `cidr`. */
 function gatewayFor(pools: readonly PoolConfig[], cidr: string | null): string | null {
   if (cidr === null) return null;
-  const ip = parseIp(cidr.slice(0, cidr.indexOf('/')));
+  const ip = parseIp(addressPart(cidr));
   if (ip === null) return null;
   for (const p of pools) {
-    if (p.gateway !== null && netContains(parseCidr(p.pool)!, ip)) return p.gateway.slice(0, p.gateway.indexOf('/'));
+    if (p.gateway !== null && netContains(parseCidr(p.pool)!, ip)) return addressPart(p.gateway);
   }
   return null;
 }

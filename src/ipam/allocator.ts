@@ -9,7 +9,7 @@
  */
 import { Options, LOCAL_DEFAULT, GLOBAL_DEFAULT } from '../protocol/constants.js';
 import type * as m from '../protocol/messages.js';
-import { formatIPv4, formatIPv6, netContains, netEnd, parseCidr, parseIp, type Ip, type Net } from './address.js';
+import { formatIPv4, formatIPv6, netContains, netEnd, parseCidr, parseIp, type Ip, type Net } from '../net/index.js';
 import { IpamErrors, type IpamProfile } from './errors.js';
 import { MasterIndex } from './master-index.js';
 import { BigOrdinalSet, SmallOrdinalSet } from './ordinal-set.js';

@@ -4,7 +4,6 @@ export type { PoolInfo, AddressRun, IpamStats } from './allocator.js';
 export type { RecoveryReport } from './journal.js';
 export { IpamError, IpamStateError, AddressPoolsError, type DockerErrorClass, type IpamErrorCode, type IpamProfile } from './errors.js';
 export { parseAddressPoolFlag, DOCKER_LOCAL_POOLS, DOCKER_GLOBAL_POOLS, type AddressPoolSpec } from './predefined.js';
-export { parseCidr, parseIp, formatIPv4, formatIPv6, type Net, type Ip } from './address.js';
 export {
   loadScenarioFiles,
   validateScenarioFile,

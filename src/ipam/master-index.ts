@@ -5,7 +5,7 @@
  * master overlaps candidate C iff it contains C (looked up per prefix length
  * present) or starts inside C (binary search over sorted starts).
  */
-import { netEnd, type Net } from './address.js';
+import { netEnd, type Net } from '../net/index.js';
 
 type Addr = number | bigint;
 

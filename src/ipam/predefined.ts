@@ -5,7 +5,7 @@
  * exhausted RAM, moby#40275); here a list is its bases, and entry i is
  * computed, so an `fd00::/8` split into /64s costs nothing.
  */
-import { parseCidr, type Net, makeNet4, makeNet6 } from './address.js';
+import { parseCidr, type Net, makeNet4, makeNet6 } from '../net/index.js';
 import { AddressPoolsError } from './errors.js';
 
 /** One `{base, size}` entry as dockerd's daemon.json / flag takes it. */

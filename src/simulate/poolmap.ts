@@ -4,7 +4,7 @@
  * Cheap for any pool size: the work is proportional to the runs and holders,
  * never to the number of addresses.
  */
-import { parseCidr, parseIp } from '../ipam/address.js';
+import { parseCidr, parseIp } from '../net/index.js';
 import type { AddressRole, PoolView } from './trace.js';
 
 /** What the HTML page needs to draw one pool (offsets are decimal strings). */

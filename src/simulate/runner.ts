@@ -5,7 +5,7 @@
  * scenario's expectations and, optionally, invariants after every step.
  */
 import type { CallRecord } from '../client/types.js';
-import { parseIp } from '../ipam/address.js';
+import { parseIp } from '../net/index.js';
 import { actionText, type FaultSpec, type Scenario, type ScenarioAction, type ScenarioExpect } from './scenario.js';
 import { poolCounts } from './poolmap.js';
 import { TRACE_VERSION, traceCall, type SimState, type Trace, type TraceCall, type TraceStep } from './trace.js';

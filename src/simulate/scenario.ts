@@ -10,7 +10,7 @@
 import { readFileSync } from 'node:fs';
 import { isMap, isSeq, LineCounter, parseDocument, type Document, type Node as YamlNode } from 'yaml';
 import { CnmkitError } from '../errors.js';
-import { parseCidr, parseIp } from '../ipam/address.js';
+import { parseCidr, parseIp } from '../net/index.js';
 import { PROFILES, type Profile } from '../protocol/constants.js';
 
 export interface SubnetSpec {

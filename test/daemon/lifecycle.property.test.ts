@@ -13,7 +13,7 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { DaemonError, type FaultRule } from '../../src/daemon/index.js';
-import { netContains, parseCidr, parseIp } from '../../src/ipam/address.js';
+import { netContains, parseCidr, parseIp } from '../../src/net/index.js';
 import { makeEnv, teardown, type Env } from './env.js';
 
 const NETWORKS = {

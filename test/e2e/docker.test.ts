@@ -11,7 +11,7 @@ import { randomBytes } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createIpam } from '../../src/ipam/index.js';
 import { HOST_NAMESPACE } from '../../src/backend/backend.js';
-import { netContains, parseCidr, parseIp } from '../../src/ipam/address.js';
+import { netContains, parseCidr, parseIp } from '../../src/net/index.js';
 import { createIptablesFirewall, createLinuxBackend } from '../../src/backend/linux/index.js';
 import { Cleanup, IMAGE, ROOT, ServeProcess, acquireE2eLock, cnmRules, docker, e2eSkipReason, existingLinks, portsOf, run, socketLive } from './harness.js';
 

@@ -34,8 +34,8 @@ import {
   type RouteSpec,
   type VethOptions,
 } from '../backend.js';
-import { isValidLinkMac, parseMac } from '../mac.js';
-import { formatIp, parseCidr, parseIp } from '../../ipam/address.js';
+import { isValidLinkMac, parseMac } from '../../net/index.js';
+import { formatIp, parseCidr, parseIp } from '../../net/index.js';
 import { errnoFromIpText } from './errno.js';
 import { IpSession, runIpOnce, type IpResult } from './ip-session.js';
 import { DEFAULT_SANDBOX_ROOTS, createNetnsFile, deleteNetnsFile, netnsKeyProblem, netnsRef, type NetnsRef } from './netns.js';

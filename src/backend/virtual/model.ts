@@ -4,7 +4,7 @@
  * object (master, veth peer) so renames and moves cannot leave stale names.
  */
 import type { Family, LinkKind, NamespaceKey } from '../backend.js';
-import type { Ip, Net } from '../../ipam/address.js';
+import type { Ip, Net } from '../../net/index.js';
 
 export interface VAddress {
   readonly family: Family;

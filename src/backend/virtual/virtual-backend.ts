@@ -37,8 +37,8 @@ import {
   type RouteSpec,
   type VethOptions,
 } from '../backend.js';
-import { formatIp, makeNet4, makeNet6, netContains, parseIp, type Ip, type Net } from '../../ipam/address.js';
-import { isValidLinkMac, parseMac, randomLinkMac, formatMac } from '../mac.js';
+import { formatIp, makeNet4, makeNet6, netContains, parseIp, type Ip, type Net } from '../../net/index.js';
+import { isValidLinkMac, parseMac, randomLinkMac, formatMac } from '../../net/index.js';
 import type { VAddress, VLink, VNamespace, VRoute } from './model.js';
 import { renderSnapshot, type LinkSnapshot, type NamespaceSnapshot, type VirtualSnapshot } from './snapshot.js';
 

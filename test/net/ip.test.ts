@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import fc from 'fast-check';
-import { formatIPv6, parseCidr, parseIp, parseIPv4, parseIPv6, formatIPv4 } from '../../src/ipam/address.js';
+import { formatIPv6, parseCidr, parseIp, parseIPv4, parseIPv6, formatIPv4 } from '../../src/net/index.js';
 import { parseAddressPoolFlag, AddressPoolsError, createIpam } from '../../src/ipam/index.js';
 
 describe('IP text like Go', () => {

@@ -1,31 +1,18 @@
 /**
- * IP addresses and networks the way Go's `net` package reads and prints them
- * (what Docker 20.10 does): strict dotted quads (no leading zeros), RFC 4291
- * IPv6 text with an optional trailing dotted quad, CIDRs canonicalised by
- * masking, IPv6 printed per RFC 5952 (a single zero group is not shortened).
+ * Bare IP addresses the way Go's `net` package reads and prints them (what
+ * dockerd does): strict dotted quads (no leading zeros), RFC 4291 IPv6 text
+ * with an optional trailing dotted quad, IPv6 printed per RFC 5952 as Go does
+ * (a single zero group is not shortened).
  *
  * IPv4 values are unsigned 32-bit numbers; IPv6 values are bigints.
  */
 
 export type Family = 4 | 6;
 
-export interface Net {
-  readonly family: Family;
-  readonly prefix: number;
-  /** Number of host bits: 32 - prefix or 128 - prefix. */
-  readonly hostBits: number;
-  /** Network address: a number for IPv4, a bigint for IPv6. */
-  readonly base: number | bigint;
-  /** Canonical text, e.g. `10.0.0.0/8`, `fd00:1:2:3:4:5:6:0/112`. */
-  readonly text: string;
-}
-
 export interface Ip {
   readonly family: Family;
   readonly value: number | bigint;
 }
-
-const DEC = /^[0-9]+$/;
 
 /** Strict dotted quad (Go >= 1.17: no leading zeros). Returns the uint32 or -1. */
 export function parseIPv4(text: string): number {
@@ -148,57 +135,22 @@ export function formatIp(ip: Ip): string {
   return ip.family === 4 ? formatIPv4(ip.value as number) : formatIPv6(ip.value as bigint);
 }
 
-const MASK128 = (1n << 128n) - 1n;
-
-/** Go net.ParseCIDR + canonicalisation (`10.0.0.5/8` -> `10.0.0.0/8`); null when invalid. */
-export function parseCidr(text: string): Net | null {
-  const slash = text.indexOf('/');
-  if (slash < 0) return null;
-  const addr = text.slice(0, slash);
-  const len = text.slice(slash + 1);
-  if (!DEC.test(len) || len.length > 3) return null;
-  const prefix = Number(len);
-  const ip = parseIp(addr);
-  if (ip === null) return null;
-  if (ip.family === 4) {
-    if (prefix > 32) return null;
-    return makeNet4(ip.value as number, prefix);
-  }
-  if (prefix > 128) return null;
-  return makeNet6(ip.value as bigint, prefix);
+/** Bits in an address of the family. */
+export function familyBits(family: Family): 32 | 128 {
+  return family === 4 ? 32 : 128;
 }
 
-export function makeNet4(addr: number, prefix: number): Net {
-  const hostBits = 32 - prefix;
-  const size = 2 ** hostBits;
-  const base = addr - (addr % size);
-  return { family: 4, prefix, hostBits, base, text: `${formatIPv4(base)}/${prefix}` };
+export function sameIp(a: Ip, b: Ip): boolean {
+  return a.family === b.family && a.value === b.value;
 }
 
-export function makeNet6(addr: bigint, prefix: number): Net {
-  const hostBits = 128 - prefix;
-  const base = addr & (MASK128 ^ ((1n << BigInt(hostBits)) - 1n));
-  return { family: 6, prefix, hostBits, base, text: `${formatIPv6(base)}/${prefix}` };
-}
-
-/** Last address of the network. */
-export function netEnd(n: Net): number | bigint {
-  return n.family === 4 ? (n.base as number) + 2 ** n.hostBits - 1 : (n.base as bigint) + (1n << BigInt(n.hostBits)) - 1n;
-}
-
-/** Go IPNet.Contains for same-family values. */
-export function netContains(n: Net, ip: Ip): boolean {
-  if (ip.family !== n.family) return false;
-  if (n.family === 4) {
-    const v = ip.value as number;
-    return v >= (n.base as number) && v <= (netEnd(n) as number);
-  }
+/** Go's net.IP.IsGlobalUnicast for IPv6 (ULA included): not unspecified, loopback, link-local or multicast. IPv4 is always true here. */
+export function isGlobalUnicast6(ip: Ip): boolean {
+  if (ip.family !== 6) return true;
   const v = ip.value as bigint;
-  return v >= (n.base as bigint) && v <= (netEnd(n) as bigint);
-}
-
-/** Either network contains the other's base address (Docker's overlap test). */
-export function netsOverlap(a: Net, b: Net): boolean {
-  if (a.family !== b.family) return false;
-  return netContains(a, { family: b.family, value: b.base }) || netContains(b, { family: a.family, value: a.base });
+  if (v === 0n || v === 1n) return false;
+  const top = Number(v >> 112n);
+  if (top >> 8 === 0xff) return false;
+  if ((top & 0xffc0) === 0xfe80) return false;
+  return true;
 }

@@ -16,6 +16,22 @@ export function parseMac(text: string): Uint8Array | null {
 
 const HEX2 = Array.from({ length: 256 }, (_, b) => b.toString(16).padStart(2, '0'));
 
+/** Go's `net.ParseMAC` for the 6-byte forms `aa:bb:cc:dd:ee:ff` and `aa-bb-cc-dd-ee-ff` (what dockerd accepts), printed as the kernel prints it; null otherwise. */
+export function canonicalGoMac(text: string): string | null {
+  if (typeof text !== 'string' || text.length !== 17) return null;
+  const sep = text[2];
+  // One separator throughout: `aa-bb:cc…` is not a MAC.
+  const bytes = sep === ':' ? parseMac(text) : sep === '-' && !text.includes(':') ? parseMac(text.replaceAll('-', ':')) : null;
+  return bytes === null ? null : formatMac(bytes);
+}
+
+/** Base64 of the 6 bytes of `aa:bb:cc:dd:ee:ff`: how Go marshals a net.HardwareAddr inside an interface{} map. */
+export function macBase64(mac: string): string {
+  const bytes = parseMac(mac);
+  if (bytes === null) throw new TypeError(`macBase64: not a MAC address: ${mac}`);
+  return Buffer.from(bytes).toString('base64');
+}
+
 export function formatMac(bytes: Uint8Array): string {
   let out = '';
   for (let i = 0; i < bytes.length; i++) out += i === 0 ? HEX2[bytes[i]!]! : `:${HEX2[bytes[i]!]!}`;
