@@ -34,8 +34,7 @@ import {
   type RouteSpec,
   type VethOptions,
 } from '../backend.js';
-import { isValidLinkMac, parseMac } from '../../net/index.js';
-import { formatIp, parseCidr, parseIp } from '../../net/index.js';
+import { formatIp, isValidLinkMac, parseCidr, parseIp, parseIpPrefix, parseMac } from '../../net/index.js';
 import { errnoFromIpText } from './errno.js';
 import { IpSession, runIpOnce, type IpResult } from './ip-session.js';
 import { DEFAULT_SANDBOX_ROOTS, createNetnsFile, deleteNetnsFile, netnsKeyProblem, netnsRef, type NetnsRef } from './netns.js';
@@ -108,22 +107,6 @@ function isLinkLocal6(ip: string): boolean {
 function canonicalIp(text: string): string {
   const ip = parseIp(text);
   return ip === null ? text : formatIp(ip);
-}
-
-/** `10.0.0.2/24` or a bare IP -> [ip, prefix, family]; null when malformed. */
-function parseAddress(cidr: string): { ip: string; prefix: number; family: Family } | null {
-  const slash = cidr.indexOf('/');
-  const ipText = slash < 0 ? cidr : cidr.slice(0, slash);
-  const ip = parseIp(ipText);
-  if (ip === null) return null;
-  const max = ip.family === 4 ? 32 : 128;
-  let prefix = max;
-  if (slash >= 0) {
-    const p = cidr.slice(slash + 1);
-    if (!/^[0-9]{1,3}$/.test(p) || Number(p) > max) return null;
-    prefix = Number(p);
-  }
-  return { ip: formatIp(ip), prefix, family: ip.family };
 }
 
 export class LinuxBackend implements Backend {
@@ -389,10 +372,11 @@ export class LinuxBackend implements Backend {
       const s = this.ns(op, nsKey);
       this.checkExistingName(op, s, link);
       this.requireOwned(op, s, link);
-      const a = parseAddress(cidr);
+      // A bare IP is a host address, as iproute2 reads it.
+      const a = parseIpPrefix(cidr, { allowBare: true });
       if (a === null) fail('EINVAL', op, `${s.key}/${link}`, `"${cidr}" is not an address`);
-      const extra = verb === 'add' && a.family === 6 ? ['nodad'] : [];
-      await this.ip(op, `${s.key}/${link} ${cidr}`, s, ['addr', verb, `${a.ip}/${a.prefix}`, 'dev', link, ...extra]);
+      const extra = verb === 'add' && a.ip.family === 6 ? ['nodad'] : [];
+      await this.ip(op, `${s.key}/${link} ${cidr}`, s, ['addr', verb, a.text, 'dev', link, ...extra]);
     });
   }
 
@@ -408,12 +392,9 @@ export class LinuxBackend implements Backend {
     const target = `${s.key} ${route.destination}`;
     const dst = parseCidr(route.destination);
     if (dst === null) fail('EINVAL', op, target, `"${route.destination}" is not a CIDR`);
+    // Host bits set: the kernel's "Invalid prefix for given prefix length".
+    if (parseIpPrefix(route.destination, { requireNetwork: true }) === null) fail('EINVAL', op, target, 'Invalid prefix for given prefix length');
     const args = [dst.text];
-    if (dst.text !== route.destination) {
-      // Host bits set: the kernel's "Invalid prefix for given prefix length".
-      const given = parseAddress(route.destination);
-      if (given === null || `${given.ip}/${given.prefix}` !== dst.text) fail('EINVAL', op, target, 'Invalid prefix for given prefix length');
-    }
     if (route.gateway !== undefined) {
       const gw = parseIp(route.gateway);
       if (gw === null || gw.family !== dst.family) fail('EINVAL', op, target, `"${route.gateway}" is not an IPv${dst.family} gateway`);

@@ -4,16 +4,11 @@
  * object (master, veth peer) so renames and moves cannot leave stale names.
  */
 import type { Family, LinkKind, NamespaceKey } from '../backend.js';
-import type { Ip, Net } from '../../net/index.js';
+import type { Ip, IpPrefix, Net } from '../../net/index.js';
 
-export interface VAddress {
+/** An interface address: `text` is `10.0.0.2/24` (canonical IP, prefix as given), `net` its subnet. */
+export interface VAddress extends IpPrefix {
   readonly family: Family;
-  readonly ip: Ip;
-  readonly prefix: number;
-  /** Network of the address (host bits cleared). */
-  readonly net: Net;
-  /** `10.0.0.2/24`: canonical IP, prefix as given. */
-  readonly cidr: string;
 }
 
 export interface VLink {

@@ -37,8 +37,7 @@ import {
   type RouteSpec,
   type VethOptions,
 } from '../backend.js';
-import { formatIp, makeNet4, makeNet6, netContains, parseIp, type Ip, type Net } from '../../net/index.js';
-import { isValidLinkMac, parseMac, randomLinkMac, formatMac } from '../../net/index.js';
+import { AddressError, formatIp, formatMac, isValidLinkMac, netContains, parseIp, parseIpPrefix, parseMac, randomLinkMac, readIpPrefix, sameIp, type Ip, type Net } from '../../net/index.js';
 import type { VAddress, VLink, VNamespace, VRoute } from './model.js';
 import { renderSnapshot, type LinkSnapshot, type NamespaceSnapshot, type VirtualSnapshot } from './snapshot.js';
 
@@ -190,7 +189,7 @@ export class VirtualBackend implements Backend {
     link.up = true;
     if (link.kind === 'loopback') {
       // inetdev/addrconf give a loopback its addresses when it comes up (if the MTU allows the family).
-      const has = (cidr: string): boolean => link.addresses.some((a) => a.cidr === cidr);
+      const has = (cidr: string): boolean => link.addresses.some((a) => a.text === cidr);
       if (!has('127.0.0.1/8') && link.mtu >= MIN_MTU) link.addresses.push(parseAddress('127.0.0.1/8')!);
       if (!has('::1/128') && link.mtu >= IPV6_MIN_MTU) link.addresses.push(parseAddress('::1/128')!);
     }
@@ -414,7 +413,7 @@ export class VirtualBackend implements Backend {
     this.enter('listAddresses', linkName === undefined ? nsKey : `${nsKey}/${linkName}`, [nsKey, linkName]);
     const ns = this.ns('listAddresses', nsKey);
     const links = linkName === undefined ? sortedLinks(ns) : [this.link('listAddresses', nsKey, linkName)];
-    return links.flatMap((l) => byFamily(l.addresses).map((a) => ({ link: l.name, cidr: a.cidr, family: a.family })));
+    return links.flatMap((l) => byFamily(l.addresses).map((a) => ({ link: l.name, cidr: a.text, family: a.family })));
   }
 
   async listRoutes(nsKey: NamespaceKey, family?: Family): Promise<RouteInfo[]> {
@@ -454,7 +453,7 @@ export class VirtualBackend implements Backend {
     const namespaces: NamespaceSnapshot[] = [...this.namespaces.values()].map((ns) => ({
       key: ns.key,
       links: sortedLinks(ns).map(
-        (l): LinkSnapshot => ({ ...info(l), addresses: byFamily(l.addresses).map((a) => a.cidr) }),
+        (l): LinkSnapshot => ({ ...info(l), addresses: byFamily(l.addresses).map((a) => a.text) }),
       ),
       routes: sortedRoutes(ns).map(routeInfo),
     }));
@@ -517,8 +516,8 @@ export class VirtualBackend implements Backend {
         }
         for (let i = 0; i < l.addresses.length; i++) {
           const a = l.addresses[i];
-          if (l.addresses.some((b, j) => j < i && sameAddress(a, b))) bad(`${at}: address ${a.cidr} twice`);
-          if (a.family === 6 && l.mtu < IPV6_MIN_MTU) bad(`${at}: IPv6 address ${a.cidr} with MTU ${l.mtu}`);
+          if (l.addresses.some((b, j) => j < i && sameAddress(a, b))) bad(`${at}: address ${a.text} twice`);
+          if (a.family === 6 && l.mtu < IPV6_MIN_MTU) bad(`${at}: IPv6 address ${a.text} with MTU ${l.mtu}`);
         }
       }
       if (loopbacks !== 1) bad(`${ns.key}: needs exactly one loopback`);
@@ -679,15 +678,14 @@ export class VirtualBackend implements Backend {
   }
 
   private parseDestination(op: string, target: string, text: string): Net {
-    const slash = typeof text === 'string' ? text.indexOf('/') : -1;
-    const ip = slash < 0 ? null : parseIp(text.slice(0, slash));
-    const len = slash < 0 ? '' : text.slice(slash + 1);
-    if (ip === null || !/^[0-9]{1,3}$/.test(len)) this.fail('EINVAL', op, target, `invalid destination "${String(text)}"`);
-    const prefix = Number(len);
-    if (prefix > (ip.family === 4 ? 32 : 128)) this.fail('EINVAL', op, target, `invalid prefix length /${prefix}`);
-    const net = ip.family === 4 ? makeNet4(ip.value as number, prefix) : makeNet6(ip.value as bigint, prefix);
-    if (net.base !== ip.value) this.fail('EINVAL', op, target, 'Invalid prefix for given prefix length');
-    return net;
+    try {
+      return readIpPrefix(text, { requireNetwork: true }).net;
+    } catch (e) {
+      if (!(e instanceof AddressError)) throw e;
+      if (e.code === 'E_ADDR_PREFIX_LENGTH') this.fail('EINVAL', op, target, `invalid prefix length in "${text}"`);
+      if (e.code === 'E_ADDR_HOST_BITS') this.fail('EINVAL', op, target, 'Invalid prefix for given prefix length');
+      this.fail('EINVAL', op, target, `invalid destination "${String(text)}"`);
+    }
   }
 
   private parseMetric(op: string, target: string, family: Family, metric: number | undefined): number {
@@ -698,7 +696,7 @@ export class VirtualBackend implements Backend {
 
   private addConnectedRoute(link: VLink, a: VAddress): void {
     // On the loopback only IPv6 prefixes reach the main table, and not ::1 (checked on Linux 6.18).
-    if (link.kind === 'loopback' && (a.family === 4 || a.cidr === '::1/128')) return;
+    if (link.kind === 'loopback' && (a.family === 4 || a.text === '::1/128')) return;
     if (a.family === 4 && a.prefix === 32) return; // no prefix route for a /32
     const metric = a.family === 4 ? 0 : IPV6_CONNECTED_METRIC;
     const exists = link.ns.routes.some((r) => r.protocol === 'kernel' && r.dev === link && r.destination.text === a.net.text);
@@ -847,24 +845,8 @@ function describeSpec(spec: RouteSpec): string {
 
 /** `10.0.0.2/24` or a bare IP (iproute2 reads it as /32 or /128). */
 export function parseAddress(text: string): VAddress | null {
-  if (typeof text !== 'string') return null;
-  const slash = text.indexOf('/');
-  const ip = parseIp(slash < 0 ? text : text.slice(0, slash));
-  if (ip === null) return null;
-  const max = ip.family === 4 ? 32 : 128;
-  let prefix = max;
-  if (slash >= 0) {
-    const len = text.slice(slash + 1);
-    if (!/^[0-9]{1,3}$/.test(len)) return null;
-    prefix = Number(len);
-    if (prefix > max) return null;
-  }
-  const net = ip.family === 4 ? makeNet4(ip.value as number, prefix) : makeNet6(ip.value as bigint, prefix);
-  return { family: ip.family, ip, prefix, net, cidr: `${formatIp(ip)}/${prefix}` };
-}
-
-function sameIp(a: Ip, b: Ip): boolean {
-  return a.family === b.family && a.value === b.value;
+  const a = parseIpPrefix(text, { allowBare: true });
+  return a === null ? null : { ...a, family: a.ip.family };
 }
 
 /** Kernel duplicate rules: IPv4 same local address and prefix; IPv6 same address. */
@@ -888,7 +870,7 @@ function byFamily(addresses: readonly VAddress[]): VAddress[] {
   const v4Scope = (a: VAddress): number => ((a.ip.value as number) >>> 24 === 127 ? 1 : 0);
   const orderedV4 = [...primaries.sort((x, y) => v4Scope(y) - v4Scope(x)), ...v4.filter((a) => isSecondary(v4, a))];
   // IPv6: by scope (global, link, host), newest first within a scope.
-  const v6Scope = (a: VAddress): number => (a.cidr === '::1/128' ? 0 : isIpv6LinkLocal(a.ip) ? 1 : 2);
+  const v6Scope = (a: VAddress): number => (a.text === '::1/128' ? 0 : isIpv6LinkLocal(a.ip) ? 1 : 2);
   const v6 = addresses.filter((a) => a.family === 6).reverse();
   return [...orderedV4, ...v6.sort((x, y) => v6Scope(y) - v6Scope(x))];
 }
