@@ -1,8 +1,17 @@
 /**
- * Minimal address arithmetic for the checks: addresses as bigint so IPv4 and
- * IPv6 share one code path. Parsing is strict (what dockerd's Go parser takes).
+ * Address arithmetic of the conformance models: addresses as bigint so IPv4
+ * and IPv6 share one code path (sizes, reserved addresses, overlap, sub-pools).
+ *
+ * Reading and printing address text is NOT modelled here: it uses src/net, the
+ * leaf module that reads text the way dockerd's Go parser does. src/net belongs
+ * to no implementation (it imports nothing from cnmkit, and the reference IPAM
+ * and driver are its clients just as this is), so using it keeps the suites
+ * independent of the reference while every layer agrees on what is an address.
+ * The independent oracle for the parser itself is test/net (checked against
+ * ipaddr.js and against Go's rules); the oracle role of this file lies in the
+ * semantics below, which never come from src/ipam.
  */
-import ipaddr from 'ipaddr.js';
+import { formatIPv4, formatIPv6, parseIp as parseNetIp, parseIpPrefix } from '../src/net/index.js';
 
 export type Family = 4 | 6;
 
@@ -15,39 +24,21 @@ export interface Cidr {
 
 const bitsOf = (f: Family): number => (f === 4 ? 32 : 128);
 
+/** A bare IP as dockerd's Go parser reads it (strict dotted quads, no zones); null otherwise. */
 export function parseIp(text: string): { family: Family; value: bigint } | null {
-  if (!ipaddr.isValid(text)) return null;
-  // ipaddr accepts shorthand like "10.1" or octal; dockerd's Go parser does not.
-  // Go (1.17+) rejects leading zeros too (no octal); ipaddr.js would read "010" as 8.
-  if (text.includes('.') && !text.includes(':') && !/^(0|[1-9]\d{0,2})(\.(0|[1-9]\d{0,2})){3}$/.test(text)) return null;
-  const addr = ipaddr.parse(text);
-  const bytes = addr.toByteArray();
-  let value = 0n;
-  for (const b of bytes) value = (value << 8n) | BigInt(b);
-  return { family: addr.kind() === 'ipv4' ? 4 : 6, value };
+  const ip = parseNetIp(text);
+  return ip === null ? null : { family: ip.family, value: BigInt(ip.value) };
 }
 
 /** `a.b.c.d/n` or `x::y/n`; null when not a CIDR. Host bits are kept in `addr`. */
 export function parseCidrWithAddress(text: string): { cidr: Cidr; addr: bigint } | null {
-  const slash = text.lastIndexOf('/');
-  if (slash < 0) return null;
-  const ip = parseIp(text.slice(0, slash));
-  const lenText = text.slice(slash + 1);
-  if (!ip || !/^\d{1,3}$/.test(lenText)) return null;
-  const prefix = Number(lenText);
-  if (prefix > bitsOf(ip.family)) return null;
-  const mask = maskOf(ip.family, prefix);
-  return { cidr: { family: ip.family, base: ip.value & mask, prefix }, addr: ip.value };
+  const p = parseIpPrefix(text);
+  if (p === null) return null;
+  return { cidr: { family: p.ip.family, base: BigInt(p.net.base), prefix: p.prefix }, addr: BigInt(p.ip.value) };
 }
 
 export function parseCidr(text: string): Cidr | null {
   return parseCidrWithAddress(text)?.cidr ?? null;
-}
-
-function maskOf(family: Family, prefix: number): bigint {
-  const bits = BigInt(bitsOf(family));
-  const all = (1n << bits) - 1n;
-  return all ^ ((1n << (bits - BigInt(prefix))) - 1n);
 }
 
 export function sizeOf(c: Cidr): bigint {
@@ -71,12 +62,7 @@ export function sameCidr(a: Cidr, b: Cidr): boolean {
 }
 
 export function formatIp(family: Family, value: bigint): string {
-  if (family === 4) {
-    return [24n, 16n, 8n, 0n].map((s) => String((value >> s) & 255n)).join('.');
-  }
-  const bytes: number[] = [];
-  for (let i = 15; i >= 0; i--) bytes.push(Number((value >> BigInt(i * 8)) & 255n));
-  return ipaddr.fromByteArray(bytes).toString();
+  return family === 4 ? formatIPv4(Number(value)) : formatIPv6(value);
 }
 
 export function formatCidr(c: Cidr): string {
