@@ -379,7 +379,8 @@ async function runOneCheck(suite: Suite, check: Check, env: RunEnv): Promise<{ r
       message = e instanceof Error ? e.message : String(e);
       const given = e instanceof Violation ? e.counterexample : undefined;
       const calls = given?.calls ?? records.slice(-12).map(summarizeRecord);
-      const reproducer = curlReproducer(calls, env.raw.curlPrefix);
+      // A check reaching several instances builds its own (each call to its own socket).
+      const reproducer = given?.reproducer ?? curlReproducer(calls, env.raw.curlPrefix);
       counterexample = {
         steps: given?.steps ?? [],
         calls,

@@ -1,0 +1,143 @@
+/**
+ * IPAM instances "on several hosts", each on its own socket, written from
+ * protocol.md §2.3/§4.9 alone. Where the state lives is the design:
+ *
+ * - `shared`: every instance reads and writes one state (two front-ends over one
+ *   linearizable store, as instances on one etcd cluster are). Correct.
+ * - `independent`: each instance has its own state (a single-host IPAM started
+ *   twice, no shared store). Must fail the multi suite.
+ * - `shared-pools`: pools are shared but each instance keeps its own address
+ *   set (a cache never written back). Hands out addresses twice across hosts.
+ * - `local-only`: shared state, but no global address space at all.
+ *
+ * `restart(i)` closes instance i's server and serves it again: with a shared
+ * store the state survives; per-instance state (addresses in `shared-pools`,
+ * everything in `independent`) is lost as with kill -9 of a host's plugin.
+ */
+import type { ListeningPlugin } from '../plugins/listen.js';
+import { type FixtureMethods, refuse, serveFixture } from './serve.js';
+import { fmtAddr, fmtNet, inNet, type Net, netsOverlap, parseAddr, parseNet, str } from './shared-ipam.js';
+
+export type MultiIpamMode = 'shared' | 'independent' | 'shared-pools' | 'local-only';
+
+interface Pool {
+  readonly space: string;
+  readonly net: Net;
+  readonly range: readonly [bigint, bigint];
+}
+
+interface State {
+  readonly pools: Map<string, Pool>;
+  /** Per pool id: allocated addresses. */
+  readonly used: Map<string, Set<bigint>>;
+}
+
+const newState = (): State => ({ pools: new Map(), used: new Map() });
+
+export interface MultiIpamOptions {
+  /** Automatic address order: lowest free (default) or random (this PRNG). */
+  readonly random?: () => number;
+  /** Opaque PoolIDs (`p-<n>-<hex>`) instead of `<space>/<cidr>`. */
+  readonly opaqueIds?: boolean;
+}
+
+function methods(mode: MultiIpamMode, pools: () => State, addresses: () => State, o: MultiIpamOptions, counter: { n: number }): FixtureMethods {
+  const spaces = mode === 'local-only' ? { local: 'MultiLocal', global: '' } : { local: 'MultiLocal', global: 'MultiGlobal' };
+  const setOf = (id: string): Set<bigint> => {
+    const used = addresses().used;
+    let s = used.get(id);
+    if (!s) used.set(id, (s = new Set()));
+    return s;
+  };
+  const reserved = (p: Pool, v: bigint): boolean => v === p.net.base || (p.net.family === 4 && p.net.prefix < 31 && v === p.net.last);
+  const pick = (id: string, p: Pool): bigint | null => {
+    const used = setOf(id);
+    const free: bigint[] = [];
+    for (let v = p.range[0]; v <= p.range[1] && free.length < 4096; v++) if (!reserved(p, v) && !used.has(v)) free.push(v);
+    if (free.length === 0) return null;
+    return o.random ? free[Math.floor(o.random() * free.length)]! : free[0]!;
+  };
+  return {
+    '/IpamDriver.GetCapabilities': () => ({ RequiresMACAddress: false }),
+    '/IpamDriver.GetDefaultAddressSpaces': () => ({ LocalDefaultAddressSpace: spaces.local, GlobalDefaultAddressSpace: spaces.global }),
+    '/IpamDriver.RequestPool': (b) => {
+      const space = str(b, 'AddressSpace');
+      if (space !== spaces.local && (space !== spaces.global || spaces.global === '')) refuse(`unknown address space ${JSON.stringify(space)}`);
+      const net = parseNet(str(b, 'Pool'));
+      if (!net) refuse('give --subnet: this IPAM has no automatic pools');
+      if (str(b, 'SubPool') !== '') refuse('no --ip-range support');
+      const state = pools();
+      if ([...state.pools.values()].some((p) => p.space === space && netsOverlap(p.net, net))) refuse(`pool ${fmtNet(net)} overlaps a pool in use`);
+      const id = o.opaqueIds ? `p-${counter.n++}-${Math.floor((o.random ?? Math.random)() * 2 ** 32).toString(16)}` : `${space}/${fmtNet(net)}`;
+      state.pools.set(id, { space, net, range: [net.base, net.last] });
+      return { PoolID: id, Pool: fmtNet(net), Data: {} };
+    },
+    '/IpamDriver.ReleasePool': (b) => {
+      const id = str(b, 'PoolID');
+      if (!pools().pools.delete(id)) refuse(`unknown pool ${id}`);
+      addresses().used.delete(id);
+      return {};
+    },
+    '/IpamDriver.RequestAddress': (b) => {
+      const id = str(b, 'PoolID');
+      const p = pools().pools.get(id);
+      if (!p) refuse(`unknown pool ${id}`);
+      const pref = str(b, 'Address');
+      let v: bigint | null;
+      if (pref !== '') {
+        const ip = parseAddr(pref);
+        if (!ip || !inNet(p.net, ip.family, ip.value)) refuse(`${pref} is not in ${fmtNet(p.net)}`);
+        if (reserved(p, ip.value) || setOf(id).has(ip.value)) refuse(`${pref} is in use`);
+        v = ip.value;
+      } else {
+        v = pick(id, p);
+        if (v === null) refuse('no free address in the pool');
+      }
+      setOf(id).add(v);
+      return { Address: `${fmtAddr(p.net.family, v)}/${p.net.prefix}`, Data: {} };
+    },
+    '/IpamDriver.ReleaseAddress': (b) => {
+      const id = str(b, 'PoolID');
+      const p = pools().pools.get(id);
+      if (!p) refuse(`unknown pool ${id}`);
+      const ip = parseAddr(str(b, 'Address'));
+      if (!ip || !inNet(p.net, ip.family, ip.value)) refuse(`${str(b, 'Address')} is not in ${fmtNet(p.net)}`);
+      setOf(id).delete(ip.value);
+      return {};
+    },
+  };
+}
+
+export interface MultiIpam {
+  readonly sockets: readonly string[];
+  /** Kill instance i (0-based) and serve it again. */
+  restart(i: number): Promise<void>;
+  close(): Promise<void>;
+}
+
+export async function startMultiIpam(sockets: readonly string[], mode: MultiIpamMode, o: MultiIpamOptions = {}): Promise<MultiIpam> {
+  const shared = newState();
+  const own = sockets.map(newState);
+  const counter = { n: 0 };
+  const table = (i: number): FixtureMethods =>
+    methods(
+      mode,
+      () => (mode === 'independent' ? own[i]! : shared),
+      () => (mode === 'independent' || mode === 'shared-pools' ? own[i]! : shared),
+      o,
+      counter,
+    );
+  const servers: ListeningPlugin[] = await Promise.all(sockets.map((s, i) => serveFixture(s, table(i), { implements: ['IpamDriver'] })));
+  return {
+    sockets,
+    async restart(i) {
+      await servers[i]!.close();
+      // What lived only in the instance's memory is gone.
+      own[i] = newState();
+      servers[i] = await serveFixture(sockets[i]!, table(i), { implements: ['IpamDriver'] });
+    },
+    async close() {
+      await Promise.all(servers.map((s) => s.close()));
+    },
+  };
+}

@@ -1,0 +1,96 @@
+/**
+ * The multi suite: instances of one plugin on several hosts. A shared-state IPAM
+ * passes (any pool ids, any address order, with a restart of one instance); two
+ * independent instances, a per-instance address cache and a local-only IPAM fail
+ * with their own clear message.
+ */
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { runInstances } from '../../conformance/multi/index.js';
+import type { RunReport } from '../../conformance/types.js';
+import { type MultiIpamMode, type MultiIpamOptions, startMultiIpam } from './designs/multi-ipam.js';
+import { seededRandom } from './designs/stateful-ipam.js';
+import { failedIds, quickConfig, result, tempDir, type TempDir } from './support.js';
+
+let dir: TempDir;
+beforeEach(async () => {
+  dir = await tempDir();
+});
+afterEach(async () => {
+  await dir.remove();
+});
+
+async function runMulti(mode: MultiIpamMode, n = 2, seed = 7, o: MultiIpamOptions = {}, suites = ['multi']): Promise<RunReport> {
+  const sockets = Array.from({ length: n }, (_, i) => dir.socket(`m${seed}-${i}`));
+  const plugin = await startMultiIpam(sockets, mode, o);
+  try {
+    return await runInstances(
+      sockets.map((socket) => ({ socket })),
+      quickConfig(dir, { seed, suites, subnets: [], stormSize: 120 }),
+      { restarts: sockets.map((_, i) => () => plugin.restart(i)) },
+    );
+  } finally {
+    await plugin.close();
+  }
+}
+
+const MULTI = ['multi.global-space', 'multi.pool-used-everywhere', 'multi.release-seen-everywhere', 'multi.storm-no-duplicate', 'multi.storm-linearizable', 'multi.restart-one-instance'];
+
+describe('multi suite', () => {
+  it('two instances over one shared state pass every multi check', async () => {
+    const report = await runMulti('shared');
+    expect(report.checks.map((c) => `${c.id}:${c.status}`)).toEqual(MULTI.map((id) => `${id}:passed`));
+    expect(report.target).toMatch(/^A=unix:\/\/.* \+ B=unix:\/\//);
+    expect(report.leaks).toEqual([]);
+  }, 60_000);
+
+  it('no false alarm: three instances, random addresses, opaque pool ids, on several seeds', async () => {
+    for (const seed of [1, 2, 3, 4]) {
+      const report = await runMulti('shared', 3, seed, { random: seededRandom(seed), opaqueIds: true });
+      expect(failedIds(report), `seed ${seed}`).toEqual([]);
+      expect(report.checks.filter((c) => c.status === 'passed').length, `seed ${seed}`).toBe(MULTI.length);
+    }
+  }, 120_000);
+
+  it('two independent single-host instances fail: B does not know A\'s pool', async () => {
+    const report = await runMulti('independent');
+    const r = result(report, 'multi.pool-used-everywhere');
+    expect(r.status).toBe('failed');
+    expect(r.message).toMatch(/^instance B does not know pool MultiGlobal\/10\.199\.\d+\.\d+\/28 \(10\.199\.\d+\.\d+\/28\) from instance A: .*the instances do not share state; is the plugin configured with a shared store\?$/);
+    expect(r.counterexample?.steps.join('\n')).toMatch(/A: RequestPool .*\nA: RequestAddress .*gateway.*\nB: RequestAddress \(automatic\) on A's PoolID .* -> refused: .*unknown pool/);
+    expect(r.counterexample?.reproducer).toMatch(/# instance A\ncurl .*\n# instance A\ncurl .*\n# instance B\ncurl /);
+    expect(r.replayPath).toBeDefined();
+    for (const id of ['multi.release-seen-everywhere', 'multi.storm-no-duplicate', 'multi.storm-linearizable', 'multi.restart-one-instance']) {
+      expect(result(report, id).status, id).toBe('failed');
+      expect(result(report, id).message, id).toMatch(/do not share state/);
+    }
+    expect(result(report, 'multi.global-space').status).toBe('passed');
+  }, 60_000);
+
+  it('a per-instance address cache over shared pools hands out addresses twice across hosts', async () => {
+    const report = await runMulti('shared-pools');
+    expect(result(report, 'multi.pool-used-everywhere').message).toMatch(/instance B handed out 10\.199\.\d+\.\d+ of pool .*already held as the gateway, from instance A/);
+    expect(result(report, 'multi.storm-no-duplicate').message).toMatch(/handed out (by instance [AB] and by instance [AB]|.*held as the gateway)/);
+    expect(result(report, 'multi.storm-linearizable').status).toBe('failed');
+    expect(result(report, 'multi.global-space').status).toBe('passed');
+  }, 60_000);
+
+  it('a local-scope-only IPAM fails multi.global-space and the cross-instance checks skip', async () => {
+    const report = await runMulti('local-only');
+    const r = result(report, 'multi.global-space');
+    expect(r.status).toBe('failed');
+    expect(r.message).toMatch(/instance A .* empty GlobalDefaultAddressSpace: it is a local-scope-only IPAM/);
+    for (const id of MULTI.slice(1)) expect(result(report, id).status, id).toBe('skipped');
+  }, 60_000);
+
+  it('without a way to restart the last instance the restart check skips with the flag to give', async () => {
+    const sockets = [dir.socket('r0'), dir.socket('r1')];
+    const plugin = await startMultiIpam(sockets, 'shared');
+    try {
+      const report = await runInstances(sockets.map((socket) => ({ socket })), quickConfig(dir, { checks: ['multi.restart-one-instance'] }));
+      expect(result(report, 'multi.restart-one-instance').message).toMatch(/--restart-cmd once per target, or once with \{i\}/);
+      expect(result(report, 'multi.restart-one-instance').status).toBe('skipped');
+    } finally {
+      await plugin.close();
+    }
+  }, 30_000);
+});
