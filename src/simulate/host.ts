@@ -11,7 +11,7 @@ import type { CallRecord, PluginCaller } from '../client/types.js';
 import { connect } from '../client/connect.js';
 import { UsageError } from '../errors.js';
 import { createDaemon, faultyCaller, inProcessPlugin, type Daemon, type DaemonLeak, type DaemonView, type FaultyCaller } from '../daemon/index.js';
-import { netContains, parseCidr, parseIp } from '../net/index.js';
+import { addressPart, netContains, parseCidr, parseIp } from '../net/index.js';
 import { createIpam, type SyncReferenceIpam } from '../ipam/index.js';
 import type { IpamApi } from '../protocol/api.js';
 import type { Profile } from '../protocol/constants.js';
@@ -262,20 +262,18 @@ async function perform(daemon: Daemon, a: ScenarioAction): Promise<void> {
   }
 }
 
-const bare = (a: string): string => a.split('/')[0];
-
 function buildState(view: DaemonView, leaks: readonly DaemonLeak[], ipam: SyncReferenceIpam | null, backend: VirtualBackend | null): SimState {
   const networks: NetworkView[] = view.networks.map((n) => ({
     name: n.name,
     id: n.id,
-    subnets: [...n.ipv4, ...n.ipv6].map((p) => ({ subnet: parseCidr(p.pool)?.text ?? p.pool, gateway: p.gateway === null ? null : bare(p.gateway), range: null })),
+    subnets: [...n.ipv4, ...n.ipv6].map((p) => ({ subnet: parseCidr(p.pool)?.text ?? p.pool, gateway: p.gateway === null ? null : addressPart(p.gateway), range: null })),
   }));
   const containers: ContainerView[] = view.containers.map((c) => {
     const addresses: Record<string, string[]> = {};
     for (const ep of c.sandbox?.endpoints ?? []) {
       const list = (addresses[ep.network] ??= []);
-      if (ep.ipv4) list.push(bare(ep.ipv4));
-      if (ep.ipv6) list.push(bare(ep.ipv6));
+      if (ep.ipv4) list.push(addressPart(ep.ipv4));
+      if (ep.ipv6) list.push(addressPart(ep.ipv6));
     }
     return { name: c.name, running: c.running, addresses };
   });
@@ -290,26 +288,26 @@ function buildState(view: DaemonView, leaks: readonly DaemonLeak[], ipam: SyncRe
   for (const n of view.networks) {
     for (const p of [...n.ipv4, ...n.ipv6]) {
       owner.set(p.poolId, n.name);
-      if (p.gateway !== null) add(p.poolId, { address: bare(p.gateway), role: 'gateway', who: 'gateway' });
-      for (const [k, a] of Object.entries(p.auxAddresses)) add(p.poolId, { address: bare(a), role: 'aux', who: k });
+      if (p.gateway !== null) add(p.poolId, { address: addressPart(p.gateway), role: 'gateway', who: 'gateway' });
+      for (const [k, a] of Object.entries(p.auxAddresses)) add(p.poolId, { address: addressPart(a), role: 'aux', who: k });
     }
     for (const ep of n.endpoints) {
       for (const a of [ep.ipv4, ep.ipv6]) {
         if (a === null) continue;
         const pool = [...n.ipv4, ...n.ipv6].find((p) => contains(p.pool, a));
-        if (pool) add(pool.poolId, { address: bare(a), role: 'container', who: ep.name });
+        if (pool) add(pool.poolId, { address: addressPart(a), role: 'container', who: ep.name });
       }
     }
   }
   const heldBySomeone = new Set([...holders].flatMap(([id, hs]) => hs.map((h) => `${id} ${h.address}`)));
   for (const l of leaks) {
     if (l.kind !== 'address' || l.poolId === undefined || l.address === undefined) continue;
-    const a = bare(l.address);
+    const a = addressPart(l.address);
     // A leak lasts while the IPAM still has the address (a released pool takes it along).
     if (heldBySomeone.has(`${l.poolId} ${a}`)) continue;
     if (ipam !== null && (ipam.pool(l.poolId) === undefined || !ipam.isAllocated(l.poolId, a))) continue;
     heldBySomeone.add(`${l.poolId} ${a}`);
-    add(l.poolId, { address: bare(l.address), role: 'leaked', who: `leaked by dockerd (${l.operation}): ${l.detail}` });
+    add(l.poolId, { address: addressPart(l.address), role: 'leaked', who: `leaked by dockerd (${l.operation}): ${l.detail}` });
   }
   const leakedPools = new Map<string, string>();
   for (const l of leaks) if (l.kind === 'pool' && l.poolId !== undefined) leakedPools.set(l.poolId, `leaked by dockerd (${l.operation}): ${l.detail}`);
@@ -341,7 +339,7 @@ function buildState(view: DaemonView, leaks: readonly DaemonLeak[], ipam: SyncRe
         const net = parseCidr(p.pool);
         if (net === null) continue;
         const size = 1n << BigInt(net.hostBits);
-        const reserved = net.family === 4 && net.hostBits >= 2 ? [net.text.split('/')[0], lastAddress(net.text)] : [net.text.split('/')[0]];
+        const reserved = net.family === 4 && net.hostBits >= 2 ? [addressPart(net.text), lastAddress(net.text)] : [addressPart(net.text)];
         const hs = holders.get(p.poolId) ?? [];
         pools.push({ id: p.poolId, network: n.name, family: net.family, pool: net.text, range: null, size: size.toString(), reserved, holders: hs, runs: null, allocated: String(new Set(hs.map((h) => h.address)).size) });
       }
@@ -359,7 +357,7 @@ function lastAddress(cidr: string): string {
 
 function contains(cidr: string, address: string): boolean {
   const net = parseCidr(cidr);
-  const ip = parseIp(bare(address));
+  const ip = parseIp(addressPart(address));
   return net !== null && ip !== null && netContains(net, ip);
 }
 

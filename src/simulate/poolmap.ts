@@ -4,7 +4,7 @@
  * Cheap for any pool size: the work is proportional to the runs and holders,
  * never to the number of addresses.
  */
-import { parseCidr, parseIp } from '../net/index.js';
+import { addressPart, parseCidr, parseIp } from '../net/index.js';
 import type { AddressRole, PoolView } from './trace.js';
 
 /** What the HTML page needs to draw one pool (offsets are decimal strings). */
@@ -48,7 +48,7 @@ function baseOf(pool: string): { base: bigint; family: 4 | 6 } {
 }
 
 function offsetOf(base: bigint, address: string): bigint {
-  const ip = parseIp(address.split('/')[0]);
+  const ip = parseIp(addressPart(address));
   if (ip === null) throw new Error(`not an IP: ${address}`);
   return BigInt(ip.value) - base;
 }
@@ -85,7 +85,7 @@ export function poolMapModel(p: PoolView): PoolMapModel {
     family: p.family,
     pool: p.pool,
     range: p.range,
-    base: p.pool.slice(0, p.pool.indexOf('/')),
+    base: addressPart(p.pool),
     size: p.size,
     rangeOffsets,
     reserved: p.reserved.map((a) => offsetOf(base, a).toString()),

@@ -5,7 +5,7 @@
  * scenario's expectations and, optionally, invariants after every step.
  */
 import type { CallRecord } from '../client/types.js';
-import { parseIp } from '../net/index.js';
+import { addressPart, parseIp } from '../net/index.js';
 import { actionText, type FaultSpec, type Scenario, type ScenarioAction, type ScenarioExpect } from './scenario.js';
 import { poolCounts } from './poolmap.js';
 import { TRACE_VERSION, traceCall, type SimState, type Trace, type TraceCall, type TraceStep } from './trace.js';
@@ -100,10 +100,9 @@ export async function runOnHost(scenario: Scenario, host: SimHost, opts: RunOpti
   };
 }
 
-const bare = (a: string): string => a.split('/')[0];
 const sameIp = (a: string, b: string): boolean => {
-  const x = parseIp(bare(a));
-  const y = parseIp(bare(b));
+  const x = parseIp(addressPart(a));
+  const y = parseIp(addressPart(b));
   return x !== null && y !== null && x.family === y.family && BigInt(x.value) === BigInt(y.value);
 };
 
