@@ -17,6 +17,11 @@ export type SpecDoc = (typeof SPEC_DOCS)[number];
 export interface Citation {
   readonly doc: SpecDoc;
   readonly section: string | null;
+  /**
+   * The words in parentheses right after the section, `protocol.md §2.2 (Join)`: when they name a
+   * subsection (`2.2.9 Join`) the link goes there.
+   */
+  readonly topic?: string;
 }
 
 /** A heading of a spec document that carries a section id. */
@@ -34,8 +39,9 @@ const DOC_NAME = /(?:docs\/)?(protocol|ipam-semantics)\.md/g;
 const REF = /^§\s?(\d+(?:\.\d+)*)(?:\s?[-–]\s?§?\s?(\d+(?:\.\d+)*))?|^Appendix ([A-Z])\b/;
 // What may stand between two refs of one citation: `/`, `,`, `and`, `or`, `;`.
 const SEPARATOR = /^(?:\s*(?:[/,;]|\band\b|\bor\b)\s*|\s+)/;
-// Qualifiers that narrow a ref without being one: `step 4`, `step 5/7`, `item 5`, `(Join)`, `D22`.
-const QUALIFIER = /^\s*(?:(?:step|steps|item|items)\s\d+(?:\s?[/,-]\s?\d+)*|\([^()§]*\)|[DTP]\d\d\b(?:\s?,\s?[DTP]\d\d\b)*)/;
+// Qualifiers that narrow a ref without being one: `step 4`, `step 5/7`, `item 5`, `D22`, and a topic `(Join)`.
+const QUALIFIER = /^\s*(?:(?:step|steps|item|items)\s\d+(?:\s?[/,-]\s?\d+)*|[DTP]\d\d\b(?:\s?,\s?[DTP]\d\d\b)*)/;
+const TOPIC = /^\s*\(([A-Za-z][^()§"']*)\)/;
 
 /**
  * Every citation in a text, in order of appearance, without repeats. Source comments may be
@@ -46,7 +52,7 @@ export function parseCitations(text: string): Citation[] {
   const out: Citation[] = [];
   const seen = new Set<string>();
   const add = (c: Citation): void => {
-    const key = `${c.doc}#${c.section ?? ''}`;
+    const key = `${c.doc}#${c.section ?? ''}#${c.topic ?? ''}`;
     if (seen.has(key)) return;
     seen.add(key);
     out.push(c);
@@ -60,11 +66,14 @@ export function parseCitations(text: string): Citation[] {
       const afterSep = sep ? rest.slice(sep[0].length) : rest;
       const ref = REF.exec(afterSep);
       if (!ref) break;
-      if (ref[3] !== undefined) add({ doc, section: `Appendix ${ref[3]}` });
-      else for (const id of expandRange(ref[1]!, ref[2])) add({ doc, section: id });
-      refs++;
       rest = afterSep.slice(ref[0].length);
       for (let q = QUALIFIER.exec(rest); q; q = QUALIFIER.exec(rest)) rest = rest.slice(q[0].length);
+      const topic = TOPIC.exec(rest);
+      if (topic) rest = rest.slice(topic[0].length);
+      const t = topic ? { topic: topic[1]!.trim() } : {};
+      if (ref[3] !== undefined) add({ doc, section: `Appendix ${ref[3]}`, ...t });
+      else for (const id of expandRange(ref[1]!, ref[2])) add({ doc, section: id, ...(ref[2] === undefined ? t : {}) });
+      refs++;
     }
     if (refs === 0) add({ doc, section: null });
   }
@@ -158,6 +167,24 @@ export function loadSpecSections(dir: string | null = specDocsDir()): SpecSectio
   return sections;
 }
 
+/**
+ * The heading a citation points to: the subsection its topic names (`§2.2 (Join)` → `2.2.9 Join`),
+ * else the cited section itself; undefined when the document has no such section.
+ */
+export function citedSection(c: Citation, sections: SpecSections): DocSection | undefined {
+  if (c.section === null) return undefined;
+  const doc = sections.get(c.doc);
+  const own = doc?.get(c.section);
+  if (!own || !doc || c.topic === undefined) return own;
+  const words = new Set(c.topic.split(/[\s,/]+/).filter((w) => w.length > 0));
+  for (const s of doc.values()) {
+    if (!s.id.startsWith(`${c.section}.`)) continue;
+    const titleWords = s.title.slice(s.id.length).split(/[\s,/]+/);
+    if (titleWords.some((w) => words.has(w))) return s;
+  }
+  return own;
+}
+
 /** Citations whose section has no heading in its document. */
 export function unresolvedCitations(citations: readonly Citation[], sections: SpecSections): Citation[] {
   return citations.filter((c) => c.section !== null && !sections.get(c.doc)?.has(c.section));
@@ -172,7 +199,8 @@ export interface CitationLink {
 }
 
 export function citationLabel(c: Citation): string {
-  return c.section === null ? c.doc : c.section.startsWith('Appendix') ? `${c.doc} ${c.section}` : `${c.doc} §${c.section}`;
+  const at = c.section === null ? c.doc : c.section.startsWith('Appendix') ? `${c.doc} ${c.section}` : `${c.doc} §${c.section}`;
+  return c.topic === undefined ? at : `${at} (${c.topic})`;
 }
 
 /**
@@ -181,7 +209,7 @@ export function citationLabel(c: Citation): string {
  */
 export function citationLinks(text: string, base = 'docs/', sections: SpecSections = loadSpecSections()): CitationLink[] {
   return parseCitations(text).map((c) => {
-    const s = c.section === null ? undefined : sections.get(c.doc)?.get(c.section);
+    const s = citedSection(c, sections);
     return { label: citationLabel(c), href: s ? `${base}${c.doc}#${s.anchor}` : `${base}${c.doc}`, resolved: c.section === null || s !== undefined };
   });
 }

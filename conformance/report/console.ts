@@ -1,10 +1,17 @@
 /** Human report: per-suite tables, failures with their counterexample, leaks, and the summary. */
+import { citationLinks, specDocsDir, type SpecSections } from '../citations.js';
 import type { RunEvent, RunReport } from '../types.js';
 import { levelFails } from '../types.js';
 import { counterexampleText } from './text.js';
 
 export interface ConsoleOptions {
   readonly color?: boolean;
+  /** Prepended to `protocol.md#…` in `see` lines; default `docs/`, the folder inside the cnmkit package. */
+  readonly docsBase?: string;
+  /** Where the cited documents are, named once under the failures; default this cnmkit's docs folder. */
+  readonly docsDir?: string | null;
+  /** The documents' sections (default: read from this cnmkit's docs). */
+  readonly sections?: SpecSections;
 }
 
 const paint = (on: boolean, code: number, s: string): string => (on ? `\u001b[${code}m${s}\u001b[0m` : s);
@@ -38,14 +45,23 @@ export function consoleReport(report: RunReport, opts: ConsoleOptions = {}): str
   const failed = report.checks.filter((c) => c.status === 'failed');
   if (failed.length > 0) {
     out.push('', paint(color, 1, 'Failures'));
+    let cited = false;
     for (const c of failed) {
       out.push('', `${levelFails(c.level, report.level) ? paint(color, 31, '✗') : paint(color, 36, '~')} ${c.id} [${c.level}] ${c.title}`);
       out.push(`  ${c.message}`);
       out.push(`  rule: ${c.reason}`);
+      const links = citationLinks(c.reason, opts.docsBase ?? 'docs/', opts.sections);
+      if (links.length > 0) {
+        out.push(`  see ${links.map((l) => l.href).join('  ')}`);
+        cited = true;
+      }
       for (const n of c.notes) out.push(`  note: ${n}`);
       const ce = counterexampleText(c);
       if (ce) out.push(ce);
     }
+    // The `see` paths are relative to the cnmkit package; say once where that is on this machine.
+    const docsDir = opts.docsDir === undefined ? specDocsDir() : opts.docsDir;
+    if (cited && docsDir !== null && opts.docsBase === undefined) out.push('', `Cited rules: docs/ is ${docsDir} (the specification ships with cnmkit).`);
   }
   if (report.leaks.length > 0) {
     out.push('', paint(color, 1, 'Leaks (still held after cleanup)'));

@@ -1,0 +1,105 @@
+/**
+ * HTML report: one self-contained page (no scripts, no external files) with the suite tables,
+ * every failure with its counterexample, and each cited rule linked to its section of the
+ * specification that ships with cnmkit (docs/protocol.md, docs/ipam-semantics.md).
+ */
+import { pathToFileURL } from 'node:url';
+import { citationLinks, specDocsDir, type SpecSections } from '../citations.js';
+import type { CheckResult, RunReport } from '../types.js';
+import { levelFails } from '../types.js';
+import { counterexampleText } from './text.js';
+
+export interface HtmlOptions {
+  /**
+   * Prepended to `protocol.md#…` in links: a URL ending in `/`, e.g. a repository's blob URL for a
+   * report published from CI. Default: the file URL of this cnmkit's docs folder.
+   */
+  readonly docsBase?: string;
+  /** The documents' sections (default: read from this cnmkit's docs). */
+  readonly sections?: SpecSections;
+}
+
+function esc(s: string): string {
+  return s.replace(/[<>&"']/g, (c) => ({ '<': '&lt;', '>': '&gt;', '&': '&amp;', '"': '&quot;', "'": '&#39;' })[c]!);
+}
+
+/** The default base: this cnmkit's docs folder as a file URL, or the package-relative path. */
+export function defaultDocsBase(): string {
+  const dir = specDocsDir();
+  return dir === null ? 'docs/' : `${pathToFileURL(dir).href}/`;
+}
+
+type Verdict = 'pass' | 'fail' | 'diff' | 'skip' | 'nrun';
+
+function verdict(c: CheckResult, level: RunReport['level']): Verdict {
+  if (c.status === 'passed') return 'pass';
+  if (c.status === 'skipped') return 'skip';
+  if (c.status === 'not-run') return 'nrun';
+  return levelFails(c.level, level) ? 'fail' : 'diff';
+}
+
+const STYLE = `body{font:14px/1.45 system-ui,sans-serif;margin:2em;color:#222}
+h1{font-size:1.3em}h2{font-size:1.1em;margin-top:1.6em}
+table{border-collapse:collapse}td,th{padding:.2em .6em;text-align:left;vertical-align:top;border-bottom:1px solid #ddd}
+.pass{color:#176f2c}.fail{color:#b00020;font-weight:bold}.diff{color:#0b6e99}.skip{color:#9a6700}.nrun{color:#8250df}
+.verdict{font-weight:bold}.ok{color:#176f2c}.bad{color:#b00020}
+pre{background:#f6f8fa;padding:.6em;overflow-x:auto;white-space:pre-wrap}
+.rule{color:#555}.spec a{margin-right:.8em}section.failure{border-left:3px solid #b00020;padding-left:1em;margin:1em 0}
+section.failure.diff{border-color:#0b6e99}`;
+
+export function htmlReport(report: RunReport, opts: HtmlOptions = {}): string {
+  const base = opts.docsBase ?? defaultDocsBase();
+  const specLinks = (reason: string): string => {
+    const links = citationLinks(reason, base, opts.sections);
+    if (links.length === 0) return '';
+    return `<span class="spec">${links.map((l) => `<a href="${esc(l.href)}">${esc(l.label)}</a>`).join('')}</span>`;
+  };
+  const s = report.summary;
+  const out: string[] = [];
+  out.push('<!DOCTYPE html>', '<html lang="en">', '<head>', '<meta charset="utf-8">', `<title>cnmkit check ${esc(report.target)}</title>`, `<style>${STYLE}</style>`, '</head>', '<body>');
+  out.push(`<h1>cnmkit check ${esc(report.target)}</h1>`);
+  out.push(
+    `<p>Level ${esc(report.level)}, profile ${esc(report.profile)}, seed ${report.seed}, ${report.pluginKind === 'managed' ? 'managed (v2) plugin' : 'v1 plugin'}, capabilities: ${esc(report.capabilities.join(', ') || 'none')}; started ${esc(report.startedAt)}.</p>`,
+  );
+  out.push(
+    `<p class="verdict ${s.failing > 0 ? 'bad' : 'ok'}">${s.failing > 0 ? 'NOT CONFORMANT' : 'CONFORMANT'} at level ${esc(report.level)}: ${s.passed} passed, ${s.failed} failed (${s.failing} failing), ${s.skipped} skipped${s.notRun > 0 ? `, ${s.notRun} not run` : ''}; ${s.calls} plugin calls in ${s.seconds} s (${s.callsPerSecond} calls/s).</p>`,
+  );
+  for (const d of report.deaths) {
+    out.push(`<p class="bad">${esc(d.message)}${d.restarted ? ' (restarted, the run went on)' : ' (no way to restart it: later checks not run)'}</p>`);
+  }
+  for (const suite of [...new Set(report.checks.map((c) => c.suite))]) {
+    out.push(`<h2>Suite ${esc(suite)}</h2>`, '<table>', '<tr><th></th><th>check</th><th>level</th><th>ms</th><th>title</th><th>rule</th></tr>');
+    for (const c of report.checks.filter((x) => x.suite === suite)) {
+      const v = verdict(c, report.level);
+      const tail = c.status === 'skipped' || c.status === 'not-run' ? ` <span class="rule">(${esc(c.message)})</span>` : '';
+      out.push(
+        `<tr><td class="${v}">${v.toUpperCase()}</td><td><a href="#${esc(c.id)}">${esc(c.id)}</a></td><td>${esc(c.level)}</td><td>${c.durationMs}</td><td>${esc(c.title)}${tail}</td><td>${specLinks(c.reason)}</td></tr>`,
+      );
+    }
+    out.push('</table>');
+  }
+  const failed = report.checks.filter((c) => c.status === 'failed');
+  if (failed.length > 0) {
+    out.push('<h2>Failures</h2>');
+    for (const c of failed) {
+      const v = verdict(c, report.level);
+      out.push(`<section class="failure ${v}" id="${esc(c.id)}">`);
+      out.push(`<h3><span class="${v}">${v === 'fail' ? '✗' : '~'}</span> ${esc(c.id)} [${esc(c.level)}] ${esc(c.title)}</h3>`);
+      out.push(`<p>${esc(c.message)}</p>`);
+      out.push(`<p class="rule">Rule: ${esc(c.reason)}</p>`);
+      const links = specLinks(c.reason);
+      if (links) out.push(`<p>Specification: ${links}</p>`);
+      for (const n of c.notes) out.push(`<p class="rule">Note: ${esc(n)}</p>`);
+      const ce = counterexampleText(c, '');
+      if (ce) out.push(`<pre>${esc(ce)}</pre>`);
+      out.push('</section>');
+    }
+  }
+  if (report.leaks.length > 0) {
+    out.push('<h2>Leaks (still held after cleanup)</h2>', '<ul>');
+    for (const l of report.leaks) out.push(`<li>${esc(l.kind)} ${esc(l.id)} (from ${esc(l.check)}): ${esc(l.detail)}</li>`);
+    out.push('</ul>');
+  }
+  out.push('</body>', '</html>');
+  return `${out.join('\n')}\n`;
+}
