@@ -1,5 +1,5 @@
 /** The reference network driver (bridge-style) over the Backend contract. */
-export { createReferenceDriver, openReferenceDriver, canonicalJson, type ReferenceDriver, type ReferenceDriverOptions } from './reference-driver.js';
+export { createReferenceDriver, openReferenceDriver, type ReferenceDriver, type ReferenceDriverOptions } from './reference-driver.js';
 export { DriverError, type DriverErrorCode } from './errors.js';
 export { DriverOptions, DEFAULT_DST_PREFIX, parseNetworkConfig, type NetworkConfig, type PoolConfig } from './options.js';
 export { bridgeName, vethNames } from './names.js';

@@ -33,24 +33,21 @@
  * backend changes and leaves the driver state as it was; should the undo itself
  * fail, the error message names the link left behind.
  */
-import { createHash, randomBytes as cryptoRandomBytes } from 'node:crypto';
-import {
-  DEFAULT_MTU,
-  HOST_NAMESPACE,
-  isBackendError,
-  type Backend,
-  type LinkInfo,
-  type NamespaceKey,
-} from '../backend/backend.js';
+import { randomBytes as cryptoRandomBytes } from 'node:crypto';
+import { HOST_NAMESPACE, type Backend, type NamespaceKey } from '../backend/backend.js';
 import type { Firewall } from '../backend/firewall.js';
-import { addressPart, formatMac, isValidLinkMac, netContains, parseCidr, parseIp, parseIpPrefix, parseMac, randomLinkMac, type Ip } from '../net/index.js';
+import { addressPart, formatMac, isValidLinkMac, netContains, parseCidr, parseIp, parseIpPrefix, parseMac, type Ip } from '../net/index.js';
 import type { CallContext, NetworkDriverApi } from '../protocol/api.js';
 import type { Profile } from '../protocol/constants.js';
 import type * as m from '../protocol/messages.js';
+import { canonicalJson } from './canonical-json.js';
 import { DriverError } from './errors.js';
-import { bridgeName, vethNames } from './names.js';
+import { exportDriverState, importDriverState } from './export.js';
+import { LinkIndex } from './link-index.js';
+import { DriverLinks, backendFailure, firewallTag } from './links.js';
 import { genericOptions, parseNetworkConfig, type PoolConfig } from './options.js';
-import { DRIVER_STATE_VERSION, checkState, type DriverState, type DriverStateStore, type EndpointRecord, type NetworkRecord, type NodeRecord } from './state.js';
+import { reconcileLinks } from './reconcile.js';
+import type { DriverState, DriverStateStore, EndpointRecord, NetworkRecord, NodeRecord } from './state.js';
 
 export interface ReferenceDriverOptions {
   readonly backend: Backend;
@@ -122,16 +119,11 @@ class ReferenceNetworkDriver implements ReferenceDriver {
   private readonly scope: m.Scope;
   private readonly connectivityScope: m.Scope;
   private readonly store: DriverStateStore | undefined;
-  private readonly ns: NamespaceKey;
-  private readonly random: (size: number) => Uint8Array;
-  private readonly firewall: Firewall | undefined;
+  private readonly links: DriverLinks;
   private networks = new Map<string, NetworkRecord>();
   private discovered = new Map<string, NodeRecord>();
-  /** Link names of all endpoints and MACs of all endpoints and bridges (indexes over `networks`). */
-  private usedNames = new Set<string>();
-  private knownEndpointIds = new Set<string>();
-  private bridgeNameCache: Set<string> | null = null;
-  private usedMacs = new Set<string>();
+  /** Names, MACs and endpoint ids in use (an index over `networks`). */
+  private readonly index: LinkIndex;
   private queue: Promise<unknown> = Promise.resolve();
 
   constructor(o: ReferenceDriverOptions) {
@@ -145,9 +137,9 @@ class ReferenceNetworkDriver implements ReferenceDriver {
       if (s !== 'local' && s !== 'global') throw new DriverError('E_DRIVER_REQUEST', `scope must be local or global, got "${String(s)}"`);
     }
     this.store = o.store;
-    this.ns = o.namespace ?? HOST_NAMESPACE;
-    this.random = o.randomBytes ?? ((n) => cryptoRandomBytes(n));
-    this.firewall = o.firewall;
+    this.links = new DriverLinks(this.backend, o.namespace ?? HOST_NAMESPACE, o.firewall);
+    const random = o.randomBytes ?? ((n: number) => cryptoRandomBytes(n));
+    this.index = new LinkIndex(() => this.networks.values(), random);
     if (this.profile === 'moby') {
       this.gwAllocCheck = (req) => this.doGwAllocCheck(req);
     }
@@ -178,13 +170,13 @@ class ReferenceNetworkDriver implements ReferenceDriver {
         if (existing.requestKey === requestKey) return EMPTY;
         throw new DriverError('E_DRIVER_CONFLICT', `network ${id} already exists with different options`);
       }
-      const name = this.pickBridgeName(id, config.bridgeName);
+      const name = this.index.pickBridgeName(id, config.bridgeName);
       const record: NetworkRecord = {
         id,
         bridge: name,
         // Set explicitly, as Docker's bridge driver does: otherwise the kernel gives the bridge
         // the lowest port MAC, so the gateway MAC would change as containers come and go.
-        bridgeMac: this.generateMac(null),
+        bridgeMac: this.index.generateMac(null),
         mtu: config.mtu,
         internal: config.internal,
         dstPrefix: config.dstPrefix,
@@ -195,10 +187,9 @@ class ReferenceNetworkDriver implements ReferenceDriver {
         requestKey,
         endpoints: {},
       };
-      await this.createBridge(record, `network ${id}`);
+      await this.links.createBridge(record, `network ${id}`);
       this.networks.set(id, record);
-      this.bridgeNameCache = null;
-      if (record.bridgeMac !== undefined) this.usedMacs.add(record.bridgeMac);
+      this.index.addNetwork(record);
       await this.persist();
       return EMPTY;
     });
@@ -213,13 +204,13 @@ class ReferenceNetworkDriver implements ReferenceDriver {
       if (left.length > 0) {
         throw new DriverError('E_DRIVER_BUSY', `network ${id} has active endpoints (${left.map(short).join(', ')})`);
       }
-      if (this.firewall !== undefined) {
-        await this.firewall.removeNetwork(firewallTag(id)).catch((e: unknown) => Promise.reject(backendFailure(`network ${id}: firewall`, e)));
+      const fw = this.links.firewall;
+      if (fw !== undefined) {
+        await fw.removeNetwork(firewallTag(id)).catch((e: unknown) => Promise.reject(backendFailure(`network ${id}: firewall`, e)));
       }
-      await this.deleteLinkIfPresent(net.bridge, `network ${id}`);
+      await this.links.deleteLinkIfPresent(net.bridge, `network ${id}`);
       this.networks.delete(id);
-      this.bridgeNameCache = null;
-      if (net.bridgeMac !== undefined) this.usedMacs.delete(net.bridgeMac);
+      this.index.removeNetwork(net);
       await this.persist();
       return EMPTY;
     });
@@ -258,8 +249,8 @@ class ReferenceNetworkDriver implements ReferenceDriver {
         if (existing.requestKey !== requestKey) throw new DriverError('E_DRIVER_CONFLICT', `endpoint ${epId} already exists with a different interface`);
         return endpointReply(existing);
       }
-      // `knownEndpointIds` holds every live endpoint ID (and maybe stale ones): scan the networks only on a hit.
-      for (const other of this.knownEndpointIds.has(epId) ? this.networks.values() : []) {
+      // The index knows every live endpoint ID (and maybe stale ones): scan the networks only on a hit.
+      for (const other of this.index.mayHaveEndpoint(epId) ? this.networks.values() : []) {
         if (other !== net && other.endpoints[epId] !== undefined) {
           throw new DriverError('E_DRIVER_CONFLICT', `endpoint ${epId} already exists in network ${other.id}`);
         }
@@ -271,9 +262,9 @@ class ReferenceNetworkDriver implements ReferenceDriver {
         if (!isValidLinkMac(bytes)) throw new DriverError('E_DRIVER_REQUEST', `Interface.MacAddress: ${givenMac} is not a unicast address`);
         mac = formatMac(bytes);
       } else {
-        mac = this.generateMac(address);
+        mac = this.index.generateMac(address);
       }
-      const [hostVeth, srcName] = this.pickVethNames(epId);
+      const [hostVeth, srcName] = this.index.pickVethNames(epId);
       const ep: EndpointRecord = {
         id: epId,
         hostVeth,
@@ -286,9 +277,9 @@ class ReferenceNetworkDriver implements ReferenceDriver {
         sandboxKey: null,
         external: false,
       };
-      await this.createVeth(net, ep, `endpoint ${epId}`);
+      await this.links.createVeth(net, ep, `endpoint ${epId}`);
       net.endpoints[epId] = ep;
-      this.index(ep, true);
+      this.index.addEndpoint(ep);
       await this.persist();
       return endpointReply(ep);
     });
@@ -302,9 +293,9 @@ class ReferenceNetworkDriver implements ReferenceDriver {
       const ep = net?.endpoints[epId];
       if (net === undefined || ep === undefined) return EMPTY;
       // The veth may already be gone: deleting the sandbox netns deletes both ends.
-      await this.deleteLinkIfPresent(ep.hostVeth, `endpoint ${epId}`);
+      await this.links.deleteLinkIfPresent(ep.hostVeth, `endpoint ${epId}`);
       delete net.endpoints[epId];
-      this.index(ep, false);
+      this.index.removeEndpoint(ep);
       await this.persist();
       return EMPTY;
     });
@@ -323,7 +314,7 @@ class ReferenceNetworkDriver implements ReferenceDriver {
       }
       if (ep.sandboxKey === null) {
         // Self-heal: a veth lost since CreateEndpoint (e.g. a deleted sandbox took it) is recreated.
-        if (!(await this.linkExists(ep.hostVeth))) await this.createVeth(net, ep, `endpoint ${ep.id}`);
+        if (!(await this.links.linkExists(ep.hostVeth))) await this.links.createVeth(net, ep, `endpoint ${ep.id}`);
         ep.sandboxKey = req.SandboxKey;
         await this.persist();
       }
@@ -389,100 +380,18 @@ class ReferenceNetworkDriver implements ReferenceDriver {
   // ---- state ---------------------------------------------------------------------------
 
   exportState(): DriverState {
-    return structuredClone({ version: DRIVER_STATE_VERSION, networks: [...this.networks.values()], nodes: [...this.discovered.values()] });
+    return exportDriverState(this.networks.values(), this.discovered.values());
   }
 
   importState(state: DriverState): void {
-    const s = checkState(state, 'importState');
-    const networks = new Map<string, NetworkRecord>();
-    for (const n of structuredClone(s.networks) as NetworkRecord[]) {
-      if (networks.has(n.id)) throw new DriverError('E_DRIVER_STATE', `importState: network ${n.id} appears twice`);
-      networks.set(n.id, n);
-    }
+    const { networks, nodes } = importDriverState(state);
     this.networks = networks;
-    this.bridgeNameCache = null;
-    this.discovered = new Map(s.nodes.map((n) => [n.address, { ...n }]));
-    this.usedNames = new Set();
-    this.usedMacs = new Set();
-    this.knownEndpointIds = new Set();
-    for (const n of networks.values()) {
-      if (n.bridgeMac !== undefined) this.usedMacs.add(n.bridgeMac);
-      for (const ep of Object.values(n.endpoints)) this.index(ep, true);
-    }
+    this.discovered = nodes;
+    this.index.rebuild();
   }
 
   reconcile(): Promise<string[]> {
-    return this.serial(async () => {
-      const done: string[] = [];
-      for (const net of this.networks.values()) {
-        const bridge = await this.findLink(net.bridge);
-        if (bridge === null) {
-          await this.createBridge(net, `reconcile network ${net.id}`);
-          done.push(`created bridge ${net.bridge} of network ${net.id}`);
-        } else {
-          await this.repairBridge(net, bridge, done);
-        }
-        for (const ep of Object.values(net.endpoints)) {
-          const host = await this.findLink(ep.hostVeth);
-          if (host === null) {
-            // Joined endpoints whose pair is gone are left alone: the daemon tears them down.
-            if (ep.sandboxKey !== null) continue;
-            await this.createVeth(net, ep, `reconcile endpoint ${ep.id}`);
-            done.push(`created veth ${ep.hostVeth}/${ep.srcName} of endpoint ${ep.id}`);
-            continue;
-          }
-          const what = `reconcile endpoint ${ep.id}`;
-          if (host.master !== net.bridge) {
-            await this.backend.setMaster(this.ns, ep.hostVeth, net.bridge).catch((e: unknown) => Promise.reject(backendFailure(what, e)));
-            done.push(`attached ${ep.hostVeth} to ${net.bridge}`);
-          }
-          if (!host.up) {
-            await this.backend.setLinkUp(this.ns, ep.hostVeth).catch((e: unknown) => Promise.reject(backendFailure(what, e)));
-            done.push(`set ${ep.hostVeth} up`);
-          }
-        }
-      }
-      if (this.firewall !== undefined) await this.reconcileFirewall(this.firewall, done);
-      return done;
-    });
-  }
-
-  /** Rules for every network (idempotent), none for networks the state does not know. */
-  private async reconcileFirewall(fw: Firewall, done: string[]): Promise<void> {
-    try {
-      const wanted = new Map([...this.networks.values()].map((n) => [firewallTag(n.id), n]));
-      for (const have of await fw.listNetworks()) {
-        if (wanted.has(have.network)) continue;
-        await fw.removeNetwork(have.network);
-        done.push(`removed firewall rules of unknown network ${have.network}`);
-      }
-      for (const [tag, n] of wanted) await fw.allowNetwork({ network: tag, bridge: n.bridge, internal: n.internal });
-    } catch (e) {
-      throw backendFailure('reconcile firewall', e);
-    }
-  }
-
-  /** Adopts an existing bridge: MTU, gateway addresses and up state as the network wants them. */
-  private async repairBridge(net: NetworkRecord, bridge: LinkInfo, done: string[]): Promise<void> {
-    const what = `reconcile network ${net.id}`;
-    try {
-      if (bridge.mtu !== net.mtu) {
-        await this.backend.setMtu(this.ns, net.bridge, net.mtu);
-        done.push(`set MTU ${net.mtu} on ${net.bridge}`);
-      }
-      const have = new Set((await this.backend.listAddresses(this.ns, net.bridge)).map((a) => a.cidr));
-      for (const gw of gateways(net.ipv4).concat(gateways(net.ipv6))) {
-        if (have.has(gw)) continue;
-        await this.backend.addAddress(this.ns, net.bridge, gw);
-        done.push(`added ${gw} to ${net.bridge}`);
-      }
-      if (!bridge.up) {
-        await this.backend.setLinkUp(this.ns, net.bridge);
-        done.push(`set ${net.bridge} up`);
-      }
-    } catch (e) {
-      throw backendFailure(what, e);
-    }
+    return this.serial(() => reconcileLinks(this.links, this.networks.values()));
   }
 
   getNetwork(id: string): NetworkRecord | undefined {
@@ -530,154 +439,9 @@ class ReferenceNetworkDriver implements ReferenceDriver {
     if (ep === undefined) throw new DriverError('E_DRIVER_NOT_FOUND', `endpoint ${epId} not found in network ${net.id}`);
     return [net, ep];
   }
-
-  private pickBridgeName(id: string, explicit: string | null): string {
-    const used = new Set([...this.networks.values()].map((n) => n.bridge));
-    if (explicit !== null) {
-      if (used.has(explicit)) {
-        const owner = [...this.networks.values()].find((n) => n.bridge === explicit)!;
-        throw new DriverError('E_DRIVER_CONFLICT', `bridge name ${explicit} is already used by network ${owner.id}`);
-      }
-      return explicit;
-    }
-    for (let attempt = 0; attempt < 8; attempt++) {
-      const name = bridgeName(id, attempt);
-      if (!used.has(name)) return name;
-    }
-    throw new DriverError('E_DRIVER_CONFLICT', `no free bridge name for network ${id}`);
-  }
-
-  private index(ep: EndpointRecord, add: boolean): void {
-    for (const n of [ep.hostVeth, ep.srcName]) {
-      if (add) this.usedNames.add(n);
-      else this.usedNames.delete(n);
-    }
-    if (add) this.usedMacs.add(ep.mac);
-    else this.usedMacs.delete(ep.mac);
-    if (add) this.knownEndpointIds.add(ep.id);
-    else this.knownEndpointIds.delete(ep.id);
-  }
-
-  /** The bridges' names, cached until the set of networks changes. */
-  private bridgeNames(): ReadonlySet<string> {
-    return (this.bridgeNameCache ??= new Set(Array.from(this.networks.values(), (n) => n.bridge)));
-  }
-
-  private pickVethNames(epId: string): [string, string] {
-    // A user-chosen bridge name (`cnm-h…`) could look like a veth name: check bridges too.
-    const bridges = this.bridgeNames();
-    const taken = (n: string): boolean => this.usedNames.has(n) || bridges.has(n);
-    for (let attempt = 0; attempt < 8; attempt++) {
-      const names = vethNames(epId, attempt);
-      if (!taken(names[0]) && !taken(names[1])) return names;
-    }
-    throw new DriverError('E_DRIVER_CONFLICT', `no free veth names for endpoint ${epId}`);
-  }
-
-  private generateMac(address: Ip | null): string {
-    const used = this.usedMacs;
-    if (address !== null) {
-      const v = address.value as number;
-      const derived = formatMac(Uint8Array.of(0x02, 0x42, v >>> 24, (v >>> 16) & 255, (v >>> 8) & 255, v & 255));
-      if (!used.has(derived)) return derived;
-    }
-    for (let attempt = 0; attempt < 64; attempt++) {
-      const mac = randomLinkMac(this.random(6));
-      if (!used.has(mac)) return mac;
-    }
-    throw new DriverError('E_DRIVER_CONFLICT', 'could not find an unused MAC address (is the random source constant?)');
-  }
-
-  /** Bridge with gateways, up; on failure removes what it made. */
-  private async createBridge(net: NetworkRecord, what: string): Promise<void> {
-    try {
-      await this.backend.createBridge(this.ns, net.bridge, net.bridgeMac === undefined ? {} : { mac: net.bridgeMac });
-    } catch (e) {
-      if (isBackendError(e, 'EEXIST')) {
-        throw new DriverError('E_DRIVER_CONFLICT', `${what}: a link named ${net.bridge} already exists (not made by this network); choose another bridge name`, { cause: e });
-      }
-      throw backendFailure(what, e);
-    }
-    try {
-      // Set after creation so the kernel pins it: a bridge whose MTU was only given at
-      // creation falls back to 1500 when its last port leaves (br_mtu_auto_adjust).
-      if (net.mtu !== DEFAULT_MTU) await this.backend.setMtu(this.ns, net.bridge, net.mtu);
-      for (const gw of gateways(net.ipv4).concat(gateways(net.ipv6))) await this.backend.addAddress(this.ns, net.bridge, gw);
-      await this.backend.setLinkUp(this.ns, net.bridge);
-    } catch (e) {
-      throw backendFailure(what, e, await this.undo(net.bridge));
-    }
-    if (this.firewall === undefined) return;
-    try {
-      await this.firewall.allowNetwork({ network: firewallTag(net.id), bridge: net.bridge, internal: net.internal });
-    } catch (e) {
-      throw backendFailure(`${what}: firewall`, e, await this.undo(net.bridge));
-    }
-  }
-
-  /** Veth pair, host end on the bridge and up; on failure removes what it made. */
-  private async createVeth(net: NetworkRecord, ep: EndpointRecord, what: string): Promise<void> {
-    try {
-      await this.backend.createVethPair(this.ns, ep.hostVeth, ep.srcName, { mtu: net.mtu, peerMac: ep.mac });
-    } catch (e) {
-      if (isBackendError(e, 'EEXIST')) {
-        throw new DriverError('E_DRIVER_CONFLICT', `${what}: a link named ${ep.hostVeth} or ${ep.srcName} already exists`, { cause: e });
-      }
-      throw backendFailure(what, e);
-    }
-    try {
-      await this.backend.setMaster(this.ns, ep.hostVeth, net.bridge);
-      await this.backend.setLinkUp(this.ns, ep.hostVeth);
-    } catch (e) {
-      throw backendFailure(what, e, await this.undo(ep.hostVeth));
-    }
-  }
-
-  /** Deletes a link made by a failing call; returns a note when even that fails (the link is left behind). */
-  private async undo(name: string): Promise<string | undefined> {
-    try {
-      await this.backend.deleteLink(this.ns, name);
-      return undefined;
-    } catch (e) {
-      return `cleanup failed too, ${name} is left behind: ${(e as Error)?.message ?? String(e)}`;
-    }
-  }
-
-  private async deleteLinkIfPresent(name: string, what: string): Promise<void> {
-    try {
-      await this.backend.deleteLink(this.ns, name);
-    } catch (e) {
-      if (isBackendError(e, 'ENODEV')) return;
-      throw backendFailure(what, e);
-    }
-  }
-
-  private async linkExists(name: string): Promise<boolean> {
-    try {
-      await this.backend.getLink(this.ns, name);
-      return true;
-    } catch (e) {
-      if (isBackendError(e, 'ENODEV')) return false;
-      throw backendFailure(`looking up ${name}`, e);
-    }
-  }
-
-  private async findLink(name: string): Promise<LinkInfo | null> {
-    try {
-      return await this.backend.getLink(this.ns, name);
-    } catch (e) {
-      if (isBackendError(e, 'ENODEV')) return null;
-      throw backendFailure(`looking up ${name}`, e);
-    }
-  }
 }
 
 // ---- helpers ---------------------------------------------------------------------------
-
-/** The firewall's tag of a network: the id when it is a valid tag (64-hex, swarm ids), else a hash. */
-function firewallTag(id: string): string {
-  return /^[A-Za-z0-9_.-]{1,64}$/.test(id) ? id : createHash('sha256').update(id).digest('hex');
-}
 
 function requireId(value: unknown, field: string): string {
   if (typeof value !== 'string' || value === '') throw new DriverError('E_DRIVER_REQUEST', `${field} must be a non-empty string`);
@@ -690,15 +454,6 @@ function nonEmpty(v: string | undefined | null): string | null {
 
 function short(id: string): string {
   return id.length > 12 ? id.slice(0, 12) : id;
-}
-
-function backendFailure(what: string, e: unknown, note?: string): DriverError {
-  const text = `${what}: ${(e as Error)?.message ?? String(e)}${note === undefined ? '' : ` (${note})`}`;
-  return new DriverError('E_DRIVER_BACKEND', text, { cause: e });
-}
-
-function gateways(pools: readonly PoolConfig[]): string[] {
-  return pools.flatMap((p) => (p.gateway === null ? [] : [p.gateway]));
 }
 
 /** The IP of an endpoint CIDR, or null when empty; E_DRIVER_REQUEST when malformed or of the wrong family. */
@@ -750,12 +505,4 @@ function nodeOf(req: m.DiscoveryRequest): NodeRecord | null {
     throw new DriverError('E_DRIVER_REQUEST', 'DiscoveryData.Address must be a non-empty string for node discovery');
   }
   return { address: d.Address, bindAddress: typeof d.BindAddress === 'string' ? d.BindAddress : '', self: d.Self === true };
-}
-
-/** JSON with object keys sorted, to compare requests. */
-export function canonicalJson(value: unknown): string {
-  return JSON.stringify(value, (_k, v: unknown) => {
-    if (v === null || typeof v !== 'object' || Array.isArray(v)) return v;
-    return Object.fromEntries(Object.entries(v as Record<string, unknown>).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)));
-  });
 }
