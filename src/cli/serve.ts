@@ -5,6 +5,7 @@ import { parseAddressPoolFlag, type AddressPoolSpec } from '../ipam/index.js';
 import { PLUGIN_SOCKET_DIR, PROFILES, type Profile } from '../protocol/constants.js';
 import { createReferencePlugin, type BackendKind } from '../reference/plugin.js';
 import { servePlugin, type ListenOptions } from '../sdk/index.js';
+import type { IpamApi } from '../protocol/api.js';
 
 interface ServeArgs {
   socket?: string;
@@ -18,6 +19,10 @@ interface ServeArgs {
   'tls-cert'?: string;
   'tls-key'?: string;
   'tls-ca'?: string;
+  store?: string;
+  'store-local'?: boolean;
+  'store-prefix': string;
+  'store-timeout': number;
 }
 
 export function registerServe(cli: Argv): Argv {
@@ -41,7 +46,14 @@ export function registerServe(cli: Argv): Argv {
         .option('spec-dir', { type: 'string', describe: 'directory for the .spec/.json file with --listen (default /etc/docker/plugins)' })
         .option('tls-cert', { type: 'string', describe: 'server certificate (PEM) for --listen; enables TLS' })
         .option('tls-key', { type: 'string', describe: 'server key (PEM) for --listen' })
-        .option('tls-ca', { type: 'string', describe: 'CA the daemon verifies the server with (writes a .json spec)' }),
+        .option('tls-ca', { type: 'string', describe: 'CA the daemon verifies the server with (writes a .json spec)' })
+        .option('store', {
+          type: 'string',
+          describe: 'keep the GlobalDefault address space in etcd, etcd://HOST:PORT[,HOST:PORT...]: instances on one etcd act as one IPAM',
+        })
+        .option('store-local', { type: 'boolean', default: false, describe: 'with --store: keep LocalDefault in etcd too' })
+        .option('store-prefix', { type: 'string', default: '/cnmkit/ipam/', describe: 'with --store: etcd key prefix (one shared IPAM per prefix)' })
+        .option('store-timeout', { type: 'number', default: 10_000, describe: 'with --store: ms until a call etcd has not confirmed fails with {"Err"}' }),
     async (argv) => {
       await serve(argv as unknown as ServeArgs);
     },
@@ -74,16 +86,45 @@ function addressPools(flags: readonly string[] | undefined): AddressPoolSpec[] |
 async function serve(a: ServeArgs): Promise<void> {
   const listen = listenOptions(a);
   const pools = addressPools(a['default-address-pools']);
+  if (a.store === undefined && (a['store-local'] === true || a['store-prefix'] !== '/cnmkit/ipam/')) throw new UsageError('--store-local and --store-prefix need --store');
+  if (!Number.isFinite(a['store-timeout']) || a['store-timeout'] < 100) throw new UsageError(`--store-timeout must be a number of ms >= 100, got ${a['store-timeout']}`);
   const plugin = await createReferencePlugin({ backend: a.backend, stateDir: a.state, defaultAddressPools: pools, profile: a.profile });
+  let ipam: IpamApi = plugin.ipam;
+  let closeStore = async (): Promise<void> => {};
+  if (a.store !== undefined) {
+    // Loaded lazily: only --store needs the etcd client.
+    const { openSharedIpam, StoreError } = await import('../ipam/store/index.js');
+    try {
+      const shared = openSharedIpam({
+        store: a.store,
+        prefix: a['store-prefix'],
+        // The shared IPAM closes its store; the plugin closes the local IPAM.
+        local: { ...bindIpam(plugin.ipam), close: async () => {} },
+        localDefaultInStore: a['store-local'] === true,
+        profile: a.profile,
+        defaultAddressPools: pools,
+        customAddressSpaces: true,
+        timeoutMs: a['store-timeout'],
+      });
+      ipam = shared;
+      closeStore = () => shared.close();
+    } catch (e) {
+      await plugin.close();
+      if (e instanceof StoreError) throw new UsageError(`--store: ${e.message}`);
+      throw e;
+    }
+  }
   let server;
   try {
-    server = await servePlugin({ driver: plugin.driver, ipam: plugin.ipam, listen, profile: a.profile });
+    server = await servePlugin({ driver: plugin.driver, ipam, listen, profile: a.profile });
   } catch (e) {
+    await closeStore();
     await plugin.close();
     throw e;
   }
   const what = 'NetworkDriver + IpamDriver';
-  process.stdout.write(`cnmkit serve: ${what} on ${server.address}${a.state ? ` (state in ${a.state})` : ''}\n`);
+  const where = a.store === undefined ? '' : ` (${a['store-local'] === true ? 'GlobalDefault and LocalDefault' : 'GlobalDefault'} in ${a.store}${a['store-prefix']})`;
+  process.stdout.write(`cnmkit serve: ${what} on ${server.address}${a.state ? ` (state in ${a.state})` : ''}${where}\n`);
   await new Promise<void>((resolve) => {
     let stopping = false;
     const stop = (sig: NodeJS.Signals): void => {
@@ -92,6 +133,7 @@ async function serve(a: ServeArgs): Promise<void> {
       process.stdout.write(`cnmkit serve: ${sig}, shutting down\n`);
       void (async () => {
         await server.close();
+        await closeStore();
         await plugin.close();
         resolve();
       })();
@@ -99,4 +141,16 @@ async function serve(a: ServeArgs): Promise<void> {
     process.once('SIGINT', stop);
     process.once('SIGTERM', stop);
   });
+}
+
+/** The IpamApi methods of the reference IPAM, bound (the shared IPAM calls them for the spaces it keeps local). */
+function bindIpam(r: IpamApi): IpamApi {
+  return {
+    getCapabilities: r.getCapabilities?.bind(r),
+    getDefaultAddressSpaces: r.getDefaultAddressSpaces.bind(r),
+    requestPool: r.requestPool.bind(r),
+    releasePool: r.releasePool.bind(r),
+    requestAddress: r.requestAddress.bind(r),
+    releaseAddress: r.releaseAddress.bind(r),
+  };
 }

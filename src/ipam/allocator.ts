@@ -603,7 +603,7 @@ function isBig(net: Net): boolean {
 const V4_MAPPED = 0xffffn << 32n;
 
 /** Parses an address; an IPv4-mapped IPv6 text counts as IPv4 for an IPv4 pool (Go's 16-byte net.IP). */
-function parseAddressFor(net: Net, text: string): Ip | null {
+export function parseAddressFor(net: Net, text: string): Ip | null {
   const ip = parseIp(text);
   if (ip !== null && net.family === 4 && ip.family === 6 && (ip.value as bigint) >> 32n === 0xffffn) {
     return { family: 4, value: Number((ip.value as bigint) - V4_MAPPED) };
