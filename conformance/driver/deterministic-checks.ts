@@ -47,7 +47,7 @@ export const externalConnectivityCompat: Check = {
   id: 'driver.external-connectivity-compat',
   title: 'Program/RevokeExternalConnectivity and Discover answer {}',
   level: 'compat',
-  reason: "protocol.md §2.2: Docker's own drivers answer {} to ProgramExternalConnectivity, RevokeExternalConnectivity, DiscoverNew and DiscoverDelete; dockerd also accepts 404 (ignored) and logs other errors.",
+  reason: "protocol.md §2.2 (ProgramExternalConnectivity): Docker's own drivers answer {} to ProgramExternalConnectivity, RevokeExternalConnectivity, DiscoverNew and DiscoverDelete; dockerd also accepts 404 (ignored) and logs other errors.",
   requires: ['driver'],
   async run(ctx: CheckContext) {
     const net = await openNetwork(ctx);
@@ -71,7 +71,7 @@ export const deleteUnknownCompat: Check = {
   id: 'driver.delete-unknown-compat',
   title: 'Deleting unknown ids answers success',
   level: 'compat',
-  reason: "protocol.md §2.2/§4.4: dockerd only logs DeleteEndpoint/DeleteNetwork errors; Docker's bridge driver answers an error for unknown ids too, go-plugins-helpers drivers usually {} — both are accepted, this only reports which.",
+  reason: "protocol.md §2.2 (DeleteEndpoint) / §4.4: dockerd only logs DeleteEndpoint/DeleteNetwork errors; Docker's bridge driver answers an error for unknown ids too, go-plugins-helpers drivers usually {} — both are accepted, this only reports which.",
   requires: ['driver'],
   async run(ctx: CheckContext) {
     const net = await openNetwork(ctx);

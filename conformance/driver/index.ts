@@ -61,7 +61,7 @@ export const driverModelChecks = [
     id: DriverIds.gateway,
     title: 'Join gateways are bare addresses the container can reach',
     level: 'must',
-    reason: `protocol.md §2.2 (Join): Gateway/GatewayIPv6 are IPs without mask ("unparsable => error") and the kernel must find a direct route to them or container start fails ("route for the gateway ... could not be found"): on the endpoint's subnet, link-local (169.254/16, fe80::/10), or covered by a connected static route of the same reply (Calico: 169.254.1.1 + 169.254.1.1/32) (${MODEL}).`,
+    reason: `protocol.md §2.2 (Join): Gateway/GatewayIPv6 are IPs without mask (an unparsable value is an error) and the kernel must find a direct route to them or container start fails ("route for the gateway ... could not be found"): on the endpoint's subnet, link-local (169.254/16, fe80::/10), or covered by a connected static route of the same reply (Calico: 169.254.1.1 + 169.254.1.1/32) (${MODEL}).`,
   }),
   driverModelCheck({
     id: DriverIds.routes,
@@ -85,13 +85,13 @@ export const driverModelChecks = [
     id: DriverIds.operInfo,
     title: 'EndpointOperInfo answers right after Join',
     level: 'must',
-    reason: `protocol.md §1.6/§2.2: dockerd 20.10 calls EndpointOperInfo twice right after every successful Join and rolls the start back on any error, 404 included (with --profile moby a 404 is accepted); its other call sites ignore errors, so only the calls after Join are judged (${MODEL}).`,
+    reason: `protocol.md §1.6 / §2.2 (EndpointOperInfo): dockerd 20.10 calls EndpointOperInfo twice right after every successful Join and rolls the start back on any error, 404 included (with --profile moby a 404 is accepted); its other call sites ignore errors, so only the calls after Join are judged (${MODEL}).`,
   }),
   driverModelCheck({
     id: DriverIds.programRevoke,
     title: 'ProgramExternalConnectivity answers {} or 404',
     level: 'must',
-    reason: `protocol.md §2.2/§4.3: ProgramExternalConnectivity errors other than 404 roll the container start back (${MODEL}).`,
+    reason: `protocol.md §2.2 (ProgramExternalConnectivity) / §4.3: ProgramExternalConnectivity errors other than 404 roll the container start back (${MODEL}).`,
   }),
 ] as const;
 

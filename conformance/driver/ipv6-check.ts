@@ -16,7 +16,7 @@ export const ipv6Endpoint: Check = {
   title: 'Dual-stack endpoints: no AddressIPv6 echo, usable GatewayIPv6',
   level: 'must',
   reason:
-    'protocol.md §2.2: with --ipv6 CreateEndpoint carries Interface.AddressIPv6, which the reply must not return ("driver modified interface address"); Join GatewayIPv6 is a bare IPv6 address the container can reach (on the endpoint subnet, link-local, or behind a connected route of the reply) or container start fails.',
+    'protocol.md §2.2 (CreateEndpoint, Join): with --ipv6 CreateEndpoint carries Interface.AddressIPv6, which the reply must not return ("driver modified interface address"); Join GatewayIPv6 is a bare IPv6 address the container can reach (on the endpoint subnet, link-local, or behind a connected route of the reply) or container start fails.',
   requires: ['driver'],
   async run(ctx: CheckContext) {
     const arena = ctx.pools.next();

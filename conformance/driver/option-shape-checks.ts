@@ -95,7 +95,7 @@ async function withAux(ctx: CheckContext, p: PoolAddressing): Promise<{ data: IP
     if (hosts < 8) return null;
     aux = `${hostOf(p.pool, hosts - 2)}/${p.pool.prefix}`;
   } else if (p.mode === 'plugin' && p.poolId !== null) {
-    // dockerd reserves each aux address with RequestAddress (Options null) before CreateNetwork (§4.2).
+    // dockerd reserves each aux address with RequestAddress (Options null) before CreateNetwork (protocol.md §4.2).
     const a = await allocateAddress(port, p, 0);
     if ('refused' in a) return null;
     const parsed = parseCidrWithAddress(a.address);
@@ -227,7 +227,7 @@ export const rareOptionShapes: Check = {
   title: 'Rarer shapes dockerd sends are handled: no gateway, IPv6-only, --internal, endpoint driver options',
   level: 'should',
   reason:
-    'protocol.md §2.2, §3: IPv4Data without Gateway (v28 GwAllocCheck SkipIPv4; a refusal fails only for drivers declaring GwAllocChecker, the others never get it), IPv6-only networks (moby 28 --ipv4=false: IPv4Data [], com.docker.network.enable_ipv4 false), --internal (com.docker.network.internal true) and per-endpoint driver options (top-level CreateEndpoint Options keys with string values). A driver may refuse a feature it does not offer (noted); a network it accepted must take containers, and no shape may drop the connection. should: these commands are rarer than the plain ones.',
+    'protocol.md §2.2 (CreateNetwork), §3: IPv4Data without Gateway (v28 GwAllocCheck SkipIPv4; a refusal fails only for drivers declaring GwAllocChecker, the others never get it), IPv6-only networks (moby 28 --ipv4=false: IPv4Data [], com.docker.network.enable_ipv4 false), --internal (com.docker.network.internal true) and per-endpoint driver options (top-level CreateEndpoint Options keys with string values). A driver may refuse a feature it does not offer (noted); a network it accepted must take containers, and no shape may drop the connection. should: these commands are rarer than the plain ones.',
   requires: ['driver'],
   async run(ctx: CheckContext) {
     const design = await requireDesign(ctx);

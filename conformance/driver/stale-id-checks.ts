@@ -127,7 +127,7 @@ export const twinDeleteIsolated: Check = {
   title: 'Stopping a container leaves its id twin alone',
   level: 'should',
   reason:
-    "protocol.md §2.2/§4.4: endpoint ids are random 64-hex, so two live endpoints sharing their first 5 or 7 characters happen on a busy host; a driver that cleans up by id prefix (links, files, state keys) removes the other container's link or state when one stops. Judged from B's EndpointOperInfo/Leave/DeleteEndpoint answers before and after A's DeleteEndpoint and, with --netns linux, B's host link. should: dockerd only sees it as errors it logs; the container loses its network. SrcName clashes are driver.interface-name-unique's.",
+    "protocol.md §2.2 (CreateEndpoint) / §4.4: endpoint ids are random 64-hex, so two live endpoints sharing their first 5 or 7 characters happen on a busy host; a driver that cleans up by id prefix (links, files, state keys) removes the other container's link or state when one stops. Judged from B's EndpointOperInfo/Leave/DeleteEndpoint answers before and after A's DeleteEndpoint and, with --netns linux, B's host link. should: dockerd only sees it as errors it logs; the container loses its network. SrcName clashes are driver.interface-name-unique's.",
   requires: ['driver'],
   run: (ctx) => twinCheck(ctx, [5, 7], false),
 };
@@ -137,7 +137,7 @@ export const longIdPrefixCompat: Check = {
   title: 'Endpoints sharing 11 or 12 id characters stay apart',
   level: 'compat',
   reason:
-    "protocol.md §2.2: Calico names host links by 11 endpoint-id characters and docker-net-dhcp by 12, as dockerd names containers by 12; two live endpoints sharing that many characters (48 bits) practically never happen, so a shared link or lost state there is only reported (compat), never failed at should.",
+    "protocol.md §2.2 (Join): Calico names host links by 11 endpoint-id characters and docker-net-dhcp by 12, as dockerd names containers by 12; two live endpoints sharing that many characters (48 bits) practically never happen, so a shared link or lost state there is only reported (compat), never failed at should.",
   requires: ['driver'],
   run: (ctx) => twinCheck(ctx, [11, 12], true),
 };
@@ -169,7 +169,7 @@ export const staleIds: Check = {
   title: 'A re-created network id starts fresh; a deleted network takes no calls',
   level: 'should',
   reason:
-    "protocol.md §2.2/§4.6/§4.9: after `docker network rm` the driver must forget the network and its endpoints; the same network id comes back (a swarm node re-creates a network with its swarm id each time a container attaches) with other addressing and must work like a fresh one (no leftover gateway, no 'endpoint exists' for a deleted endpoint's id); a Join for the deleted network must be refused, never answered from leftovers. should, like driver.unknown-ids: dockerd itself does not re-send a local network's id.",
+    "protocol.md §2.2 (DeleteNetwork) / §4.6 / §4.9: after `docker network rm` the driver must forget the network and its endpoints; the same network id comes back (a swarm node re-creates a network with its swarm id each time a container attaches) with other addressing and must work like a fresh one (no leftover gateway, no 'endpoint exists' for a deleted endpoint's id); a Join for the deleted network must be refused, never answered from leftovers. should, like driver.unknown-ids: dockerd itself does not re-send a local network's id.",
   requires: ['driver'],
   async run(ctx: CheckContext) {
     const design = await requireDesign(ctx);

@@ -44,7 +44,7 @@ export const ipamModelChecks = [
     id: IpamIds.cidrReply,
     title: 'RequestAddress answers a CIDR',
     level: 'must',
-    reason: `protocol.md §2.3: Address must be a CIDR ("10.0.0.5/24"); a bare IP fails with "invalid CIDR address" (${MODEL}).`,
+    reason: `protocol.md §2.3 (RequestAddress): Address must be a CIDR ("10.0.0.5/24"); a bare IP fails with "invalid CIDR address" (${MODEL}).`,
   }),
   modelCheck({
     id: IpamIds.prefixLength,
@@ -56,7 +56,7 @@ export const ipamModelChecks = [
     id: IpamIds.inSubPool,
     title: 'Automatic addresses come from the sub-pool',
     level: 'should',
-    reason: `protocol.md §2.3 (RequestAddress): "the IPAM must remember SubPool per pool and restrict automatic picks to it" (--ip-range) (${MODEL}).`,
+    reason: `protocol.md §2.3 (RequestAddress): the IPAM has to remember each pool's SubPool (--ip-range) and keep automatic picks inside it (${MODEL}).`,
   }),
   modelCheck({
     id: IpamIds.noNetworkBroadcast,
@@ -75,7 +75,7 @@ export const ipamModelChecks = [
     id: IpamIds.preferred,
     title: 'A preferred address is honoured, or refused when in use',
     level: 'must',
-    reason: `ipam-semantics.md §2.2 step 6 / protocol.md §2.3: --ip, --gateway and --aux-address ask for an exact address anywhere in the pool; it is granted exactly or refused ("Address already in use") (${MODEL}).`,
+    reason: `ipam-semantics.md §2.2 step 6 / protocol.md §2.3 (RequestAddress): --ip, --gateway and --aux-address ask for an exact address anywhere in the pool; it is granted exactly or refused ("Address already in use") (${MODEL}).`,
   }),
   modelCheck({
     id: IpamIds.releasedAddress,
@@ -111,7 +111,7 @@ export const ipamModelChecks = [
     id: IpamIds.gateway,
     title: 'Gateway requests are served',
     level: 'must',
-    reason: `protocol.md §2.3/§4.1: network create sends one RequestAddress with RequestAddressType=com.docker.network.gateway per pool, first, automatic or the --gateway address, and none when RequestPool Data carried a gateway; refusing it while addresses are free fails every network create (${MODEL}).`,
+    reason: `protocol.md §2.3 (RequestAddress) / §4.1: network create sends one RequestAddress with RequestAddressType=com.docker.network.gateway per pool, first, automatic or the --gateway address, and none when RequestPool Data carried a gateway; refusing it while addresses are free fails every network create (${MODEL}).`,
   }),
 ] as const;
 

@@ -108,7 +108,7 @@ export const autoPoolV6: Check = {
   title: 'Automatic IPv6 pools are IPv6 and never overlap held pools',
   level: 'must',
   reason:
-    'protocol.md §2.3/§4.2, ipam-semantics.md §6 (moby 27+): `docker network create --ipv6` without an IPv6 subnet sends RequestPool V6=true, Pool ""; the reply must be an IPv6 CIDR (an IPv4 pool fails the network) and must not overlap a held pool, or two networks share addresses. Refusing (Docker 20.10 has no IPv6 defaults) is accepted; an overlap is accepted when no address comes out through both pools (per-address allocation).',
+    'protocol.md §2.3 (RequestPool) / §4.2, ipam-semantics.md §6 (moby 27+): `docker network create --ipv6` without an IPv6 subnet sends RequestPool V6=true, Pool ""; the reply must be an IPv6 CIDR (an IPv4 pool fails the network) and must not overlap a held pool, or two networks share addresses. Refusing (Docker 20.10 has no IPv6 defaults) is accepted; an overlap is accepted when no address comes out through both pools (per-address allocation).',
   requires: ['ipam'],
   async run(ctx: CheckContext) {
     const t = new Trail(ctx);

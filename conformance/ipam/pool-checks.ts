@@ -10,7 +10,7 @@ export const identicalPoolRequest: Check = {
   title: 'An identical RequestPool is refused or shares the pool',
   level: 'must',
   reason:
-    'docs/ipam.md says identical requests may return the same pool (reference counted); Docker refuses them (ipam-semantics.md §1.4); a per-address allocator may grant them. All fine, unless an address then really comes out through both pools (two networks, one address).',
+    'libnetwork\'s docs/ipam.md says identical requests may return the same pool (reference counted); Docker refuses them (ipam-semantics.md §1.4); a per-address allocator may grant them. All fine, unless an address then really comes out through both pools (two networks, one address).',
   requires: ['ipam'],
   async run(ctx: CheckContext) {
     const cidr = v4Pool(ctx);
@@ -91,7 +91,7 @@ export const requestOptionsTolerated: Check = {
   title: 'Every option shape dockerd sends is accepted',
   level: 'must',
   reason:
-    'protocol.md §2.3: a local network sends RequestPool Options = --ipam-opt ({} without), then the gateway marker, then endpoints with Options null, the MAC option (RequiresMACAddress), the v29 endpoint name, serial=true (swarm). With that baseline granted, refusing one of the other shapes breaks the matching docker command. RequestPool Options null comes only from the swarm allocator (global scope): a note.',
+    'protocol.md §2.3 (RequestPool, RequestAddress): a local network sends RequestPool Options = --ipam-opt ({} without), then the gateway marker, then endpoints with Options null, the MAC option (RequiresMACAddress), the v29 endpoint name, serial=true (swarm). With that baseline granted, refusing one of the other shapes breaks the matching docker command. RequestPool Options null comes only from the swarm allocator (global scope): a note.',
   requires: ['ipam'],
   async run(ctx: CheckContext) {
     const t = { timeoutMs: ctx.config.timeoutMs };
@@ -138,7 +138,7 @@ export const subPoolWithoutPool: Check = {
   id: 'ipam.subpool-without-pool-refused',
   title: 'SubPool without Pool is refused',
   level: 'should',
-  reason: 'docs/ipam.md via protocol.md §2.3: "empty Pool with non-empty SubPool should be rejected"; Docker answers Invalid Address SubPool (ipam-semantics.md §1.5).',
+  reason: 'protocol.md §2.3 (RequestPool), after libnetwork\'s docs/ipam.md: an empty Pool with a non-empty SubPool should be refused; Docker answers Invalid Address SubPool (ipam-semantics.md §1.5).',
   requires: ['ipam'],
   async run(ctx: CheckContext) {
     const cidr = v4Pool(ctx);
@@ -156,7 +156,7 @@ export const autoPool: Check = {
   title: 'Automatic pools are valid and never overlap held pools',
   level: 'must',
   reason:
-    'protocol.md §2.3: `docker network create` without --subnet sends Pool ""; the reply Pool must parse as a CIDR, and a pool overlapping another network duplicates addresses. Plugins that only serve explicit pools may refuse (accepted).',
+    'protocol.md §2.3 (RequestPool): `docker network create` without --subnet sends Pool ""; the reply Pool must parse as a CIDR, and a pool overlapping another network duplicates addresses. Plugins that only serve explicit pools may refuse (accepted).',
   requires: ['ipam'],
   async run(ctx: CheckContext) {
     const t = { timeoutMs: ctx.config.timeoutMs };
@@ -204,7 +204,7 @@ export const subPoolGranted: Check = {
   id: 'ipam.subpool-request',
   title: 'A pool with SubPool (--ip-range) is granted as the master pool',
   level: 'should',
-  reason: 'ipam-semantics.md §1.5 / protocol.md §2.3: `--ip-range` sends SubPool; the reply Pool is the master subnet, and automatic addresses come from the sub-pool (checked by ipam.address-in-subpool).',
+  reason: 'ipam-semantics.md §1.5 / protocol.md §2.3 (RequestPool): `--ip-range` sends SubPool; the reply Pool is the master subnet, and automatic addresses come from the sub-pool (checked by ipam.address-in-subpool).',
   requires: ['ipam'],
   async run(ctx: CheckContext) {
     const cidr = v4Pool(ctx);
@@ -250,7 +250,7 @@ export const releaseUnknownHarmless: Check = {
   title: 'Releasing unknown pools or addresses changes nothing',
   level: 'must',
   reason:
-    'protocol.md §2.3/§4.2-4.4: dockerd releases during rollbacks and retries, also things that were never allocated; success or an error are both fine (ipam-semantics.md §2.4), but the release must not free anything else.',
+    'protocol.md §2.3 (ReleaseAddress) / §4.2-4.4: dockerd releases during rollbacks and retries, also things that were never allocated; success or an error are both fine (ipam-semantics.md §2.4), but the release must not free anything else.',
   requires: ['ipam'],
   async run(ctx: CheckContext) {
     const cidr = v4Pool(ctx);

@@ -126,7 +126,7 @@ export const concurrentPoolRequests: Check = {
   title: 'Parallel RequestPool storms never grant one pool twice or overlapping pools that share an address',
   level: 'must',
   reason:
-    'protocol.md §1.3/§7.1 item 5: networks are created in parallel over several connections; an IPAM whose overlap test and insert are not atomic grants the same or overlapping subnets to two networks, which then hand out the same addresses (ipam-semantics.md §1.4). Refusals, one pool shared with a reference count (docs/ipam.md), and overlapping pools that never share an address (per-address allocators) are accepted. Shrunk to the fewest parallel requests that still show it.',
+    'protocol.md §1.3/§7.1 item 5: networks are created in parallel over several connections; an IPAM whose overlap test and insert are not atomic grants the same or overlapping subnets to two networks, which then hand out the same addresses (ipam-semantics.md §1.4). Refusals, one pool shared with a reference count (libnetwork docs/ipam.md), and overlapping pools that never share an address (per-address allocators) are accepted. Shrunk to the fewest parallel requests that still show it.',
   requires: ['ipam'],
   async run(ctx: CheckContext) {
     const conns: PluginCaller[] = [];

@@ -16,7 +16,7 @@ export const restartKeepsAllocations: Check = {
   title: 'A restarted IPAM still holds its pools and addresses, and releases still work',
   level: 'must',
   reason:
-    'protocol.md §4.7: "Plugin process restart while the daemon runs: nothing is re-sent; a plugin that loses its state breaks existing networks" (`IpamDriver.RequestAddress: unknown pool`), and an IPAM that forgets its allocations hands an address still in use to a new container (moby#27404-style duplicates). Runs for every target the checker can restart (--restart-cmd, --image, --reference, a managed --plugin).',
+    'protocol.md §4.7: a plugin restart while dockerd runs gets nothing re-sent, and a plugin that loses its state breaks the networks that exist (`IpamDriver.RequestAddress: unknown pool`), and an IPAM that forgets its allocations hands an address still in use to a new container (moby#27404-style duplicates). Runs for every target the checker can restart (--restart-cmd, --image, --reference, a managed --plugin).',
   requires: ['ipam'],
   budgetMs: 90_000,
   async run(ctx: CheckContext) {

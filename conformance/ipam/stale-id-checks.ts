@@ -34,7 +34,7 @@ export const foreignPoolRelease: Check = {
   title: "ReleaseAddress with another live pool's PoolID frees nothing in the pool holding the address",
   level: 'should',
   reason:
-    "protocol.md §1.5/§2.3: dockerd releases an address with the PoolID it got it from, but a retried or late release can carry a PoolID that names another pool by then (a reissued or stale id); an IPAM that frees the address wherever it lives gives it to a second container. A per-address allocator that serves any of its addresses through any PoolID (Calico: preferred addresses of one pool granted through another) frees by address by design: noted. Not a must: dockerd sends such a release only after an id was reissued or a retry came late.",
+    "protocol.md §1.5 / §2.3 (ReleaseAddress): dockerd releases an address with the PoolID it got it from, but a retried or late release can carry a PoolID that names another pool by then (a reissued or stale id); an IPAM that frees the address wherever it lives gives it to a second container. A per-address allocator that serves any of its addresses through any PoolID (Calico: preferred addresses of one pool granted through another) frees by address by design: noted. Not a must: dockerd sends such a release only after an id was reissued or a retry came late.",
   requires: ['ipam'],
   async run(ctx: CheckContext) {
     const t = new Trail(ctx);

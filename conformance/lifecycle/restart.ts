@@ -19,7 +19,7 @@ export const restartKeepsState: Check = {
   title: 'A plugin restart keeps networks, endpoints, pools and addresses',
   level: 'must',
   reason:
-    'protocol.md §4.7: "Plugin process restart while the daemon runs: nothing is re-sent; a plugin that loses its state breaks existing networks" — CreateNetwork is never replayed, and an IPAM that forgets its pools and addresses hands out addresses still in use (--restart-cmd).',
+    'protocol.md §4.7: a plugin restart while dockerd runs gets nothing re-sent, and a plugin that loses its state breaks the networks that exist — CreateNetwork is never replayed, and an IPAM that forgets its pools and addresses hands out addresses still in use (--restart-cmd).',
   requires: [],
   budgetMs: 90_000,
   async run(ctx: CheckContext) {

@@ -49,7 +49,7 @@ export const ipamCapabilities: Check = {
   id: 'protocol.ipam-capabilities',
   title: 'IpamDriver.GetCapabilities answers booleans (or 404)',
   level: 'should',
-  reason: 'protocol.md §2.3/§1.6: any error registers the IPAM with no capabilities, silently dropping RequiresRequestReplay / RequiresMACAddress; a 404 (not implemented) is fine.',
+  reason: 'protocol.md §2.3 (GetCapabilities) / §1.6: any error registers the IPAM with no capabilities, silently dropping RequiresRequestReplay / RequiresMACAddress; a 404 (not implemented) is fine.',
   requires: ['ipam'],
   async run(ctx: CheckContext) {
     const p: Probe = new Probe(ctx);
