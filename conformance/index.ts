@@ -28,6 +28,8 @@ export { jsonReport } from './report/json.js';
 export { junitReport } from './report/junit.js';
 export { tapReport } from './report/tap.js';
 export { consoleReport, consoleProgress, type ConsoleOptions } from './report/console.js';
+export { htmlReport, type HtmlOptions } from './report/html.js';
+export { parseCitations, citationLinks, githubSlug, loadSpecSections, specDocsDir, SPEC_DOCS, type Citation, type CitationLink, type SpecDoc } from './citations.js';
 export { curlReproducer } from './counterexample.js';
 export { defineConformanceTests, ConformanceFailure, type TestApi } from './vitest.js';
 export * from './types.js';

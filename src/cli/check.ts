@@ -11,6 +11,7 @@ import {
   consoleReport,
   defaultConfig,
   exitCodeFor,
+  htmlReport,
   jsonReport,
   junitReport,
   parseKeyValues,
@@ -27,7 +28,7 @@ import { startImagePlugin, type ImagePlugin } from './image-target.js';
 import { findManagedPlugin, type ManagedPlugin } from './managed-target.js';
 import { startReferenceTarget, type ReferenceTarget } from './reference-target.js';
 
-const REPORTERS = ['console', 'json', 'junit', 'tap'] as const;
+const REPORTERS = ['console', 'json', 'junit', 'tap', 'html'] as const;
 type ReporterName = (typeof REPORTERS)[number];
 
 export interface CheckArgs {
@@ -89,7 +90,7 @@ export function checkOptions(y: Argv): Argv {
     .option('timeout', { type: 'number', describe: 'longest a call may take, in seconds (default 30: a managed plugin\'s request timeout)' })
     .option('run-budget', { type: 'number', describe: 'time for the whole run in seconds (default 600); a slow plugin gets fewer model runs' })
     .option('plugin-kind', { choices: ['auto', 'v1', 'managed'], describe: 'v1 plugins get Plugin.Activate, managed (v2) never do; default: from the handshake' })
-    .option('reporter', { type: 'string', array: true, describe: 'console|json|junit|tap; repeatable, NAME:FILE or paired with --output' })
+    .option('reporter', { type: 'string', array: true, describe: 'console|json|junit|tap|html; repeatable, NAME:FILE or paired with --output (html: one page, cited rules linked to docs/)' })
     .option('output', { type: 'string', array: true, describe: 'file for the reporter at the same position' })
     .option('bail', { type: 'boolean', describe: 'stop after the first failing check' })
     .option('driver-opt', { type: 'string', array: true, describe: 'K=V added to every CreateNetwork (like docker network create -o)' })
@@ -177,6 +178,8 @@ function render(name: ReporterName, report: RunReport, color: boolean): string {
       return junitReport(report);
     case 'tap':
       return tapReport(report);
+    case 'html':
+      return htmlReport(report);
   }
 }
 
