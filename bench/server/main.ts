@@ -9,7 +9,10 @@
  * Env: BENCH_SECONDS (default 5) per measurement; BENCH_ROUNDS (default 3) runs of
  * run.sh, summarised by the median ratio; BENCH_ANCHOR overrides the
  * run.sh path; BENCH_HTTP=node serves the same handler through node:http
- * instead of the SDK's HTTP layer (for comparison).
+ * instead of the SDK's HTTP layer (for comparison); BENCH_LATENCY_GC=off serves
+ * without the SDK's GC setting (parallel scavenging stays on, src/sdk/gc.ts).
+ * The table gives p50, p99 and max latency beside req/s; the summary the
+ * ratios to the Go anchor in the same run (req/s, and p99 at 16 clients).
  */
 import { execFile } from 'node:child_process';
 import { existsSync } from 'node:fs';
@@ -97,19 +100,29 @@ interface Row {
   server: string;
   clients: number;
   rps: number;
+  /** Latencies as the load generator prints them (Go durations: `93.76µs`, `2.1ms`). */
   p50: string;
   p99: string;
+  max: string;
   errors: number;
 }
 
 /** Lines like `go-anchor  c=1  requests=.. errors=0 rps=9000 p50=.. p99=.. max=..`. */
 export function parseAnchorOutput(out: string): Row[] {
   const rows: Row[] = [];
-  const re = /^(\S+)\s+c=(\d+)\s+requests=\d+ errors=(\d+) rps=(\d+) p50=(\S+) p99=(\S+)/gm;
+  const re = /^(\S+)\s+c=(\d+)\s+requests=\d+ errors=(\d+) rps=(\d+) p50=(\S+) p99=(\S+) max=(\S+)/gm;
   for (let m = re.exec(out); m !== null; m = re.exec(out)) {
-    rows.push({ server: m[1]!, clients: Number(m[2]), errors: Number(m[3]), rps: Number(m[4]), p50: m[5]!, p99: m[6]! });
+    rows.push({ server: m[1]!, clients: Number(m[2]), errors: Number(m[3]), rps: Number(m[4]), p50: m[5]!, p99: m[6]!, max: m[7]! });
   }
   return rows;
+}
+
+const UNIT_MS: Record<string, number> = { ns: 1e-6, 'µs': 1e-3, 'us': 1e-3, ms: 1, s: 1000 };
+
+/** A Go duration as the load generator prints it (`215.251µs`, `2.607437ms`, `1.2s`) in ms; NaN if unreadable. */
+export function durationMs(text: string): number {
+  const m = /^([0-9.]+)(ns|µs|us|ms|s)$/.exec(text);
+  return m === null ? Number.NaN : Number(m[1]) * UNIT_MS[m[2]!]!;
 }
 
 function runAnchor(socket: string, secs: number): Promise<string> {
@@ -122,11 +135,21 @@ function runAnchor(socket: string, secs: number): Promise<string> {
 }
 
 function printTable(rows: Row[]): void {
-  const rpsOf = (server: string, c: number): number | undefined => rows.find((r) => r.server === server && r.clients === c)?.rps;
-  const header = ['clients', 'server', 'req/s', 'p50', 'p99', 'errors', 'x go-anchor'];
+  const goOf = (c: number): Row | undefined => rows.find((r) => r.server === 'go-anchor' && r.clients === c);
+  const header = ['clients', 'server', 'req/s', 'p50', 'p99', 'max', 'errors', 'req/s x go', 'p99 x go'];
   const table = rows.map((r) => {
-    const go = rpsOf('go-anchor', r.clients);
-    return [String(r.clients), r.server, String(r.rps), r.p50, r.p99, String(r.errors), go ? (r.rps / go).toFixed(2) : '-'];
+    const go = goOf(r.clients);
+    return [
+      String(r.clients),
+      r.server,
+      String(r.rps),
+      r.p50,
+      r.p99,
+      r.max,
+      String(r.errors),
+      go ? (r.rps / go.rps).toFixed(2) : '-',
+      go ? (durationMs(r.p99) / durationMs(go.p99)).toFixed(2) : '-',
+    ];
   });
   const widths = header.map((h, i) => Math.max(h.length, ...table.map((row) => row[i]!.length)));
   const fmt = (cells: string[]): string => cells.map((c, i) => c.padEnd(widths[i]!)).join('  ');
@@ -134,10 +157,13 @@ function printTable(rows: Row[]): void {
   for (const row of table) console.log(fmt(row));
 }
 
-function ratio(rows: Row[], server: string, c: number): number | undefined {
-  const go = rows.find((r) => r.server === 'go-anchor' && r.clients === c)?.rps;
-  const x = rows.find((r) => r.server === server && r.clients === c)?.rps;
-  return go && x ? x / go : undefined;
+/** server's req/s (or p99) over the Go anchor's at c clients, within one run. */
+function ratio(rows: Row[], server: string, c: number, of: 'rps' | 'p99'): number | undefined {
+  const go = rows.find((r) => r.server === 'go-anchor' && r.clients === c);
+  const x = rows.find((r) => r.server === server && r.clients === c);
+  if (go === undefined || x === undefined) return undefined;
+  const v = of === 'rps' ? x.rps / go.rps : durationMs(x.p99) / durationMs(go.p99);
+  return Number.isFinite(v) ? v : undefined;
 }
 
 function median(xs: number[]): number {
@@ -156,13 +182,17 @@ export async function main(): Promise<void> {
   const rounds = Number(process.env['BENCH_ROUNDS'] ?? 3);
   if (!(Number.isInteger(rounds) && rounds > 0)) throw new Error(`BENCH_ROUNDS must be a positive integer, got ${process.env['BENCH_ROUNDS']}`);
   const variant = process.env['BENCH_HTTP'] === 'node' ? 'node:http' : 'sdk';
-  console.log(`candidate: ${variant} (in-memory RequestAddress/ReleaseAddress), ${secs}s per measurement, ${rounds} round(s) of run.sh`);
+  const latencyGc = process.env['BENCH_LATENCY_GC'] !== 'off';
+  console.log(
+    `candidate: ${variant}${variant === 'sdk' ? `, latencyGc ${latencyGc ? 'on' : 'off'}` : ''} (in-memory RequestAddress/ReleaseAddress),` +
+      ` ${secs}s per measurement, ${rounds} round(s) of run.sh`,
+  );
   const ratios = new Map<string, number[]>();
   for (let round = 1; round <= rounds; round++) {
     const dir = await mkdtemp(join(tmpdir(), 'cnmkit-bench-'));
     const socket = join(dir, 'candidate.sock');
     const served: Served =
-      variant === 'sdk' ? await servePlugin({ ipam: memoryIpam(), listen: { socket } }) : await serveWithNodeHttp(socket);
+      variant === 'sdk' ? await servePlugin({ ipam: memoryIpam(), listen: { socket }, latencyGc }) : await serveWithNodeHttp(socket);
     let out: string;
     try {
       out = await runAnchor(socket, secs);
@@ -176,22 +206,31 @@ export async function main(): Promise<void> {
     printTable(rows);
     for (const server of ['candidate', 'ceiling']) {
       for (const c of [1, 16]) {
-        const r = ratio(rows, server, c);
-        if (r !== undefined) ratios.set(`${server}@${c}`, [...(ratios.get(`${server}@${c}`) ?? []), r]);
+        for (const of of ['rps', 'p99'] as const) {
+          const r = ratio(rows, server, c, of);
+          const key = `${server}@${c}:${of}`;
+          if (r !== undefined) ratios.set(key, [...(ratios.get(key) ?? []), r]);
+        }
       }
     }
   }
   console.log('\nsummary (median over rounds; machines are noisy, compare ratios, not req/s)');
+  const list = (xs: number[]): string => xs.map((x) => x.toFixed(2)).join(' ');
   for (const c of [1, 16]) {
-    const cand = ratios.get(`candidate@${c}`) ?? [];
-    const ceil = ratios.get(`ceiling@${c}`) ?? [];
+    const cand = ratios.get(`candidate@${c}:rps`) ?? [];
+    const ceil = ratios.get(`ceiling@${c}:rps`) ?? [];
     if (cand.length === 0) continue;
     const target = c === 1 ? 1.2 : 1.0;
     const m = median(cand);
     console.log(
-      `c=${String(c).padEnd(2)} candidate/go = ${m.toFixed(2)}x [${cand.map((x) => x.toFixed(2)).join(' ')}]` +
+      `c=${String(c).padEnd(2)} req/s candidate/go = ${m.toFixed(2)}x [${list(cand)}]` +
         ` target >= ${target.toFixed(1)}x: ${m >= target ? 'met' : 'NOT met'}` +
         (ceil.length > 0 ? `; ceiling/go = ${median(ceil).toFixed(2)}x` : ''),
     );
+    const p99 = ratios.get(`candidate@${c}:p99`) ?? [];
+    if (c === 16 && p99.length > 0) {
+      const mp = median(p99);
+      console.log(`c=16 p99 candidate/go = ${mp.toFixed(2)}x [${list(p99)}] target <= 1.0x: ${mp <= 1 ? 'met' : 'NOT met'}`);
+    }
   }
 }

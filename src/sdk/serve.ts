@@ -9,6 +9,7 @@ import { createServer as createTlsServer } from 'node:tls';
 import type { IpamApi, NetworkDriverApi } from '../protocol/api.js';
 import { PLUGIN_SOCKET_DIR, PLUGIN_SPEC_DIRS, type Profile } from '../protocol/constants.js';
 import { SdkOptionsError, SocketInUseError, SocketPathError } from './errors.js';
+import { preferLatencyGc } from './gc.js';
 import { createPluginHandler, type PluginHandler } from './handler.js';
 import { Http1Server, type Http1Limits } from './http1.js';
 
@@ -68,6 +69,12 @@ export interface ServePluginOptions extends Http1Limits {
   closeGraceMs?: number;
   /** Listener errors after start-up (e.g. EMFILE on accept); ignored by default, serving goes on. */
   onError?: (err: Error) => void;
+  /**
+   * Turn off V8's parallel scavenging for this process (default true): on a busy
+   * small host it stretches GC pauses, and with them the slowest calls (src/sdk/gc.ts).
+   * Node flags given at start-up win.
+   */
+  latencyGc?: boolean;
 }
 
 export interface PluginServer {
@@ -98,6 +105,7 @@ export async function servePlugin(options: ServePluginOptions): Promise<PluginSe
     bodyLimit: options.bodyLimit,
     validateResponses: options.validateResponses,
   });
+  if (options.latencyGc !== false) preferLatencyGc();
   const http = new Http1Server(handler, options);
   const listen = options.listen;
   const grace = options.closeGraceMs ?? 10_000;

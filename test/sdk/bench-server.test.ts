@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { memoryIpam, parseAnchorOutput } from '../../bench/server/main.js';
+import { durationMs, memoryIpam, parseAnchorOutput } from '../../bench/server/main.js';
 import { createPluginHandler, inject } from '../../src/sdk/index.js';
 
 const POOL = 'LocalDefault/10.0.0.0/16';
@@ -24,8 +24,16 @@ describe('bench/server plumbing', () => {
       'noise line',
     ].join('\n');
     expect(parseAnchorOutput(out)).toEqual([
-      { server: 'go-anchor', clients: 1, errors: 0, rps: 10035, p50: '93.76µs', p99: '196.068µs' },
-      { server: 'candidate', clients: 16, errors: 2, rps: 39888, p50: '25.238µs', p99: '57.957µs' },
+      { server: 'go-anchor', clients: 1, errors: 0, rps: 10035, p50: '93.76µs', p99: '196.068µs', max: '5.69ms' },
+      { server: 'candidate', clients: 16, errors: 2, rps: 39888, p50: '25.238µs', p99: '57.957µs', max: '1.36ms' },
     ]);
+  });
+
+  it('reads Go durations in ms', () => {
+    expect(durationMs('215.251µs')).toBeCloseTo(0.215251, 9);
+    expect(durationMs('2.607437ms')).toBeCloseTo(2.607437, 9);
+    expect(durationMs('1.2s')).toBe(1200);
+    expect(durationMs('850ns')).toBeCloseTo(0.00085, 9);
+    expect(durationMs('1m2s')).toBeNaN();
   });
 });
