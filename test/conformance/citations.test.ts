@@ -5,7 +5,7 @@
 import { cpSync, mkdtempSync, readFileSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { fileURLToPath, pathToFileURL } from 'node:url';
 import { describe, expect, it } from 'vitest';
 import {
   citationLabel,
@@ -23,6 +23,7 @@ import {
 import { consoleReport } from '../../conformance/report/console.js';
 import { htmlReport } from '../../conformance/report/html.js';
 import { ALL_SUITES } from '../../conformance/suites.js';
+import { planReporters } from '../../src/cli/check.js';
 import type { CheckResult, RunReport } from '../../conformance/types.js';
 
 const root = fileURLToPath(new URL('../../', import.meta.url));
@@ -146,9 +147,18 @@ describe('the shipped specification', () => {
     }
   });
 
-  it('ships with the npm package', () => {
+  it('ships with the npm package, and the built code finds it two levels up (dist/conformance → docs)', async () => {
     const pkg = JSON.parse(readFileSync(join(root, 'package.json'), 'utf8')) as { files: string[] };
     expect(pkg.files).toContain('docs');
+    const installed = mkdtempSync(join(tmpdir(), 'cnmkit-pkg-'));
+    try {
+      cpSync(docsDir, join(installed, 'docs'), { recursive: true });
+      cpSync(join(root, 'conformance', 'citations.ts'), join(installed, 'dist', 'conformance', 'citations.ts'));
+      const built = (await import(pathToFileURL(join(installed, 'dist', 'conformance', 'citations.ts')).href)) as { specDocsDir(): string | null };
+      expect(built.specDocsDir()).toBe(join(installed, 'docs'));
+    } finally {
+      rmSync(installed, { recursive: true, force: true });
+    }
   });
 });
 
@@ -188,6 +198,13 @@ describe('reports point to the cited section', () => {
     expect(text).toContain('Cited rules: docs/ is /opt/cnmkit/docs');
     expect(consoleReport(report, { sections, docsBase: 'https://example.org/cnmkit/docs/' })).toContain('see https://example.org/cnmkit/docs/protocol.md#229-join');
     expect(consoleReport({ ...report, checks: [passed] }, { sections })).not.toContain(' see ');
+  });
+
+  it('cnmkit check --reporter html is accepted', () => {
+    expect(planReporters(['html:report.html', 'console'], undefined)).toEqual([
+      { name: 'html', file: 'report.html' },
+      { name: 'console', file: null },
+    ]);
   });
 
   it('html renders links to the sections, escaped, with a configurable base', () => {
