@@ -40,6 +40,8 @@ export interface TraceMessage {
   /** The payload (chunked framing removed), UTF-8 text, or base64 when `encoding` says so. */
   readonly body: string;
   readonly encoding?: 'base64';
+  /** Extra: the whole payload length when `body` holds only its first bytes (huge bodies). */
+  readonly truncated?: number;
 }
 
 export interface TraceRequest extends TraceMessage {
@@ -56,7 +58,7 @@ export interface TraceReply extends TraceMessage {
   readonly version?: string;
 }
 
-export type TraceErrorKind = 'upstream-closed' | 'upstream-unreachable' | 'upstream-timeout' | 'client-closed';
+export type TraceErrorKind = 'upstream-closed' | 'upstream-unreachable' | 'upstream-timeout' | 'client-closed' | 'upstream-not-http';
 
 export interface TraceError {
   readonly kind: TraceErrorKind;
