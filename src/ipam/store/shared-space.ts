@@ -296,7 +296,7 @@ export class SharedSpace {
       if (Date.now() >= deadline) {
         const err = new StoreError(
           'E_STORE_UNAVAILABLE',
-          `IPAM store (etcd) unavailable: no confirmed answer within ${this.opts.deadlineMs} ms, call not answered from unconfirmed state${lastProblem === '' ? '' : ` (${lastProblem})`}`,
+          `IPAM store (etcd) unavailable: no confirmed answer within ${this.opts.deadlineMs} ms (nothing answered from unconfirmed state; a change etcd had already received may still apply)${lastProblem === '' ? '' : ` (${lastProblem})`}`,
         );
         for (const p of batch) p.reject(err);
         return;

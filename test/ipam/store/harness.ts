@@ -144,3 +144,34 @@ export function post(socket: string, path: string, body: unknown, timeoutMs = 20
     req.end(JSON.stringify(body));
   });
 }
+
+export interface ServeProcess {
+  readonly socket: string;
+  readonly child: import('node:child_process').ChildProcess;
+  exited(): Promise<void>;
+}
+
+const MAIN = new URL('../../../src/cli/main.ts', import.meta.url).pathname;
+
+/** A real `cnmkit serve --store` process on a unix socket; resolves once it listens. */
+export async function startServe(url: string, prefix: string, socket: string, timeoutMs = 10_000): Promise<ServeProcess> {
+  const { spawn } = await import('node:child_process');
+  const child = spawn(
+    process.execPath,
+    ['--import', 'tsx', MAIN, 'serve', '--socket', socket, '--store', url, '--store-prefix', prefix, '--store-timeout', String(timeoutMs)],
+    { stdio: ['ignore', 'pipe', 'pipe'] },
+  );
+  const exited = (): Promise<void> =>
+    child.exitCode !== null || child.signalCode !== null ? Promise.resolve() : new Promise((r) => child.once('exit', () => r()));
+  await new Promise<void>((resolve, reject) => {
+    let out = '';
+    let err = '';
+    child.stderr!.on('data', (d: Buffer) => (err += d.toString()));
+    child.stdout!.on('data', (d: Buffer) => {
+      out += d.toString();
+      if (out.includes('\n')) resolve();
+    });
+    child.once('exit', (code) => reject(new Error(`serve exited (${code}) before listening: ${out}${err}`)));
+  });
+  return { socket, child, exited };
+}

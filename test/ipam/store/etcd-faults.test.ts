@@ -1,0 +1,171 @@
+/**
+ * Faults on a real three-member etcd cluster with real `cnmkit serve --store`
+ * processes on unix sockets: kill -9 of a serve instance loses nothing
+ * acknowledged; the etcd leader killed under load is survived; without quorum
+ * calls fail with a clear {"Err"} within the configured time, never a wrong
+ * answer, and work again once quorum is back.
+ */
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { etcdSkipReason, startEtcd, type EtcdCluster } from '../../helpers/etcd.js';
+import { newPrefix, post, startServe, type ServeProcess } from './harness.js';
+
+const skip = etcdSkipReason();
+if (skip !== null) console.log(`etcd fault tests skipped: ${skip}`);
+
+interface Ledger {
+  /** Address -> who got it (acknowledged = a 200 reply arrived). */
+  acked: Map<string, string>;
+  errors: string[];
+  duplicates: string[];
+}
+
+/** `clients` loops of RequestAddress on each socket until `stop` resolves; records every acknowledged address. */
+async function storm(sockets: string[], poolId: string, clients: number, stop: Promise<void>, ledger: Ledger): Promise<void> {
+  let done = false;
+  void stop.then(() => (done = true));
+  await Promise.all(
+    Array.from({ length: clients }, async (_, c) => {
+      const socket = sockets[c % sockets.length]!;
+      while (!done) {
+        let r;
+        try {
+          r = await post(socket, '/IpamDriver.RequestAddress', { PoolID: poolId, Address: '', Options: null });
+        } catch (e) {
+          // The instance is gone (kill -9): its client stops.
+          ledger.errors.push(`${socket}: ${(e as Error).message}`);
+          return;
+        }
+        if (r.status !== 200) {
+          ledger.errors.push(String(r.body.Err));
+          continue;
+        }
+        const a = String(r.body.Address).split('/')[0]!;
+        if (ledger.acked.has(a)) ledger.duplicates.push(a);
+        ledger.acked.set(a, `${socket}#${c}`);
+      }
+    }),
+  );
+}
+
+/** Every acknowledged address is held: a preferred request for it is refused on `socket`. */
+async function expectAllHeld(socket: string, poolId: string, acked: Map<string, string>): Promise<void> {
+  for (const a of acked.keys()) {
+    const r = await post(socket, '/IpamDriver.RequestAddress', { PoolID: poolId, Address: a, Options: null });
+    expect(r, `${a} (acknowledged to ${acked.get(a)})`).toEqual({ status: 500, body: { Err: 'Address already in use' } });
+  }
+}
+
+const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
+
+describe.skipIf(skip !== null)('shared IPAM faults on a three-member etcd cluster', () => {
+  let etcd: EtcdCluster;
+  let dir: string;
+  const serves: ServeProcess[] = [];
+  beforeAll(async () => {
+    etcd = await startEtcd(3);
+    dir = mkdtempSync(join(tmpdir(), 'cnmkit-etcd-serve-'));
+  });
+  afterAll(async () => {
+    for (const s of serves) s.child.kill('SIGKILL');
+    await Promise.all(serves.map((s) => s.exited()));
+    await etcd?.close();
+    if (dir !== undefined) rmSync(dir, { recursive: true, force: true });
+  });
+  const serve = async (name: string, prefix: string, timeoutMs?: number): Promise<ServeProcess> => {
+    const s = await startServe(etcd.url, prefix, join(dir, `${name}.sock`), timeoutMs);
+    serves.push(s);
+    return s;
+  };
+
+  it('kill -9 of a serve instance under load loses nothing acknowledged', async () => {
+    const prefix = newPrefix();
+    const [a, b] = await Promise.all([serve('k-a', prefix), serve('k-b', prefix)]);
+    const pool = await post(a.socket, '/IpamDriver.RequestPool', { AddressSpace: 'GlobalDefault', Pool: '10.80.0.0/16' });
+    const poolId = String(pool.body.PoolID);
+    const ledger: Ledger = { acked: new Map(), errors: [], duplicates: [] };
+    let stop!: () => void;
+    const stopped = new Promise<void>((r) => (stop = r));
+    const load = storm([a.socket, b.socket], poolId, 16, stopped, ledger);
+    await sleep(1500);
+    a.child.kill('SIGKILL');
+    await a.exited();
+    await sleep(500);
+    stop();
+    await load;
+    expect(ledger.duplicates).toEqual([]);
+    expect(ledger.acked.size).toBeGreaterThan(100);
+    await expectAllHeld(b.socket, poolId, ledger.acked);
+    // A new instance in its place continues on the shared state.
+    const a2 = await serve('k-a2', prefix);
+    const r = await post(a2.socket, '/IpamDriver.RequestAddress', { PoolID: poolId, Address: '', Options: null });
+    expect(r.status).toBe(200);
+    expect(ledger.acked.has(String(r.body.Address).split('/')[0])).toBe(false);
+  });
+
+  it('the etcd leader killed under load: calls go on, nothing acknowledged lost or duplicated', async () => {
+    const prefix = newPrefix();
+    const [a, b] = await Promise.all([serve('l-a', prefix), serve('l-b', prefix)]);
+    const pool = await post(b.socket, '/IpamDriver.RequestPool', { AddressSpace: 'GlobalDefault', Pool: '10.81.0.0/16' });
+    const poolId = String(pool.body.PoolID);
+    const ledger: Ledger = { acked: new Map(), errors: [], duplicates: [] };
+    let stop!: () => void;
+    const stopped = new Promise<void>((r) => (stop = r));
+    const load = storm([a.socket, b.socket], poolId, 16, stopped, ledger);
+    await sleep(1000);
+    const leader = await etcd.leader();
+    expect(leader).toBeGreaterThanOrEqual(0);
+    const before = ledger.acked.size;
+    await etcd.kill(leader);
+    await sleep(2500);
+    const during = ledger.acked.size;
+    stop();
+    await load;
+    // The remaining two members elected a new leader and the storm went on.
+    expect(await etcd.leader()).not.toBe(leader);
+    expect(during).toBeGreaterThan(before + 50);
+    expect(ledger.duplicates).toEqual([]);
+    // A call may fail while the cluster elects, but only with the store's clear error.
+    for (const e of ledger.errors) expect(e).toMatch(/^IPAM store \(etcd\) unavailable/);
+    await expectAllHeld(a.socket, poolId, ledger.acked);
+    await etcd.start(leader);
+  });
+
+  it('without quorum calls fail with a clear {"Err"} in bounded time, and work again once quorum is back', async () => {
+    const prefix = newPrefix();
+    const a = await serve('q-a', prefix, 3000);
+    const pool = await post(a.socket, '/IpamDriver.RequestPool', { AddressSpace: 'GlobalDefault', Pool: '10.82.0.0/24' });
+    const poolId = String(pool.body.PoolID);
+    const first = await post(a.socket, '/IpamDriver.RequestAddress', { PoolID: poolId, Address: '', Options: null });
+    expect(first.body.Address).toBe('10.82.0.1/24');
+    await etcd.kill(1);
+    await etcd.kill(2);
+    for (const [path, body] of [
+      ['/IpamDriver.RequestAddress', { PoolID: poolId, Address: '', Options: null }],
+      ['/IpamDriver.ReleaseAddress', { PoolID: poolId, Address: '10.82.0.1' }],
+      ['/IpamDriver.RequestPool', { AddressSpace: 'GlobalDefault', Pool: '' }],
+      ['/IpamDriver.ReleasePool', { PoolID: poolId }],
+    ] as const) {
+      const t0 = Date.now();
+      const r = await post(a.socket, path, body);
+      const took = Date.now() - t0;
+      expect(r.status, path).toBe(500);
+      expect(String(r.body.Err), path).toMatch(/^IPAM store \(etcd\) unavailable: no confirmed answer within 3000 ms/);
+      // Bounded: the configured time plus slack, far below dockerd's 30 s plugin timeout.
+      expect(took, path).toBeLessThan(6000);
+    }
+    // LocalDefault does not depend on etcd.
+    expect((await post(a.socket, '/IpamDriver.RequestPool', { AddressSpace: 'LocalDefault', Pool: '' })).status).toBe(200);
+    await Promise.all([etcd.start(1), etcd.start(2)]);
+    // Back with quorum: the pool is still there, its address still held, allocation goes on.
+    const next = await post(a.socket, '/IpamDriver.RequestAddress', { PoolID: poolId, Address: '', Options: null });
+    expect(next.status).toBe(200);
+    expect(next.body.Address).not.toBe('10.82.0.1/24');
+    expect(await post(a.socket, '/IpamDriver.RequestAddress', { PoolID: poolId, Address: '10.82.0.1', Options: null })).toEqual({
+      status: 500,
+      body: { Err: 'Address already in use' },
+    });
+  });
+});
