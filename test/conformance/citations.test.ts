@@ -116,6 +116,20 @@ describe('the shipped specification', () => {
     expect(cited).toBeGreaterThan(100);
   });
 
+  it('resolves the cross-references inside the documents', () => {
+    const missing: string[] = [];
+    for (const doc of ['protocol.md', 'ipam-semantics.md'] as const) {
+      const text = readFileSync(join(docsDir, doc), 'utf8');
+      for (const c of unresolvedCitations(parseCitations(text), sections)) missing.push(`${doc}: ${citationLabel(c)}`);
+      // A bare § refers to the document it stands in, unless a document was named just before it.
+      for (const m of text.matchAll(/§\s?(\d+(?:\.\d+)*)/g)) {
+        if (/(protocol|ipam-semantics)\.md[^.;]*$/.test(text.slice(Math.max(0, m.index - 60), m.index))) continue;
+        if (!sections.get(doc)?.has(m[1]!)) missing.push(`${doc}: ${m[0]}`);
+      }
+    }
+    expect(missing).toEqual([]);
+  });
+
   it('links a method named in parentheses to its own subsection', () => {
     const topics: string[] = [];
     for (const suite of ALL_SUITES) {
