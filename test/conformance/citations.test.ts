@@ -123,7 +123,7 @@ describe('the shipped specification', () => {
       for (const c of unresolvedCitations(parseCitations(text), sections)) missing.push(`${doc}: ${citationLabel(c)}`);
       // A bare § refers to the document it stands in, unless a document was named just before it.
       for (const m of text.matchAll(/§\s?(\d+(?:\.\d+)*)/g)) {
-        if (/(protocol|ipam-semantics)\.md[^.;]*$/.test(text.slice(Math.max(0, m.index - 60), m.index))) continue;
+        if (/(protocol|ipam-semantics)\.md(?:[\s,/–-]|and|§\s?\d+(?:\.\d+)*)*$/.test(text.slice(Math.max(0, m.index - 60), m.index))) continue;
         if (!sections.get(doc)?.has(m[1]!)) missing.push(`${doc}: ${m[0]}`);
       }
     }
