@@ -1,0 +1,188 @@
+/**
+ * Live checks fire on the deliberately broken fixtures (test/conformance/
+ * plugins/, driver-plugins/): dockerd's calls are played through the
+ * recorder with the real client (what dockerd sends, in its order), and each
+ * flaw is flagged on the call that shows it, with the earlier call that
+ * matters as context. The same traffic against the fixture without the flaw
+ * is silent (so each assertion can fail).
+ */
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { connect, type ConnectedClient } from '../../src/client/index.js';
+import { socketRawSender } from '../../conformance/raw.js';
+import { startMiniIpam, type Flaw } from '../conformance/plugins/mini-ipam.js';
+import { startFlawedDriver, type DriverFlaw } from '../conformance/driver-plugins/flawed-driver.js';
+import { recordInFront, tempDir, type RecordedSession, type TempDir } from './support.js';
+
+let dir: TempDir;
+beforeAll(async () => {
+  dir = await tempDir();
+});
+afterAll(async () => {
+  await dir.remove();
+});
+
+const GW = { RequestAddressType: 'com.docker.network.gateway' };
+let n = 0;
+
+async function session<T>(start: (socket: string) => Promise<{ socketPath: string; close(): Promise<void> }>, play: (c: ConnectedClient, rec: RecordedSession) => Promise<T>): Promise<RecordedSession> {
+  const plugin = await start(`${dir.path}/p${++n}.sock`);
+  const rec = await recordInFront(dir.path, plugin.socketPath);
+  const client = await connect({ socket: rec.socket }, { timeoutMs: 5000 });
+  try {
+    await play(client, rec);
+  } finally {
+    await client.close();
+    await rec.stop();
+    await plugin.close();
+  }
+  return rec;
+}
+
+/** `docker network create --subnet S [--ip-range R]`: RequestPool, then the gateway. */
+async function network(c: ConnectedClient, subnet: string, sub = ''): Promise<string> {
+  const pool = await c.call('RequestPool', { AddressSpace: 'LocalDefault', Pool: subnet, SubPool: sub, Options: {}, V6: false });
+  await c.tryCall('RequestAddress', { PoolID: pool.PoolID, Address: '', Options: GW });
+  return pool.PoolID;
+}
+
+/** Containers starting: automatic addresses until the pool refuses (at most `max`). */
+async function fill(c: ConnectedClient, poolId: string, max: number): Promise<string[]> {
+  const got: string[] = [];
+  for (let i = 0; i < max; i++) {
+    const r = await c.tryCall('RequestAddress', { PoolID: poolId, Address: '', Options: null });
+    if (!r.ok) break;
+    got.push(r.value.Address);
+  }
+  return got;
+}
+
+const rules = (rec: RecordedSession): string[] => [...new Set(rec.violations().map((v) => v.rule))].sort();
+
+describe('cnmkit record flags the broken IPAM fixtures live', () => {
+  const ipamCases: { flaw: Flaw; rule: string; play: (c: ConnectedClient) => Promise<unknown> }[] = [
+    { flaw: 'network-broadcast', rule: 'ipam.no-network-broadcast', play: async (c) => fill(c, await network(c, '10.77.1.0/29'), 10) },
+    {
+      flaw: 'cursor-wrap-duplicate',
+      rule: 'ipam.no-duplicate-address',
+      play: async (c) => {
+        const id = await network(c, '10.77.2.0/29');
+        const got = await fill(c, id, 10);
+        await c.call('ReleaseAddress', { PoolID: id, Address: got[2]!.split('/')[0]! });
+        await fill(c, id, 3);
+      },
+    },
+    { flaw: 'bare-ip', rule: 'ipam.address-cidr', play: async (c) => fill(c, await network(c, '10.77.3.0/29'), 1) },
+    {
+      flaw: 'ignore-preferred',
+      rule: 'ipam.preferred-address-honoured',
+      play: async (c) => {
+        const id = await network(c, '10.77.4.0/28');
+        await c.tryCall('RequestAddress', { PoolID: id, Address: '10.77.4.9', Options: null });
+      },
+    },
+    { flaw: 'ignore-subpool', rule: 'ipam.address-in-subpool', play: async (c) => fill(c, await network(c, '10.77.5.0/28', '10.77.5.8/29'), 3) },
+    {
+      flaw: 'err-field-200',
+      rule: 'reply.ipam-error-in-Err-field',
+      play: async (c) => {
+        await network(c, '10.77.6.0/28');
+        await c.tryCall('RequestPool', { AddressSpace: 'LocalDefault', Pool: '10.77.6.0/28', SubPool: '', Options: {}, V6: false });
+      },
+    },
+    {
+      flaw: 'accept-overlap',
+      rule: 'ipam.no-duplicate-address',
+      play: async (c) => {
+        const a = await network(c, '10.77.7.0/28');
+        const b = await c.tryCall('RequestPool', { AddressSpace: 'LocalDefault', Pool: '10.77.7.0/29', SubPool: '', Options: {}, V6: false });
+        await fill(c, a, 3);
+        // A correct IPAM refuses the overlapping pool (the network create fails): nothing more to do.
+        if (b.ok) await fill(c, b.value.PoolID, 3);
+      },
+    },
+    { flaw: 'full-returns-duplicate', rule: 'ipam.no-duplicate-address', play: async (c) => fill(c, await network(c, '10.77.8.0/29'), 8) },
+  ];
+  for (const k of ipamCases) {
+    it(`${k.flaw} -> ${k.rule}`, async () => {
+      const broken = await session((s) => startMiniIpam(s, [k.flaw]), (c) => k.play(c));
+      expect(rules(broken)).toContain(k.rule);
+      expect(broken.lines.some((l) => l.includes(k.rule) && l.includes('| call: #'))).toBe(true);
+      const clean = await session((s) => startMiniIpam(s, []), (c) => k.play(c));
+      expect(rules(clean)).toEqual([]);
+    });
+  }
+
+  it('a duplicate names the RequestAddress that first handed the address out as its context', async () => {
+    const rec = await session((s) => startMiniIpam(s, ['full-returns-duplicate']), async (c) => fill(c, await network(c, '10.77.9.0/29'), 8));
+    const dup = rec.calls.find((c) => c.violations.some((v) => v.rule === 'ipam.no-duplicate-address'))!;
+    const v = dup.violations.find((x) => x.rule === 'ipam.no-duplicate-address')!;
+    const first = rec.calls.find((c) => c.seq === v.context![0])!;
+    expect(first.call.method).toBe('RequestAddress');
+    expect((first.call.reply as { Address: string }).Address).toBe((dup.call.reply as { Address: string }).Address);
+    const line = rec.lines.find((l) => l.includes('ipam.no-duplicate-address'))!;
+    expect(line).toContain(`context: #${first.seq} RequestAddress`);
+  });
+
+  it('empty-body-allocates -> protocol.empty-body (dockerd\'s empty-body retry)', async () => {
+    const rec = await session((s) => startMiniIpam(s, ['empty-body-allocates']), async (c, r) => {
+      await network(c, '10.77.10.0/28');
+      const raw = socketRawSender({ socketPath: r.socket }, { hostHeader: '', defaultTimeoutMs: 3000 });
+      await raw.send({ path: '/IpamDriver.RequestPool', body: '' }, { timeoutMs: 3000 });
+    });
+    expect(rules(rec)).toContain('protocol.empty-body');
+  });
+});
+
+describe('cnmkit record flags the broken driver fixtures live', () => {
+  const NID = 'a'.repeat(64);
+  const eid = (i: number): string => `${i.toString(16).padStart(2, '0')}${'e'.repeat(62)}`;
+  async function play(c: ConnectedClient, opts: { mac?: boolean } = {}): Promise<void> {
+    await c.call('NetworkGetCapabilities', undefined as never);
+    await c.call('CreateNetwork', { NetworkID: NID, Options: { 'com.docker.network.enable_ipv6': false, 'com.docker.network.generic': {} }, IPv4Data: [{ AddressSpace: 'LocalDefault', Gateway: '10.78.0.1/24', Pool: '10.78.0.0/24' }], IPv6Data: [] });
+    for (let i = 1; i <= 3; i++) {
+      const ep = await c.tryCall('CreateEndpoint', { NetworkID: NID, EndpointID: eid(i), Interface: { Address: `10.78.0.${i + 1}/24`, AddressIPv6: '', MacAddress: opts.mac ? `02:42:0a:4e:00:0${i + 1}` : '' }, Options: { 'com.docker.network.endpoint.exposedports': [], 'com.docker.network.portmap': [] } });
+      if (!ep.ok) continue;
+      const j = await c.tryCall('Join', { NetworkID: NID, EndpointID: eid(i), SandboxKey: `/var/run/docker/netns/${i}`, Options: {} });
+      if (j.ok) await c.tryCall('EndpointOperInfo', { NetworkID: NID, EndpointID: eid(i) });
+    }
+    // One container stops, another starts (the MAC count comes round again).
+    await c.tryCall('Leave', { NetworkID: NID, EndpointID: eid(1) });
+    await c.tryCall('DeleteEndpoint', { NetworkID: NID, EndpointID: eid(1) });
+    const ep = await c.tryCall('CreateEndpoint', { NetworkID: NID, EndpointID: eid(4), Interface: { Address: '10.78.0.9/24', AddressIPv6: '', MacAddress: '' }, Options: {} });
+    if (ep.ok) await c.tryCall('Join', { NetworkID: NID, EndpointID: eid(4), SandboxKey: '/var/run/docker/netns/4', Options: {} });
+  }
+  const driverCases: { flaw: DriverFlaw; rule: string }[] = [
+    { flaw: 'echo-address', rule: 'driver.no-echo' },
+    { flaw: 'long-ifname', rule: 'driver.interface-name' },
+    { flaw: 'invalid-mac', rule: 'driver.mac-valid' },
+    { flaw: 'duplicate-mac', rule: 'driver.mac-unique' },
+    { flaw: 'gateway-outside', rule: 'driver.join-gateway' },
+    { flaw: 'gateway-mask', rule: 'driver.join-gateway' },
+    { flaw: 'operinfo-404', rule: 'driver.endpoint-oper-info' },
+    { flaw: 'route-hardcoded-hop', rule: 'driver.static-routes' },
+    { flaw: 'bad-scope', rule: 'reply.schema' },
+  ];
+  for (const k of driverCases) {
+    it(`${k.flaw} -> ${k.rule}`, async () => {
+      const broken = await session((s) => startFlawedDriver(s, { flaw: k.flaw }), (c) => play(c));
+      expect(rules(broken)).toContain(k.rule);
+      const clean = await session((s) => startFlawedDriver(s, {}), (c) => play(c));
+      expect(rules(clean)).toEqual([]);
+    });
+  }
+
+  it('missing-srcname -> driver.netns-linux on the real kernel (root only)', async (t) => {
+    if (process.getuid?.() !== 0) return t.skip('needs root: the SrcName is looked up with ip link');
+    const plugin = await startFlawedDriver(`${dir.path}/k${++n}.sock`, { flaw: 'missing-srcname' });
+    const rec = await recordInFront(dir.path, plugin.socketPath, { kernel: true });
+    const c = await connect({ socket: rec.socket }, { timeoutMs: 5000 });
+    try {
+      await play(c);
+    } finally {
+      await c.close();
+      await rec.stop();
+      await plugin.close();
+    }
+    expect(rules(rec)).toContain('driver.netns-linux');
+  });
+});
