@@ -130,6 +130,17 @@ describe('the shipped specification', () => {
     expect(missing).toEqual([]);
   });
 
+  it('every #anchor link inside the documents (the contents lists) names a heading', () => {
+    for (const doc of ['protocol.md', 'ipam-semantics.md']) {
+      const text = readFileSync(join(docsDir, doc), 'utf8');
+      const seen = new Map<string, number>();
+      const anchors = new Set(text.split('\n').flatMap((l) => (/^#{1,6}\s/.test(l) ? [githubSlug(l.replace(/^#+\s+/, ''), seen)] : [])));
+      const links = [...text.matchAll(/\]\(#([^)]+)\)/g)].map((m) => m[1]!);
+      expect(links.length, doc).toBeGreaterThan(20);
+      expect(links.filter((l) => !anchors.has(l)), doc).toEqual([]);
+    }
+  });
+
   it('links a method named in parentheses to its own subsection', () => {
     const topics: string[] = [];
     for (const suite of ALL_SUITES) {
