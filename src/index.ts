@@ -1,7 +1,8 @@
 /**
  * cnmkit: simulation and conformance framework for Docker network plugins.
  * Sub-paths carry the parts: `cnmkit/protocol`, `cnmkit/sdk`, `cnmkit/client`,
- * `cnmkit/ipam`, `cnmkit/driver`, `cnmkit/backend`, `cnmkit/conformance`.
+ * `cnmkit/net`, `cnmkit/ipam`, `cnmkit/driver`, `cnmkit/backend` (the contract),
+ * `cnmkit/backend/virtual`, `cnmkit/backend/linux`, `cnmkit/conformance`.
  */
 export { CnmkitError, ValidationError, UsageError } from './errors.js';
 export { servePlugin, createPluginHandler, PluginError } from './sdk/index.js';

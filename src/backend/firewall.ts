@@ -8,8 +8,9 @@
  * internal networks are cut off from other interfaces. Every rule is tagged
  * `cnmkit:<network>` so it is recognisable and removed by tag.
  *
- * Two implementations: `RecordingFirewall` (virtual; keeps what was asked, for
- * tests and the simulator) and `IptablesFirewall` (src/backend/linux).
+ * Two implementations: `RecordingFirewall` (src/backend/virtual; keeps what
+ * was asked, for tests and the simulator) and `IptablesFirewall`
+ * (src/backend/linux).
  */
 import { CnmkitError } from '../errors.js';
 import { linkNameProblem } from './backend.js';
@@ -55,36 +56,4 @@ export function checkForwarding(rule: NetworkForwarding, ownedPrefix: string): v
   if (problem !== null || !/^[A-Za-z0-9_.-]+$/.test(rule.bridge)) throw new FirewallError(`bad bridge name "${String(rule.bridge)}": ${problem ?? 'unexpected characters'}`);
   if (!rule.bridge.startsWith(ownedPrefix)) throw new FirewallError(`bridge "${rule.bridge}" is not owned (prefix ${ownedPrefix})`);
   if (typeof rule.internal !== 'boolean') throw new FirewallError('internal must be a boolean');
-}
-
-/** In-memory firewall: remembers what was asked, in order. */
-export class RecordingFirewall implements Firewall {
-  readonly kind = 'virtual';
-  private readonly rules = new Map<string, NetworkForwarding>();
-  /** Every call, for tests (`allow <net>`, `remove <net>`, `removeAll`). */
-  readonly log: string[] = [];
-
-  constructor(private readonly ownedPrefix = 'cnm-') {}
-
-  async allowNetwork(rule: NetworkForwarding): Promise<void> {
-    checkForwarding(rule, this.ownedPrefix);
-    this.rules.set(rule.network, { network: rule.network, bridge: rule.bridge, internal: rule.internal });
-    this.log.push(`allow ${rule.network}`);
-  }
-
-  async removeNetwork(network: string): Promise<void> {
-    this.rules.delete(network);
-    this.log.push(`remove ${network}`);
-  }
-
-  async listNetworks(): Promise<NetworkForwarding[]> {
-    return [...this.rules.values()];
-  }
-
-  async removeAll(): Promise<void> {
-    this.rules.clear();
-    this.log.push('removeAll');
-  }
-
-  async close(): Promise<void> {}
 }

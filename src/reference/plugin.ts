@@ -9,7 +9,8 @@ import { VirtualBackend } from '../backend/virtual/index.js';
 import { createFileStateStore, openReferenceDriver, type DriverStateStore, type ReferenceDriver } from '../driver/index.js';
 import { createIpam, type AddressPoolSpec, type ReferenceIpam } from '../ipam/index.js';
 import type { Profile } from '../protocol/constants.js';
-import { RecordingFirewall, type Firewall } from '../backend/firewall.js';
+import type { Firewall } from '../backend/firewall.js';
+import { RecordingFirewall } from '../backend/virtual/recording-firewall.js';
 import { canRemoveOwned, sweepUnknownLinks } from './forwarding.js';
 
 export type BackendKind = 'virtual' | 'linux';

@@ -6,16 +6,16 @@
 import { execFile } from 'node:child_process';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { HOST_NAMESPACE as H } from '../../src/backend/backend.js';
-import { RecordingFirewall } from '../../src/backend/firewall.js';
+import { RecordingFirewall } from '../../src/backend/virtual/index.js';
 import { FIREWALL_CHAIN, createIptablesFirewall, createLinuxBackend, type LinuxBackend } from '../../src/backend/linux/index.js';
 import { uniqueNsKey } from './shared-suite.js';
-import { linuxSkipReason, makeTestHostNetns, removeNetns } from './shared-linux-env.js';
+import { makeTestHostNetns, netnsSkipReason, removeNetns } from '../helpers/netns.js';
 
 function run(file: string, args: string[]): Promise<{ ok: boolean; out: string }> {
   return new Promise((resolve) => execFile(file, args, { timeout: 10_000 }, (e, out, err) => resolve({ ok: e === null, out: out + err })));
 }
 
-let skip = linuxSkipReason();
+let skip = netnsSkipReason();
 if (skip === null) {
   const probe = await run('iptables', ['-V']);
   const bb = await run('busybox', ['true']);

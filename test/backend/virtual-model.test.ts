@@ -6,7 +6,8 @@
  */
 import { describe, expect, it } from 'vitest';
 import fc from 'fast-check';
-import { BackendError, HOST_NAMESPACE, VirtualBackend, diffSnapshots } from '../../src/backend/index.js';
+import { BackendError, HOST_NAMESPACE } from '../../src/backend/index.js';
+import { VirtualBackend, diffSnapshots } from '../../src/backend/virtual/index.js';
 
 const NS = [HOST_NAMESPACE, '/run/netns/s0', '/run/netns/s1', '/nope'];
 const NAMES = ['a', 'b', 'c', 'br0', 'br1', 'eth%d', 'eth0', 'lo', 'bad name'];

@@ -1,14 +1,7 @@
 /** Kernel rules of the virtual backend, one by one, including the errno each violation gets. */
 import { beforeEach, describe, expect, it } from 'vitest';
-import {
-  BackendError,
-  HOST_NAMESPACE,
-  VirtualBackend,
-  diffSnapshots,
-  isBackendError,
-  linkNameProblem,
-  type Errno,
-} from '../../src/backend/index.js';
+import { BackendError, HOST_NAMESPACE, isBackendError, linkNameProblem, type Errno } from '../../src/backend/index.js';
+import { VirtualBackend, diffSnapshots } from '../../src/backend/virtual/index.js';
 import { errnoOf } from '../helpers/outcome.js';
 
 const H = HOST_NAMESPACE;

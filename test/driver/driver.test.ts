@@ -3,7 +3,8 @@ import { afterAll, beforeEach, describe, expect, it } from 'vitest';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { HOST_NAMESPACE, RecordingFirewall, VirtualBackend, diffSnapshots } from '../../src/backend/index.js';
+import { HOST_NAMESPACE } from '../../src/backend/index.js';
+import { RecordingFirewall, VirtualBackend, diffSnapshots } from '../../src/backend/virtual/index.js';
 import {
   DriverError,
   bridgeName,

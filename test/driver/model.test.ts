@@ -9,7 +9,8 @@
  */
 import { describe, expect, it } from 'vitest';
 import fc from 'fast-check';
-import { HOST_NAMESPACE, VirtualBackend, diffSnapshots, type BackendOp, type Errno } from '../../src/backend/index.js';
+import { HOST_NAMESPACE, type BackendOp, type Errno } from '../../src/backend/index.js';
+import { VirtualBackend, diffSnapshots } from '../../src/backend/virtual/index.js';
 import { bridgeName, createReferenceDriver, vethNames, type ReferenceDriver } from '../../src/driver/index.js';
 import type { CallContext } from '../../src/protocol/api.js';
 import { driverCodeOf } from '../helpers/outcome.js';
