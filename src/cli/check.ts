@@ -22,6 +22,10 @@ import {
   type TargetSpec,
 } from '../../conformance/index.js';
 import { UsageError } from '../errors.js';
+import { runInstances } from '../../conformance/multi/index.js';
+import { restartCommandsFor } from '../../conformance/multi/restart-cmds.js';
+import { campaignExitCode, campaignOfShard, renderCampaign } from '../../conformance/report/merge.js';
+import { parseSeedRange, parseShard, runShard, type SeedRange, type ShardSpec, writeShardReport } from '../../conformance/shard.js';
 import { PROFILES, type Profile } from '../protocol/constants.js';
 import { lookupPlugin } from '../client/index.js';
 import { startImagePlugin, type ImagePlugin } from './image-target.js';
@@ -32,8 +36,9 @@ const REPORTERS = ['console', 'json', 'junit', 'tap', 'html'] as const;
 type ReporterName = (typeof REPORTERS)[number];
 
 export interface CheckArgs {
-  socket?: string;
-  url?: string;
+  /** Repeated: instances of one plugin on several hosts (so is --url). */
+  socket?: string | string[];
+  url?: string | string[];
   plugin?: string;
   image?: string;
   'image-socket'?: string;
@@ -57,7 +62,11 @@ export interface CheckArgs {
   'replay-dir'?: string;
   netns?: string;
   'ipam-driver'?: string;
-  'restart-cmd'?: string;
+  /** Repeated with several targets: once per target, or once with {i}. */
+  'restart-cmd'?: string | string[];
+  seeds?: string;
+  shard?: string;
+  'shard-dir'?: string;
   color?: boolean;
 }
 
@@ -74,8 +83,8 @@ export function registerCheck(cli: Argv): Argv {
 
 export function checkOptions(y: Argv): Argv {
   return y
-    .option('socket', { type: 'string', group: 'Target:', describe: 'plugin unix socket' })
-    .option('url', { type: 'string', group: 'Target:', describe: 'plugin URL (tcp://HOST:PORT, unix:///PATH)' })
+    .option('socket', { type: 'string', group: 'Target:', describe: 'plugin unix socket; repeat it (or --url) for instances of one plugin on several hosts (multi suite)' })
+    .option('url', { type: 'string', group: 'Target:', describe: 'plugin URL (tcp://HOST:PORT, unix:///PATH); repeatable like --socket' })
     .option('plugin', { type: 'string', group: 'Target:', describe: 'plugin name, found as dockerd finds it: a v1 socket/spec, or a managed plugin NAME[:TAG] (docker plugin inspect)' })
     .option('image', { type: 'string', group: 'Target:', describe: 'plugin container image (started with testcontainers, socket dir shared)' })
     .option('image-socket', { type: 'string', group: 'Target:', describe: 'socket file name the image creates (default: first *.sock)' })
@@ -98,7 +107,10 @@ export function checkOptions(y: Argv): Argv {
     .option('subnet', { type: 'string', array: true, describe: 'pools the checks use (repeatable; default private test ranges)' })
     .option('netns', { choices: ['auto', 'none', 'linux'], describe: 'check the driver\'s links on the real kernel: auto (default: when root), linux (insist), none (off)' })
     .option('ipam-driver', { choices: ['auto', 'default', 'plugin', 'null'], describe: 'addresses for driver checks: the plugin\'s IPAM, Docker\'s default, or the null IPAM (driver supplies them); default auto' })
-    .option('restart-cmd', { type: 'string', describe: 'command (split on spaces, no shell) that restarts the plugin, for lifecycle.restart-keeps-state' })
+    .option('restart-cmd', { type: 'string', describe: 'command (split on spaces, no shell) that restarts the plugin, for lifecycle.restart-keeps-state; with several targets once per target or once with {i} (the target\'s number)' })
+    .option('seeds', { type: 'string', group: 'Campaign:', describe: 'A..B: one full run per seed (instead of --seed); writes a shard report for cnmkit merge-reports' })
+    .option('shard', { type: 'string', group: 'Campaign:', describe: 'i/n: only the i-th of n slices of --seeds (CI matrix jobs)' })
+    .option('shard-dir', { type: 'string', group: 'Campaign:', describe: 'where the shard report shard-<i>-of-<n>.json goes (default ./cnmkit-shards)' })
     .option('replay-dir', { type: 'string', describe: 'where replay files of failures go (default ./cnmkit-replays)' })
     .option('color', { type: 'boolean', describe: 'colour the console report (default: when stdout is a TTY)' });
 }
@@ -123,8 +135,13 @@ export function planReporters(reporters: readonly string[] | undefined, outputs:
   });
 }
 
+/** A flag given once or repeated, as a list. */
+export function listOf(v: string | string[] | undefined): string[] {
+  return v === undefined ? [] : Array.isArray(v) ? v : [v];
+}
+
 export function targetCount(a: CheckArgs): number {
-  return [a.socket, a.url, a.plugin, a.image, a.reference ? true : undefined].filter((x) => x !== undefined).length;
+  return listOf(a.socket).length + listOf(a.url).length + [a.plugin, a.image, a.reference ? true : undefined].filter((x) => x !== undefined).length;
 }
 
 export function configFromArgs(a: CheckArgs): ConformanceConfig {
@@ -152,7 +169,9 @@ export function configFromArgs(a: CheckArgs): ConformanceConfig {
   if (a['replay-dir'] !== undefined) over.replayDir = a['replay-dir'];
   if (a.netns !== undefined) over.netns = a.netns as ConformanceConfig['netns'];
   if (a['ipam-driver'] !== undefined) over.ipamDriver = a['ipam-driver'] as ConformanceConfig['ipamDriver'];
-  if (a['restart-cmd'] !== undefined) over.restartCmd = a['restart-cmd'].split(/\s+/).filter((x) => x !== '');
+  // With several targets the first target's command (check() expands them per target).
+  const restartCmds = listOf(a['restart-cmd']);
+  if (restartCmds.length > 0) over.restartCmd = restartCommandsFor(restartCmds, Math.max(1, restartCmds.length))[0]!;
   return defaultConfig(over);
 }
 
@@ -183,10 +202,32 @@ function render(name: ReporterName, report: RunReport, color: boolean): string {
   }
 }
 
+/** Several --socket/--url: instances of one plugin on several hosts (sockets first, then URLs, in the order given). */
+function instancesOf(a: CheckArgs): { specs: TargetSpec[]; restartCmds: (string[] | null)[] } | null {
+  const specs: TargetSpec[] = [...listOf(a.socket).map((socket) => ({ socket })), ...listOf(a.url).map((url) => ({ url }))];
+  if (specs.length < 2) {
+    if (listOf(a['restart-cmd']).length > 1) throw new UsageError(`--restart-cmd given ${listOf(a['restart-cmd']).length} times for one target`);
+    return null;
+  }
+  if (targetCount(a) > specs.length) throw new UsageError('several instances are given with --socket/--url only (not with --plugin, --image or --reference)');
+  return { specs, restartCmds: restartCommandsFor(listOf(a['restart-cmd']), specs.length) };
+}
+
+function campaignOf(a: CheckArgs): { seeds: SeedRange; shard: ShardSpec } | null {
+  if (a.seeds === undefined) {
+    if (a.shard !== undefined) throw new UsageError('--shard needs --seeds A..B');
+    return null;
+  }
+  if (a.seed !== undefined) throw new UsageError('give either --seed or --seeds, not both');
+  return { seeds: parseSeedRange(a.seeds), shard: a.shard !== undefined ? parseShard(a.shard) : { index: 1, count: 1 } };
+}
+
 async function check(a: CheckArgs): Promise<number> {
   const n = targetCount(a);
   if (n === 0) throw new UsageError('no target: give one of --socket, --url, --plugin, --image or --reference');
-  if (n > 1) throw new UsageError('give only one target (--socket, --url, --plugin, --image or --reference)');
+  const instances = instancesOf(a);
+  if (n > 1 && instances === null) throw new UsageError('give only one target (--socket, --url, --plugin, --image or --reference), or several --socket/--url for instances of one plugin');
+  const campaign = campaignOf(a);
   const config = configFromArgs(a);
   const reporters = planReporters(a.reporter, a.output);
   const stdoutTaken = reporters.some((r) => r.file === null && r.name !== 'console');
@@ -197,8 +238,9 @@ async function check(a: CheckArgs): Promise<number> {
   let reference: ReferenceTarget | null = null;
   let managed: ManagedPlugin | null = null;
   let spec: TargetSpec;
-  if (a.socket !== undefined) spec = { socket: a.socket };
-  else if (a.url !== undefined) spec = { url: a.url };
+  if (instances !== null) spec = instances.specs[0]!;
+  else if (a.socket !== undefined) spec = { socket: listOf(a.socket)[0]! };
+  else if (a.url !== undefined) spec = { url: listOf(a.url)[0]! };
   else if (a.plugin !== undefined) {
     // A name dockerd resolves as a v1 plugin stays one; otherwise docker may know it as a managed plugin.
     managed = a.plugin.includes(':') || !(await v1PluginExists(a.plugin)) ? await findManagedPlugin(a.plugin) : null;
@@ -235,9 +277,14 @@ async function check(a: CheckArgs): Promise<number> {
   // A plugin the checker started can be killed and started again (restart checks, going on after a crash).
   const restart = reference !== null ? reference.restart : image !== null ? image.restart : managed !== null ? managed.restart : undefined;
 
+  const runOnce = (cfg: ConformanceConfig, progress: boolean): Promise<RunReport> => {
+    const options = { ...(progress ? { onEvent: consoleProgress((t) => progressStream.write(t), { color }) } : {}), ...(restart !== undefined ? { restart } : {}) };
+    return instances !== null ? runInstances(instances.specs, cfg, { ...options, restartCmds: instances.restartCmds }) : runSuites(spec, cfg, options);
+  };
   let report: RunReport;
   try {
-    report = await runSuites(spec, config, { onEvent: consoleProgress((t) => progressStream.write(t), { color }), ...(restart !== undefined ? { restart } : {}) });
+    if (campaign !== null) return await checkCampaign(a, campaign, config, (seed) => runOnce({ ...config, seed }, false), reporters, progressStream, color);
+    report = await runOnce(config, true);
   } finally {
     if (image !== null) {
       const logs = image.logs();
@@ -264,3 +311,58 @@ async function check(a: CheckArgs): Promise<number> {
   return exitCodeFor(report, config.level) === 0 ? 0 : 1;
 }
 
+
+/** `--seeds A..B [--shard i/n]`: one full run per seed of this shard, the shard report written, the shard's campaign reported. */
+async function checkCampaign(
+  a: CheckArgs,
+  campaign: { seeds: SeedRange; shard: ShardSpec },
+  config: ConformanceConfig,
+  run: (seed: number) => Promise<RunReport>,
+  reporters: readonly ReporterPlan[],
+  progress: NodeJS.WritableStream,
+  color: boolean,
+): Promise<number> {
+  const target = [...listOf(a.socket), ...listOf(a.url), a.plugin, a.image, a.reference ? 'reference' : undefined].filter((x) => x !== undefined).join(' + ');
+  // What every shard of one campaign must share (merge-reports refuses mixed ones); not the target: socket paths differ between CI machines.
+  const identity = {
+    level: config.level,
+    profile: config.profile,
+    suites: config.suites,
+    checks: config.checks,
+    runs: config.runs,
+    subnets: config.subnets,
+    ipamOpts: config.ipamOpts,
+    driverOpts: config.driverOpts,
+    concurrency: config.concurrency,
+    stormSize: config.stormSize,
+    timeoutMs: config.timeoutMs,
+    instances: Math.max(1, listOf(a.socket).length + listOf(a.url).length),
+  };
+  progress.write(`cnmkit check --seeds ${campaign.seeds.from}..${campaign.seeds.to} --shard ${campaign.shard.index}/${campaign.shard.count} on ${target}\n`);
+  const shard = await runShard({
+    command: 'check',
+    seeds: campaign.seeds,
+    shard: campaign.shard,
+    config: identity,
+    target,
+    run,
+    onRun: (seed, r, done, total) => progress.write(`  [${done}/${total}] seed ${seed}: ${r.summary.failing > 0 ? 'FAIL' : 'pass'} (${r.summary.passed} passed, ${r.summary.failed} failed, ${r.summary.skipped} skipped, ${r.summary.seconds} s)\n`),
+  });
+  const file = await writeShardReport(a['shard-dir'] ?? 'cnmkit-shards', shard);
+  await writeReports(reporters, (name, onTty) => renderCampaign(name, campaignOfShard(shard), onTty ? color : false), progress);
+  process.stderr.write(`cnmkit check: shard report ${file}\n`);
+  return campaignExitCode(campaignOfShard(shard));
+}
+
+async function writeReports(reporters: readonly ReporterPlan[], render: (name: ReporterName, onTty: boolean) => string, progress: NodeJS.WritableStream): Promise<void> {
+  for (const r of reporters) {
+    const text = render(r.name, r.file === null);
+    if (r.file === null) {
+      if (r.name === 'console') progress.write(`\n${text}`);
+      else process.stdout.write(text.endsWith('\n') ? text : `${text}\n`);
+    } else {
+      await mkdir(dirname(r.file), { recursive: true });
+      await writeFile(r.file, text.endsWith('\n') ? text : `${text}\n`);
+    }
+  }
+}

@@ -16,6 +16,9 @@ import { renderText } from '../simulate/text.js';
 import type { Trace } from '../simulate/trace.js';
 import { scenarioToYaml } from '../simulate/write.js';
 import { EXIT_OK, EXIT_VIOLATIONS } from './errors.js';
+import { campaignExitCode, campaignOfShard, renderCampaign } from '../../conformance/report/merge.js';
+import { parseSeedRange, parseShard, runShard, writeShardReport } from '../../conformance/shard.js';
+import { simulateSeed } from '../../conformance/shard-simulate.js';
 
 interface SimulateArgs {
   scenario?: string;
@@ -26,6 +29,10 @@ interface SimulateArgs {
   steps?: number;
   profile?: Profile;
   replay?: string;
+  seeds?: string;
+  shard?: string;
+  'shard-dir'?: string;
+  'replay-dir'?: string;
 }
 
 export function registerSimulate(cli: Argv): Argv {
@@ -41,7 +48,11 @@ export function registerSimulate(cli: Argv): Argv {
         .option('seed', { type: 'number', describe: 'generate a random scenario from this seed (fuzzing)' })
         .option('steps', { type: 'number', describe: 'steps of the generated scenario (with --seed, default 30)' })
         .option('replay', { type: 'string', describe: 'with --seed: where to write the shrunk failing scenario (default ./simulate-replay-<seed>.yaml)' })
-        .option('profile', { choices: PROFILES, describe: 'daemon profile (default: the scenario\'s, else docker-20.10)' }),
+        .option('profile', { choices: PROFILES, describe: 'daemon profile (default: the scenario\'s, else docker-20.10)' })
+        .option('seeds', { type: 'string', group: 'Campaign:', describe: 'A..B: one fuzz run per seed (with --steps); writes a shard report for cnmkit merge-reports' })
+        .option('shard', { type: 'string', group: 'Campaign:', describe: 'i/n: only the i-th of n slices of --seeds (CI matrix jobs)' })
+        .option('shard-dir', { type: 'string', group: 'Campaign:', describe: 'where the shard report shard-<i>-of-<n>.json goes (default ./cnmkit-shards)' })
+        .option('replay-dir', { type: 'string', group: 'Campaign:', describe: 'where failing seeds\' shrunk scenarios simulate-<seed>.yaml go (default ./cnmkit-replays)' }),
     async (argv) => {
       process.exitCode = await runSimulate(argv as unknown as SimulateArgs);
     },
@@ -68,6 +79,7 @@ function integer(name: string, v: number | undefined, min: number, max: number):
 }
 
 export async function runSimulate(a: SimulateArgs): Promise<number> {
+  if (a.seeds !== undefined || a.shard !== undefined || a['shard-dir'] !== undefined || a['replay-dir'] !== undefined) return simulateCampaign(a);
   const seed = integer('seed', a.seed, 0, 2 ** 31 - 1);
   const steps = integer('steps', a.steps, 1, 10_000);
   const opts = { ...(a.socket !== undefined ? { socket: a.socket } : {}), ...(a.profile !== undefined ? { profile: a.profile } : {}) };
@@ -102,4 +114,31 @@ export async function runSimulate(a: SimulateArgs): Promise<number> {
   }
   process.stderr.write(`cnmkit simulate: invariant violated at step ${r.result.violationAt} of seed ${seed}; shrunk to ${r.shrunk.scenario.steps.length} steps (${r.shrunk.runs} runs); replay: cnmkit simulate ${file}\n`);
   return EXIT_VIOLATIONS;
+}
+
+/** `--seeds A..B --steps K [--shard i/n]`: one fuzz run per seed of this shard; the shard report written; exit 1 when a seed failed. */
+async function simulateCampaign(a: SimulateArgs): Promise<number> {
+  if (a.seeds === undefined) throw new UsageError('--shard, --shard-dir and --replay-dir need --seeds A..B');
+  if (a.seed !== undefined || a.scenario !== undefined || a.replay !== undefined || a.html !== undefined) throw new UsageError('--seeds runs generated scenarios: give no --seed, scenario file, --replay or --html with it');
+  const seeds = parseSeedRange(a.seeds, 0);
+  const shard = a.shard !== undefined ? parseShard(a.shard) : { index: 1, count: 1 };
+  const steps = integer('steps', a.steps, 1, 10_000) ?? 30;
+  const replayDir = a['replay-dir'] ?? 'cnmkit-replays';
+  const target = a.socket !== undefined ? `unix://${a.socket}` : 'reference';
+  const log = a.json ? process.stderr : process.stdout;
+  log.write(`cnmkit simulate --seeds ${seeds.from}..${seeds.to} --steps ${steps} --shard ${shard.index}/${shard.count} on ${target}\n`);
+  const report = await runShard({
+    command: 'simulate',
+    seeds,
+    shard,
+    config: { steps, profile: a.profile ?? null },
+    target,
+    run: (seed) => simulateSeed(seed, { steps, replayDir, ...(a.socket !== undefined ? { socket: a.socket } : {}), ...(a.profile !== undefined ? { profile: a.profile } : {}) }),
+    onRun: (seed, r, done, total) => log.write(`  [${done}/${total}] seed ${seed}: ${r.summary.failing > 0 ? `FAIL ${r.checks[0]?.message ?? ''}` : 'pass'} (${r.summary.calls} calls, ${r.summary.seconds} s)\n`),
+  });
+  const file = await writeShardReport(a['shard-dir'] ?? 'cnmkit-shards', report);
+  const campaign = campaignOfShard(report);
+  process.stdout.write(renderCampaign(a.json ? 'json' : 'console', campaign, !a.json && process.stdout.isTTY === true));
+  process.stderr.write(`cnmkit simulate: shard report ${file}\n`);
+  return campaignExitCode(campaign);
 }
