@@ -12,13 +12,13 @@ import { HOST_NAMESPACE as H } from '../../src/backend/backend.js';
 import { IpSession, createLinuxBackend, type LinuxBackend } from '../../src/backend/linux/index.js';
 import { errnoOf } from '../helpers/outcome.js';
 import { uniqueNsKey } from './shared-suite.js';
-import { linuxSkipReason, makeTestHostNetns, removeNetns } from './shared-linux-env.js';
+import { makeTestHostNetns, netnsSkipReason, removeNetns } from '../helpers/netns.js';
 
 function ip(args: string[]): Promise<{ ok: boolean; out: string }> {
   return new Promise((resolve) => execFile('ip', args, (err, out) => resolve({ ok: err === null, out })));
 }
 
-const skip = linuxSkipReason();
+const skip = netnsSkipReason();
 if (skip !== null) console.log(`linux backend safety tests skipped: ${skip}`);
 
 describe.skipIf(skip !== null)('Linux backend: safety and sandbox keys', () => {

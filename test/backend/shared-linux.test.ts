@@ -6,9 +6,9 @@
 import { describe, it } from 'vitest';
 import { createLinuxBackend } from '../../src/backend/linux/index.js';
 import { defineBackendSuite, uniqueNsKey } from './shared-suite.js';
-import { linuxSkipReason, makeTestHostNetns, removeNetns } from './shared-linux-env.js';
+import { makeTestHostNetns, netnsSkipReason, removeNetns } from '../helpers/netns.js';
 
-const skip = linuxSkipReason();
+const skip = netnsSkipReason();
 if (skip !== null) {
   console.log(`shared backend suite (linux) skipped: ${skip}`);
   describe.skip('Backend behaviour: linux', () => it('needs root and iproute2', () => undefined));

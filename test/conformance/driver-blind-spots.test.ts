@@ -4,11 +4,10 @@
  * written from protocol.md) is caught by the right new check with a shrunk
  * counterexample naming networks, endpoints, addresses and calls, on seeds
  * 1..5; every correct design (routed L3, DHCP on the null IPAM, link-local,
- * managed, the kernel driver as root, the flawed driver's "different" variant,
+ * managed (the kernel driver as root: driver-blind-spots-kernel.test.ts), the flawed driver's "different" variant,
  * the mini driver, the reference plugin, the racy driver without a flaw)
  * passes the new checks at the default level on seeds 1..10.
  */
-import { randomBytes } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { ConformanceConfig } from '../../conformance/config.js';
 import { driverBlindSpotChecks } from '../../conformance/driver/blind-spot-checks.js';
@@ -16,9 +15,7 @@ import { runSuites } from '../../conformance/runner.js';
 import type { RunReport, Suite } from '../../conformance/types.js';
 import { createReferencePlugin } from '../../src/reference/plugin.js';
 import { createPluginHandler } from '../../src/sdk/index.js';
-import { addNetns, deleteNetnsQuietly, netnsSkipReason } from '../helpers/netns.js';
 import { startDhcpDriver } from './designs/dhcp-driver.js';
-import { startKernelDriver } from './designs/kernel-driver.js';
 import { startLinkLocalDriver } from './designs/linklocal-driver.js';
 import { startManagedPlugin } from './designs/managed-plugin.js';
 import { startRoutedL3Plugin } from './designs/routed-l3-plugin.js';
@@ -52,7 +49,6 @@ function failing(report: RunReport, level: 'should' | 'compat' = 'should'): stri
 const SEEDS5 = [1, 2, 3, 4, 5];
 /** Seeds 1..10 were run once when the checks were written; CI keeps five (three for the kernel designs). */
 const SEEDS10 = [1, 2, 3, 4, 5];
-const KERNEL_SEEDS = [1, 2, 3];
 
 /** [flaw, the check that catches it, its message, most steps of the shrunk counterexample, what else may fail (compat)] */
 const flawCases: Array<[RacyFlaw, string, RegExp, number]> = [
@@ -154,21 +150,4 @@ describe('every correct design passes the new checks at the default level, seeds
   });
 });
 
-const skip = netnsSkipReason();
-describe.skipIf(skip !== null)(`the kernel driver on the real kernel (${skip ?? 'root'}), seeds 1..10`, () => {
-  for (const design of ['l2', 'routed', 'macvlan'] as const) {
-    it.each(KERNEL_SEEDS)(`kernel driver (${design}), seed %i`, async (seed) => {
-      const host = `cnmt-host-${randomBytes(4).toString('hex')}`;
-      addNetns(host, { loUp: true });
-      try {
-        const report = await runMine((s) => startKernelDriver(s, { ns: host, design }), { seed, netns: 'linux', netnsHost: host });
-        expect(failing(report)).toEqual([]);
-        expect(report.leaks).toEqual([]);
-        // The twin's link was really looked at on the kernel, before and after its twin's delete.
-        expect(result(report, 'driver.twin-delete-isolated').notes.join(' ')).toMatch(/host link \S+ is still on the kernel/);
-      } finally {
-        deleteNetnsQuietly(host);
-      }
-    });
-  }
-});
+// The kernel driver on the real kernel: driver-blind-spots-kernel.test.ts (root tier).

@@ -9,15 +9,14 @@
  *   IPv6 gateway) on several seeds;
  * - each leak is caught with a message naming the link and the call after
  *   which it should have gone; Join naming a link that does not exist too;
- * - `--netns none` and non-root runs skip with the reason.
+ * (`--netns none` and non-root runs skip with the reason: netns-mode.test.ts.)
  * No cnmt- sandbox namespace and no test link survives.
  */
 import { execFileSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { ConformanceConfig } from '../../conformance/config.js';
 import { sandboxesMade } from '../../conformance/driver/kernel-links.js';
-import { netnsMode } from '../../conformance/driver/netns-check.js';
 import { runSuites } from '../../conformance/runner.js';
 import type { CheckResult } from '../../conformance/types.js';
 import { createLinuxBackend } from '../../src/backend/linux/index.js';
@@ -88,45 +87,6 @@ async function onKernelDriver(opts: Omit<KernelDriverOptions, 'ns'>, over: Parti
     dropHost(host);
   }
 }
-
-describe('netnsMode (which runs happen on the real kernel)', () => {
-  it('auto runs as root on Linux; skips with the reason otherwise; none is off; linux insists', () => {
-    const cfg = (netns: ConformanceConfig['netns']) => ({ netns, netnsHost: null });
-    expect(netnsMode(cfg('auto'), { uid: 0, platform: 'linux' })).toMatchObject({ run: true, note: expect.stringMatching(/--netns auto: links checked on the real kernel/) });
-    expect(netnsMode(cfg('auto'), { uid: 1000, platform: 'linux' })).toMatchObject({ run: false, reason: expect.stringMatching(/--netns auto: not root/) });
-    expect(netnsMode(cfg('auto'), { uid: 0, platform: 'darwin' })).toMatchObject({ run: false, reason: expect.stringMatching(/not Linux/) });
-    expect(netnsMode(cfg('linux'), { uid: 1000, platform: 'linux' })).toMatchObject({ run: false, reason: expect.stringMatching(/--netns linux needs root/) });
-    expect(netnsMode(cfg('none'), { uid: 0, platform: 'linux' })).toMatchObject({ run: false, reason: expect.stringMatching(/turned off by --netns none/) });
-    expect(netnsMode({ netns: 'linux', netnsHost: 'cnmt-ref-1' }, { uid: 0, platform: 'linux' })).toMatchObject({ run: true, note: expect.stringMatching(/--netns linux: .*cnmt-ref-1/) });
-  });
-
-  it('a non-root run reports the check skipped with the reason', async () => {
-    const driver = await startFlawedDriver(dir.socket('nonroot'), {});
-    const uid = vi.spyOn(process, 'getuid').mockReturnValue(1000);
-    try {
-      const report = await runSuites({ socket: dir.socket('nonroot') }, quickConfig(dir, { checks: ['driver.netns-linux'], netns: 'auto' }));
-      const r = result(report, 'driver.netns-linux');
-      console.log(`non-root run: driver.netns-linux ${r.status}: ${r.message}`);
-      expect(r.status).toBe('skipped');
-      expect(r.message).toMatch(process.platform === 'linux' ? /--netns auto: not root/ : /linux/);
-    } finally {
-      uid.mockRestore();
-      await driver.close();
-    }
-  });
-
-  it('--netns none reports the check skipped with that reason', async () => {
-    const driver = await startFlawedDriver(dir.socket('plain'), {});
-    try {
-      const report = await runSuites({ socket: dir.socket('plain') }, quickConfig(dir, { checks: ['driver.netns-linux'], netns: 'none' }));
-      const r = result(report, 'driver.netns-linux');
-      expect(r.status).toBe('skipped');
-      expect(r.message).toMatch(/turned off by --netns none/);
-    } finally {
-      await driver.close();
-    }
-  });
-});
 
 describe.skipIf(skip !== null)(`driver.netns-linux on the real kernel (${skip ?? 'root'})`, () => {
   afterAll(() => {
