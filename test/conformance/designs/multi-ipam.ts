@@ -16,7 +16,10 @@
  */
 import type { ListeningPlugin } from '../plugins/listen.js';
 import { type FixtureMethods, refuse, serveFixture } from './serve.js';
-import { fmtAddr, fmtNet, inNet, type Net, netsOverlap, parseAddr, parseNet, str } from './shared-ipam.js';
+import { flag, fmtAddr, fmtNet, inNet, type Net, netOf, netsOverlap, parseAddr, parseNet, str } from './shared-ipam.js';
+
+/** 10.181.0.0 as a number: where automatic pools are carved. */
+const AUTO_BASE = (10n << 24n) | (181n << 16n);
 
 export type MultiIpamMode = 'shared' | 'independent' | 'shared-pools' | 'local-only';
 
@@ -63,11 +66,25 @@ function methods(mode: MultiIpamMode, pools: () => State, addresses: () => State
     '/IpamDriver.RequestPool': (b) => {
       const space = str(b, 'AddressSpace');
       if (space !== spaces.local && (space !== spaces.global || spaces.global === '')) refuse(`unknown address space ${JSON.stringify(space)}`);
-      const net = parseNet(str(b, 'Pool'));
-      if (!net) refuse('give --subnet: this IPAM has no automatic pools');
-      if (str(b, 'SubPool') !== '') refuse('no --ip-range support');
       const state = pools();
-      if ([...state.pools.values()].some((p) => p.space === space && netsOverlap(p.net, net))) refuse(`pool ${fmtNet(net)} overlaps a pool in use`);
+      const overlaps = (net: Net): boolean => [...state.pools.values()].some((p) => p.space === space && netsOverlap(p.net, net));
+      const poolText = str(b, 'Pool');
+      if (str(b, 'SubPool') !== '') refuse('no --ip-range support');
+      let net: Net | null;
+      if (poolText === '') {
+        // Automatic pools: the first free /24 of 10.181.0.0/16 (IPv4 only).
+        if (flag(b, 'V6')) refuse('no automatic IPv6 pools: give --subnet');
+        net = null;
+        for (let i = 0n; i < 256n && net === null; i++) {
+          const candidate = netOf(4, AUTO_BASE + (i << 8n), 24);
+          if (!overlaps(candidate)) net = candidate;
+        }
+        if (net === null) refuse('automatic pools exhausted');
+      } else {
+        net = parseNet(poolText);
+        if (!net) refuse(`invalid pool ${JSON.stringify(poolText)}`);
+      }
+      if (overlaps(net)) refuse(`pool ${fmtNet(net)} overlaps a pool in use`);
       const id = o.opaqueIds ? `p-${counter.n++}-${Math.floor((o.random ?? Math.random)() * 2 ** 32).toString(16)}` : `${space}/${fmtNet(net)}`;
       state.pools.set(id, { space, net, range: [net.base, net.last] });
       return { PoolID: id, Pool: fmtNet(net), Data: {} };
