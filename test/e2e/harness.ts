@@ -1,6 +1,6 @@
 /**
- * Real-Docker e2e plumbing: readiness (root, docker, the busybox image; runs
- * scripts/setup-docker.sh when docker is missing), the `docker` CLI, a
+ * Real-Docker e2e plumbing: readiness (root, docker, the busybox image; set up
+ * by scripts/setup-docker.sh, never by the tests), the `docker` CLI, a
  * `cnmkit serve` child, and a cleanup ledger that removes what a test made
  * (containers, networks, plugins, the socket) even when the test failed.
  */
@@ -9,6 +9,7 @@ import { existsSync, rmSync } from 'node:fs';
 import { connect } from 'node:net';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { optedOut } from '../helpers/skip.js';
 
 export const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
 export const IMAGE = process.env.CNMKIT_E2E_IMAGE ?? 'cnmkit-busybox:latest';
@@ -35,20 +36,20 @@ export async function docker(...args: string[]): Promise<string> {
   return r.out.trim();
 }
 
-/** Why the e2e cannot run here (null: ready). Installs/starts docker through the committed script when missing. */
+/**
+ * Why the e2e cannot run here (null: ready): not root, no docker daemon, no
+ * image, no iptables, or opted out with CNMKIT_SKIP=docker. Only looks: Docker
+ * and the image are set up by scripts/setup-docker.sh (as root), never here.
+ */
 export async function e2eSkipReason(): Promise<string | null> {
+  const out = optedOut('docker');
+  if (out !== null) return out;
   if (process.platform !== 'linux') return 'not Linux';
   if (process.getuid?.() !== 0) return 'not root';
-  if (process.env.CNMKIT_SKIP_E2E === '1') return 'CNMKIT_SKIP_E2E=1';
-  let info = await run('docker', ['info', '--format', '{{.ServerVersion}}'], 30_000);
-  if (!info.ok || !(await run('docker', ['image', 'inspect', IMAGE], 30_000)).ok) {
-    const setup = await run('bash', [join(ROOT, 'scripts', 'setup-docker.sh')], 600_000);
-    if (!setup.ok) return `scripts/setup-docker.sh failed: ${(setup.out + setup.err).trim().split('\n').pop() ?? ''}`;
-    info = await run('docker', ['info', '--format', '{{.ServerVersion}}'], 30_000);
-  }
-  if (!info.ok) return `no docker daemon: ${info.err.trim()}`;
-  if (!(await run('docker', ['image', 'inspect', IMAGE], 30_000)).ok) return `image ${IMAGE} is missing`;
-  if (!(await run('iptables', ['-V'])).ok) return 'iptables is not installed';
+  const info = await run('docker', ['info', '--format', '{{.ServerVersion}}'], 30_000);
+  if (!info.ok) return `no docker daemon (run scripts/setup-docker.sh as root): ${(info.err.trim() || info.out.trim()).split('\n').pop() ?? ''}`;
+  if (!(await run('docker', ['image', 'inspect', IMAGE], 30_000)).ok) return `image ${IMAGE} is missing (run scripts/setup-docker.sh as root)`;
+  if (!(await run('iptables', ['-V'])).ok) return 'iptables is not installed (run scripts/setup-docker.sh as root)';
   return null;
 }
 

@@ -13,7 +13,7 @@ import { renderHtml } from '../../src/simulate/html.js';
 import { loadScenario } from '../../src/simulate/scenario.js';
 import { simulate } from '../../src/simulate/simulate.js';
 import type { Trace } from '../../src/simulate/trace.js';
-import { ensureChromium } from './chromium.js';
+import { chromiumOrSkip } from './chromium.js';
 
 const FIX = join(import.meta.dirname, '../../fixtures/scenarios');
 
@@ -26,7 +26,7 @@ interface ShownPool {
   cellCount: number;
 }
 
-const chromium = await ensureChromium();
+const chromium = chromiumOrSkip();
 if ('skip' in chromium) console.log(`html-browser.test: skipped: ${chromium.skip}`);
 
 describe.skipIf('skip' in chromium)('simulate --html in headless Chromium', () => {
