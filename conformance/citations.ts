@@ -29,6 +29,8 @@ export interface DocSection {
   readonly id: string;
   readonly title: string;
   readonly anchor: string;
+  /** The markdown under the heading, up to the next heading of the same or a higher level (subsections included). */
+  readonly body: string;
 }
 
 /** Section id → heading, per document. */
@@ -118,27 +120,31 @@ const SECTION_ID = /^(?:(\d+(?:\.\d+)*)\.?|(Appendix [A-Z]))(?=\s|$)/;
 
 /** The numbered headings of a markdown document (`## 2.2 NetworkDriver` → id `2.2`), with GitHub anchors. */
 export function docSections(markdown: string): Map<string, DocSection> {
-  const sections = new Map<string, DocSection>();
+  const lines = markdown.split('\n');
+  const headings: { line: number; level: number; title: string; anchor: string }[] = [];
   const seen = new Map<string, number>();
   let fence: string | null = null;
-  for (const line of markdown.split('\n')) {
+  lines.forEach((line, i) => {
     const f = /^\s*(```|~~~)/.exec(line);
     if (f) {
       if (fence === null) fence = f[1]!;
       else if (f[1] === fence) fence = null;
-      continue;
+      return;
     }
-    if (fence !== null) continue;
+    if (fence !== null) return;
     const h = HEADING.exec(line);
-    if (!h) continue;
-    const title = h[2]!;
-    const anchor = githubSlug(title, seen);
-    const id = SECTION_ID.exec(title);
-    if (id) {
-      const key = id[1] ?? id[2]!;
-      if (!sections.has(key)) sections.set(key, { id: key, title, anchor });
-    }
-  }
+    if (h) headings.push({ line: i, level: h[1]!.length, title: h[2]!, anchor: githubSlug(h[2]!, seen) });
+  });
+  const sections = new Map<string, DocSection>();
+  headings.forEach((h, k) => {
+    const id = SECTION_ID.exec(h.title);
+    if (!id) return;
+    const key = id[1] ?? id[2]!;
+    if (sections.has(key)) return;
+    const next = headings.slice(k + 1).find((o) => o.level <= h.level);
+    const body = lines.slice(h.line + 1, next ? next.line : lines.length).join('\n').replace(/\n-{3,}\s*$/, '').trim();
+    sections.set(key, { id: key, title: h.title, anchor: h.anchor, body });
+  });
   return sections;
 }
 
@@ -193,6 +199,9 @@ export function unresolvedCitations(citations: readonly Citation[], sections: Sp
 /** A citation rendered for a reader: its label and the link to its section. */
 export interface CitationLink {
   readonly label: string;
+  /** The section linked to, when the document has it. */
+  readonly section?: DocSection;
+  readonly doc: SpecDoc;
   /** `<base><doc>#<anchor>`, or `<base><doc>` for a whole-document citation or an unknown section. */
   readonly href: string;
   readonly resolved: boolean;
@@ -210,6 +219,12 @@ export function citationLabel(c: Citation): string {
 export function citationLinks(text: string, base = 'docs/', sections: SpecSections = loadSpecSections()): CitationLink[] {
   return parseCitations(text).map((c) => {
     const s = citedSection(c, sections);
-    return { label: citationLabel(c), href: s ? `${base}${c.doc}#${s.anchor}` : `${base}${c.doc}`, resolved: c.section === null || s !== undefined };
+    return {
+      label: citationLabel(c),
+      doc: c.doc,
+      ...(s ? { section: s } : {}),
+      href: s ? `${base}${c.doc}#${s.anchor}` : `${base}${c.doc}`,
+      resolved: c.section === null || s !== undefined,
+    };
   });
 }

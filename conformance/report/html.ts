@@ -4,7 +4,7 @@
  * specification that ships with cnmkit (docs/protocol.md, docs/ipam-semantics.md).
  */
 import { pathToFileURL } from 'node:url';
-import { citationLinks, specDocsDir, type SpecSections } from '../citations.js';
+import { citationLinks, specDocsDir, type CitationLink, type SpecSections } from '../citations.js';
 import type { CheckResult, RunReport } from '../types.js';
 import { levelFails } from '../types.js';
 import { counterexampleText } from './text.js';
@@ -47,12 +47,23 @@ pre{background:#f6f8fa;padding:.6em;overflow-x:auto;white-space:pre-wrap}
 .rule{color:#555}.spec a{margin-right:.8em}section.failure{border-left:3px solid #b00020;padding-left:1em;margin:1em 0}
 section.failure.diff{border-color:#0b6e99}`;
 
+/** Page-internal id of a cited section's copy under "Cited rules". */
+const ruleId = (l: CitationLink): string => `rule-${l.doc.replace(/\.md$/, '')}-${l.section?.anchor ?? ''}`;
+
 export function htmlReport(report: RunReport, opts: HtmlOptions = {}): string {
   const base = opts.docsBase ?? defaultDocsBase();
-  const specLinks = (reason: string): string => {
+  // Sections cited by failures, copied to the end of the page so it reads on its own (a CI artifact).
+  const cited = new Map<string, CitationLink>();
+  const specLinks = (reason: string, copy = false): string => {
     const links = citationLinks(reason, base, opts.sections);
     if (links.length === 0) return '';
-    return `<span class="spec">${links.map((l) => `<a href="${esc(l.href)}">${esc(l.label)}</a>`).join('')}</span>`;
+    const html = links.map((l) => {
+      const a = `<a href="${esc(l.href)}">${esc(l.label)}</a>`;
+      if (!copy || l.section === undefined) return a;
+      cited.set(ruleId(l), l);
+      return `${a} <a href="#${esc(ruleId(l))}" title="the section's text below">(text)</a>`;
+    });
+    return `<span class="spec">${html.join('')}</span>`;
   };
   const s = report.summary;
   const out: string[] = [];
@@ -87,7 +98,7 @@ export function htmlReport(report: RunReport, opts: HtmlOptions = {}): string {
       out.push(`<h3><span class="${v}">${v === 'fail' ? '✗' : '~'}</span> ${esc(c.id)} [${esc(c.level)}] ${esc(c.title)}</h3>`);
       out.push(`<p>${esc(c.message)}</p>`);
       out.push(`<p class="rule">Rule: ${esc(c.reason)}</p>`);
-      const links = specLinks(c.reason);
+      const links = specLinks(c.reason, true);
       if (links) out.push(`<p>Specification: ${links}</p>`);
       for (const n of c.notes) out.push(`<p class="rule">Note: ${esc(n)}</p>`);
       const ce = counterexampleText(c, '');
@@ -99,6 +110,12 @@ export function htmlReport(report: RunReport, opts: HtmlOptions = {}): string {
     out.push('<h2>Leaks (still held after cleanup)</h2>', '<ul>');
     for (const l of report.leaks) out.push(`<li>${esc(l.kind)} ${esc(l.id)} (from ${esc(l.check)}): ${esc(l.detail)}</li>`);
     out.push('</ul>');
+  }
+  if (cited.size > 0) {
+    out.push('<h2>Cited rules</h2>');
+    for (const [id, l] of cited) {
+      out.push(`<details id="${esc(id)}"><summary>${esc(l.doc)} ${esc(l.section!.title)} (<a href="${esc(l.href)}">document</a>)</summary><pre>${esc(l.section!.body)}</pre></details>`);
+    }
   }
   out.push('</body>', '</html>');
   return `${out.join('\n')}\n`;

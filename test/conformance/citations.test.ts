@@ -54,11 +54,15 @@ describe('GitHub heading anchors', () => {
   });
 
   it('docSections keys numbered headings and skips fenced code', () => {
-    const md = ['# Title', '## 1 Transport', '## 1.1 Finding a plugin', '```', '## 9 not a heading', '```', '### 2.2.9 Join', '## Appendix B Bodies', '## 1 Transport'].join('\n');
+    const md = ['# Title', '## 1 Transport', 'intro', '## 1.1 Finding a plugin', 'find', '```', '## 9 not a heading', '```', '### 2.2.9 Join', 'join', '#### detail', 'more', '## Appendix B Bodies', '---', '## 1 Transport'].join('\n');
     const s = docSections(md);
     expect([...s.keys()]).toEqual(['1', '1.1', '2.2.9', 'Appendix B']);
     expect(s.get('2.2.9')?.anchor).toBe('229-join');
     expect(s.get('Appendix B')?.anchor).toBe('appendix-b-bodies');
+    expect(s.get('1')?.body).toBe('intro');
+    expect(s.get('1.1')?.body).toBe('find\n```\n## 9 not a heading\n```\n### 2.2.9 Join\njoin\n#### detail\nmore');
+    expect(s.get('2.2.9')?.body).toBe('join\n#### detail\nmore');
+    expect(s.get('Appendix B')?.body).toBe('');
   });
 });
 
@@ -240,5 +244,10 @@ describe('reports point to the cited section', () => {
     expect(html).not.toContain('<reachable>');
     expect(html).toContain('NOT CONFORMANT');
     expect(htmlReport(report, { sections })).toMatch(/href="file:\/\/[^"]*\/docs\/protocol\.md#229-join"/);
+    // The failure's cited sections are copied once to the end of the page, so the report reads on its own.
+    expect(html).toContain('<a href="#rule-protocol-229-join" title="the section\'s text below">(text)</a>');
+    expect(html).toMatch(/<details id="rule-protocol-229-join"><summary>protocol.md 2.2.9 Join \(<a href="https:\/\/example.org\/docs\/protocol.md#229-join">document<\/a>\)<\/summary><pre>- Request:/);
+    expect(html).toContain('docker_gwbridge');
+    expect(html).not.toContain('id="rule-protocol-43-container-start"');
   });
 });
