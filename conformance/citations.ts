@@ -142,7 +142,7 @@ export function docSections(markdown: string): Map<string, DocSection> {
     const key = id[1] ?? id[2]!;
     if (sections.has(key)) return;
     const next = headings.slice(k + 1).find((o) => o.level <= h.level);
-    const body = lines.slice(h.line + 1, next ? next.line : lines.length).join('\n').replace(/\n-{3,}\s*$/, '').trim();
+    const body = lines.slice(h.line + 1, next ? next.line : lines.length).join('\n').trim().replace(/(?:^|\n)-{3,}$/, '').trim();
     sections.set(key, { id: key, title: h.title, anchor: h.anchor, body });
   });
   return sections;
