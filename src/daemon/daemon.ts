@@ -22,7 +22,8 @@
  */
 import type { Profile } from '../protocol/constants.js';
 import { containerCreate, containerRm, containerStart, containerStop, networkConnect, networkDisconnect } from './containers.js';
-import { networkCreate, networkRm } from './networks.js';
+import { resolveDriver, resolveIpam } from './activation.js';
+import { networkCreate, networkRm, swarmNetworkCreate, type SwarmNetworkSpec } from './networks.js';
 import { daemonRestart } from './restart.js';
 import { createState, exclusive, needContainer, recordCall, type DaemonState } from './state.js';
 import type { CallLogEntry, ContainerRunSpec, ContainerView, DaemonLeak, DaemonOptions, DaemonRestartSpec, DaemonView, NetworkAttachSpec, NetworkCreateSpec, NetworkView } from './types.js';
@@ -65,7 +66,25 @@ export function createDaemon(opts: DaemonOptions): SimulatedDaemon {
   return new Daemon(createState(opts));
 }
 
-class Daemon implements SimulatedDaemon {
+/** A daemon that is a swarm node: the entry points the swarm choreography (swarm.ts) drives. */
+export interface SwarmNodeDaemon extends SimulatedDaemon {
+  /** The node's state record (the manager's allocator runs over it). */
+  readonly state: DaemonState;
+  /** `docker plugin enable` on a swarm node: activation, and DiscoverNew for the node itself when the driver's connectivity is global. */
+  enablePlugins(address: string): Promise<void>;
+  /** The cluster executor creates a swarm network for the first task on this node. */
+  swarmNetworkAttach(spec: SwarmNetworkSpec): Promise<NetworkView>;
+  /** True while the network exists on this node. */
+  hasNetwork(id: string): boolean;
+  /** True while the network has endpoints on this node. */
+  networkInUse(id: string): boolean;
+}
+
+export function createSwarmNode(opts: DaemonOptions): SwarmNodeDaemon {
+  return new Daemon(createState(opts));
+}
+
+class Daemon implements SwarmNodeDaemon {
   readonly profile: Profile;
   private readonly unsubscribe: Array<() => void> = [];
 
@@ -125,6 +144,35 @@ class Daemon implements SimulatedDaemon {
 
   daemonRestart(spec: DaemonRestartSpec = {}): Promise<void> {
     return exclusive(this.d, 'daemonRestart', () => daemonRestart(this.d, spec));
+  }
+
+  get state(): DaemonState {
+    return this.d;
+  }
+
+  enablePlugins(address: string): Promise<void> {
+    return exclusive(this.d, 'pluginEnable', async (op) => {
+      const drv = await resolveDriver(op);
+      await resolveIpam(op);
+      const caps = drv.driverCapabilities!;
+      const connectivity = caps.ConnectivityScope !== undefined && caps.ConnectivityScope !== '' ? caps.ConnectivityScope : caps.Scope;
+      if (connectivity !== 'global') return;
+      // Node discovery for the node itself; errors are only logged (protocol.md §1.6).
+      const r = await this.d.driver.tryCall('DiscoverNew', { DiscoveryType: 1, DiscoveryData: { Address: address, BindAddress: address, Self: true } });
+      if (!r.ok) this.d.warnings.push(`DiscoverNew: ${r.error.message}`);
+    });
+  }
+
+  swarmNetworkAttach(spec: SwarmNetworkSpec): Promise<NetworkView> {
+    return exclusive(this.d, 'swarmNetworkAttach', async (op) => networkView(this.d, await swarmNetworkCreate(op, spec)));
+  }
+
+  hasNetwork(id: string): boolean {
+    return this.d.networks.has(id);
+  }
+
+  networkInUse(id: string): boolean {
+    return (this.d.networks.get(id)?.endpoints.size ?? 0) > 0;
   }
 
   inspect(): DaemonView {

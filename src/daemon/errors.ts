@@ -19,6 +19,9 @@ export type DaemonStep =
   | 'AuxAddress'
   | 'CreateNetwork'
   | 'DeleteNetwork'
+  /** The swarm manager's allocator (protocol.md §2.2, §4.9). */
+  | 'AllocateNetwork'
+  | 'FreeNetwork'
   | 'RequestAddress'
   | 'RequestAddressIPv6'
   | 'CreateEndpoint'
@@ -40,7 +43,16 @@ export type DaemonOperation =
   | 'containerRm'
   | 'networkConnect'
   | 'networkDisconnect'
-  | 'daemonRestart';
+  | 'daemonRestart'
+  /** The swarm manager's allocator: network create / rm, a task's address (swarm.ts). */
+  | 'swarmNetworkCreate'
+  | 'swarmNetworkRm'
+  | 'swarmTaskAllocate'
+  | 'swarmTaskRelease'
+  /** A worker creates a swarm network when its first task arrives (swarm.ts). */
+  | 'swarmNetworkAttach'
+  /** A managed plugin enabled on a swarm node (activation, DiscoverNew). */
+  | 'pluginEnable';
 
 export class DaemonError extends CnmkitError {
   readonly operation: DaemonOperation;

@@ -1,5 +1,7 @@
 /** The daemon simulator: dockerd's call sequences, rollbacks and sandbox work against any plugin. */
-export { createDaemon, type SimulatedDaemon } from './daemon.js';
+export { createDaemon, type SimulatedDaemon, type SwarmNodeDaemon } from './daemon.js';
+export { createSwarm, type Swarm, type SwarmCallLogEntry, type SwarmHostSpec, type SwarmNetworkCreateSpec, type SwarmNetworkView, type SwarmOptions, type SwarmTaskSpec } from './swarm.js';
+export { SERIAL_OPTION } from './swarm-allocator.js';
 export { DaemonError, DaemonUsageError, type DaemonOperation, type DaemonStep } from './errors.js';
 export { faultyCaller, type Fault, type FaultRule, type FaultyCaller, type InjectedFault } from './faulty.js';
 export { inProcessPlugin, type InProcessPlugin, type InProcessPluginOptions } from './inprocess.js';

@@ -6,11 +6,10 @@
  */
 import { connect, type ConnectOptions } from '../client/connect.js';
 import type { PluginClient } from '../client/client.js';
-import type { SendOptions, Transport, TransportInfo } from '../client/transport.js';
+import { LeanTransport } from '../client/lean-transport.js';
 import type { IpamApi, NetworkDriverApi } from '../protocol/api.js';
-import { CONTENT_TYPE, type Profile } from '../protocol/constants.js';
-import type { RawReply, RawRequest } from '../protocol/raw.js';
-import { createPluginHandler, type PluginHandler, type SignalSource, type WireReply } from '../sdk/handler.js';
+import type { Profile } from '../protocol/constants.js';
+import { createPluginHandler } from '../sdk/handler.js';
 import { DaemonUsageError } from './errors.js';
 
 export interface InProcessPluginOptions {
@@ -30,30 +29,6 @@ export interface InProcessPluginOptions {
    * at scale (bench/simulate, `cnmkit simulate`).
    */
   readonly lean?: boolean;
-}
-
-const NEVER_ABORTED: SignalSource = { signal: new AbortController().signal };
-const REPLY_HEADERS: Readonly<Record<string, string>> = Object.freeze({ 'content-type': CONTENT_TYPE });
-
-function toRawReply(w: WireReply): RawReply {
-  return { status: w.status, headers: REPLY_HEADERS, body: Buffer.from(w.body, 'utf8') };
-}
-
-/** One synchronous dispatch per exchange; the handler never throws. */
-class LeanTransport implements Transport {
-  readonly info: TransportInfo;
-  constructor(
-    private readonly handler: PluginHandler,
-    label: string,
-  ) {
-    this.info = { kind: 'in-process', address: label, compression: false, urlBase: `http://${encodeURIComponent(label)}` };
-  }
-  send(req: RawRequest, _opts: SendOptions): Promise<RawReply> {
-    const w = this.handler.dispatch(req.method, req.path, req.body, NEVER_ABORTED);
-    // No async frame: a synchronous handler costs one resolved promise, an asynchronous one a `then`.
-    return w instanceof Promise ? w.then(toRawReply) : Promise.resolve(toRawReply(w));
-  }
-  async close(): Promise<void> {}
 }
 
 export interface InProcessPlugin {

@@ -21,10 +21,12 @@ export interface NetworkRec {
   readonly name: string;
   readonly internal: boolean;
   readonly enableIPv6: boolean;
-  readonly scope: 'local' | 'global';
+  /** `swarm`: created on this node from the swarm manager's allocation (protocol.md §4.9). */
+  readonly scope: 'local' | 'global' | 'swarm';
   readonly addrSpace: string;
   readonly driverOpts: Record<string, string>;
-  readonly ipamOpts: Record<string, string>;
+  /** RequestPool Options: `--ipam-opt` (`{}` without), null for swarm networks created without IPAM options. */
+  readonly ipamOpts: Record<string, string> | null;
   /** User configurations (rewritten to explicit pools by a replay, as 20.10 does). */
   v4Conf: IpamConfigSpec[];
   v6Conf: IpamConfigSpec[];

@@ -141,6 +141,64 @@ export async function networkCreate(op: Op, spec: NetworkCreateSpec): Promise<Ne
   return n;
 }
 
+/** A swarm network as the manager allocated it, created on a worker when its first task lands there. */
+export interface SwarmNetworkSpec {
+  /** The swarm network id (25 characters). */
+  readonly id: string;
+  readonly name: string;
+  /** The AllocateNetwork answer (the network's driver state): CreateNetwork's generic map. */
+  readonly driverOptions: Readonly<Record<string, string>>;
+  /** The network's IPAM options (null when none were given, as swarm sends them). */
+  readonly ipamOptions: Readonly<Record<string, string>> | null;
+  /** The manager's subnets, ranges and gateways. */
+  readonly ipv4: readonly IpamConfigSpec[];
+  readonly internal?: boolean;
+}
+
+/**
+ * The worker's side of a swarm network (protocol.md §4.9): the cluster
+ * executor creates it with the manager's subnets and gateways as explicit
+ * configuration, so the worker's own IPAM gets RequestPool(local space,
+ * Pool=subnet) and the gateway RequestAddress(Address=gateway); then
+ * CreateNetwork with the swarm id and the AllocateNetwork options as generic
+ * map. No scope refusal: this node is in a swarm.
+ */
+export async function swarmNetworkCreate(op: Op, spec: SwarmNetworkSpec): Promise<NetworkRec> {
+  const d = op.d;
+  if (d.networks.has(spec.id)) op.fail('validate', `network with name ${spec.name} already exists`, { status: 409 });
+  const v4Conf = spec.ipv4.map((c) => ({ ...c }));
+  checkIpamConfs(op, v4Conf, 4);
+  const internal = spec.internal === true;
+  await resolveDriver(op);
+  const ipamAct = await resolveIpam(op);
+  const addrSpace = ipamAct.addressSpaces!.LocalDefaultAddressSpace;
+  const options = createNetworkOptions(d, spec.driverOptions, false, internal);
+  const n: NetworkRec = {
+    id: spec.id,
+    name: spec.name,
+    internal,
+    enableIPv6: false,
+    scope: 'swarm',
+    addrSpace,
+    driverOpts: { ...spec.driverOptions },
+    ipamOpts: spec.ipamOptions === null ? null : { ...spec.ipamOptions },
+    v4Conf,
+    v6Conf: [],
+    v4: [],
+    v6: [],
+    endpoints: new Map(),
+    endpointNames: new Set(),
+  };
+  await ipamAllocate(op, n);
+  const created = await d.driver.tryCall('CreateNetwork', { NetworkID: n.id, Options: options, IPv4Data: ipamData(addrSpace, n.v4), IPv6Data: [] });
+  if (!created.ok) {
+    await ipamRelease(d, n);
+    op.fail('CreateNetwork', created.error.message, { callError: created.error });
+  }
+  d.networks.set(n.id, n);
+  return n;
+}
+
 /** libnetwork ipamAllocate: IPv4 pools, then IPv6 (if enabled); an IPv6 failure releases IPv4 entirely. */
 export async function ipamAllocate(op: Op, n: NetworkRec, skip4 = false, skip6 = false): Promise<void> {
   n.v4 = await ipamAllocateVersion(op, n, 4, skip4);
@@ -222,7 +280,7 @@ async function requestPool(op: Op, n: NetworkRec, cfg: IpamConfigSpec, v6: boole
         const s = await d.ipam.tryCall('GetDefaultAddressSpaces', undefined);
         if (!s.ok) op.fail('RequestPool', s.error.message, { callError: s.error });
       }
-      const r = await d.ipam.tryCall('RequestPool', { AddressSpace: n.addrSpace, Pool: preferred, SubPool: cfg.ipRange ?? '', Options: { ...n.ipamOpts }, V6: v6 });
+      const r = await d.ipam.tryCall('RequestPool', { AddressSpace: n.addrSpace, Pool: preferred, SubPool: cfg.ipRange ?? '', Options: n.ipamOpts === null ? null : { ...n.ipamOpts }, V6: v6 });
       if (!r.ok) op.fail('RequestPool', r.error.message, { callError: r.error });
       const pool = parseIpPrefix(r.value.Pool);
       if (pool === null) {
@@ -232,7 +290,7 @@ async function requestPool(op: Op, n: NetworkRec, cfg: IpamConfigSpec, v6: boole
       }
       const meta = r.value.Data ?? {};
       const unspecified = (pool.ip.value === 0 || pool.ip.value === 0n) && pool.prefix === 0;
-      if (n.scope === 'global' || preferred !== '' || unspecified || !d.hostRoutes.some((h) => netsOverlap(h, pool.net))) {
+      if (n.scope !== 'local' || preferred !== '' || unspecified || !d.hostRoutes.some((h) => netsOverlap(h, pool.net))) {
         return { poolId: r.value.PoolID, pool, meta };
       }
       held.push(r.value.PoolID);

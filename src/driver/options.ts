@@ -12,6 +12,7 @@
  * | `cnmkit.dst-prefix` | DstPrefix of Join (default `eth`) |
  * | `cnmkit.static-routes` | `DEST[ via NEXTHOP][, ...]`: StaticRoutes of Join (no `via`: connected, RouteType 1) |
  * | `cnmkit.disable-gateway-service` | `true`/`false`: Join's DisableGatewayService |
+ * | `cnmkit.segment` | the network's segment id (1..16777215, like a VXLAN VNI), handed out by AllocateNetwork on the swarm manager (global scope) |
  * Unknown `cnmkit.*` keys are errors; other unknown keys are ignored (Docker's
  * own drivers ignore options they do not know too).
  */
@@ -30,7 +31,12 @@ export const DriverOptions = {
   CnmDstPrefix: 'cnmkit.dst-prefix',
   CnmStaticRoutes: 'cnmkit.static-routes',
   CnmDisableGatewayService: 'cnmkit.disable-gateway-service',
+  CnmSegment: 'cnmkit.segment',
 } as const;
+
+/** Segment ids AllocateNetwork hands out (24 bits, like VXLAN VNIs; the low ones left for manual use, as Docker's overlay does). */
+export const SEGMENT_FIRST = 4096;
+export const SEGMENT_MAX = 0xffffff;
 
 const KNOWN_CNMKIT = new Set<string>(Object.values(DriverOptions).filter((k) => k.startsWith('cnmkit.')));
 const IPV6_MIN_MTU = 1280;
@@ -54,6 +60,8 @@ export interface NetworkConfig {
   readonly disableGatewayService: boolean;
   readonly ipv4: readonly PoolConfig[];
   readonly ipv6: readonly PoolConfig[];
+  /** `cnmkit.segment` (from AllocateNetwork), or null. */
+  readonly segment: number | null;
 }
 
 /** The generic option map as strings (`com.docker.network.generic`, or AllocateNetwork's plain map). */
@@ -98,6 +106,12 @@ export function checkBridgeName(key: string, name: string): string {
     throw new DriverError('E_DRIVER_OPTION', `option ${key}: "${name}" must start with "${OWNED_LINK_PREFIX}" (cnmkit only manages links it owns)`);
   }
   return name;
+}
+
+export function parseSegment(key: string, text: string): number {
+  const n = /^[0-9]{1,8}$/.test(text) ? Number(text) : NaN;
+  if (!Number.isInteger(n) || n < 1 || n > SEGMENT_MAX) throw new DriverError('E_DRIVER_OPTION', `option ${key}: "${text}" is not a segment id (1..${SEGMENT_MAX})`);
+  return n;
 }
 
 function parseMtu(key: string, text: string): number {
@@ -194,5 +208,7 @@ export function parseNetworkConfig(
   const staticRoutes = routesText === undefined ? [] : parseStaticRoutes(DriverOptions.CnmStaticRoutes, routesText, ipv4, ipv6);
   const dgs = generic[DriverOptions.CnmDisableGatewayService];
   const disableGatewayService = dgs !== undefined && parseBool(DriverOptions.CnmDisableGatewayService, dgs);
-  return { bridgeName, mtu, internal, dstPrefix: prefix, staticRoutes, disableGatewayService, ipv4, ipv6 };
+  const seg = generic[DriverOptions.CnmSegment];
+  const segment = seg === undefined ? null : parseSegment(DriverOptions.CnmSegment, seg);
+  return { bridgeName, mtu, internal, dstPrefix: prefix, staticRoutes, disableGatewayService, ipv4, ipv6, segment };
 }

@@ -45,9 +45,9 @@ import { DriverError } from './errors.js';
 import { exportDriverState, importDriverState } from './export.js';
 import { LinkIndex } from './link-index.js';
 import { DriverLinks, backendFailure, firewallTag } from './links.js';
-import { genericOptions, parseNetworkConfig, type PoolConfig } from './options.js';
+import { DriverOptions, SEGMENT_FIRST, SEGMENT_MAX, genericOptions, parseNetworkConfig, type PoolConfig } from './options.js';
 import { reconcileLinks } from './reconcile.js';
-import type { DriverState, DriverStateStore, EndpointRecord, NetworkRecord, NodeRecord } from './state.js';
+import type { AllocationRecord, DriverState, DriverStateStore, EndpointRecord, NetworkRecord, NodeRecord } from './state.js';
 
 export interface ReferenceDriverOptions {
   readonly backend: Backend;
@@ -122,6 +122,8 @@ class ReferenceNetworkDriver implements ReferenceDriver {
   private readonly links: DriverLinks;
   private networks = new Map<string, NetworkRecord>();
   private discovered = new Map<string, NodeRecord>();
+  /** Global scope: this instance's allocations as the swarm manager's allocator. */
+  private allocations = new Map<string, AllocationRecord>();
   /** Names, MACs and endpoint ids in use (an index over `networks`). */
   private readonly index: LinkIndex;
   private queue: Promise<unknown> = Promise.resolve();
@@ -170,6 +172,11 @@ class ReferenceNetworkDriver implements ReferenceDriver {
         if (existing.requestKey === requestKey) return EMPTY;
         throw new DriverError('E_DRIVER_CONFLICT', `network ${id} already exists with different options`);
       }
+      if (config.segment !== null) {
+        // Two networks on one segment would share their traffic: a manager handing one out twice is refused here.
+        const other = [...this.networks.values()].find((n) => n.segment === config.segment);
+        if (other !== undefined) throw new DriverError('E_DRIVER_CONFLICT', `segment ${config.segment} is already used by network ${other.id}`);
+      }
       const name = this.index.pickBridgeName(id, config.bridgeName);
       const record: NetworkRecord = {
         id,
@@ -185,6 +192,7 @@ class ReferenceNetworkDriver implements ReferenceDriver {
         ipv4: config.ipv4,
         ipv6: config.ipv6,
         requestKey,
+        ...(config.segment !== null ? { segment: config.segment } : {}),
         endpoints: {},
       };
       await this.links.createBridge(record, `network ${id}`);
@@ -216,21 +224,52 @@ class ReferenceNetworkDriver implements ReferenceDriver {
     });
   }
 
+  /**
+   * Swarm manager, global scope (protocol.md §2.2): a segment id for the network,
+   * unique among this allocator's networks, returned in the options every node's
+   * CreateNetwork gets. The request carries the options of an earlier answer when
+   * the manager allocates again (leader change): that segment is kept. Local
+   * scope (never called by dockerd): validates and returns the options.
+   */
   allocateNetwork(req: m.AllocateNetworkRequest): Promise<m.AllocateNetworkResponse> {
     return this.serial(async () => {
-      requireId(req?.NetworkID, 'NetworkID');
+      const id = requireId(req?.NetworkID, 'NetworkID');
       const opts = genericOptions(req.Options, 'Options');
       // Validate what every node's CreateNetwork will get as its generic map.
-      parseNetworkConfig({ 'com.docker.network.generic': opts }, req.IPv4Data, req.IPv6Data);
-      return { Options: opts };
+      const config = parseNetworkConfig({ 'com.docker.network.generic': opts }, req.IPv4Data, req.IPv6Data);
+      if (this.scope !== 'global') return { Options: opts };
+      const requestKey = canonicalJson({ ...opts, [DriverOptions.CnmSegment]: undefined });
+      const held = this.allocations.get(id);
+      if (held !== undefined) {
+        if (held.requestKey !== requestKey || (config.segment !== null && config.segment !== held.segment)) {
+          throw new DriverError('E_DRIVER_CONFLICT', `network ${id} is already allocated (segment ${held.segment}) with other options`);
+        }
+        return { Options: { ...opts, [DriverOptions.CnmSegment]: String(held.segment) } };
+      }
+      const segment = config.segment ?? this.freeSegment();
+      const owner = [...this.allocations.values()].find((a) => a.segment === segment);
+      if (owner !== undefined) throw new DriverError('E_DRIVER_CONFLICT', `segment ${segment} is allocated to network ${owner.network}`);
+      this.allocations.set(id, { network: id, segment, requestKey });
+      await this.persist();
+      return { Options: { ...opts, [DriverOptions.CnmSegment]: String(segment) } };
     });
   }
 
+  /** Swarm manager: the network's segment is free again. Unknown ids succeed (the manager only logs, and then leaks the pools). */
   freeNetwork(req: m.NetworkIdRequest): Promise<m.EmptyResponse> {
     return this.serial(async () => {
-      requireId(req?.NetworkID, 'NetworkID');
+      const id = requireId(req?.NetworkID, 'NetworkID');
+      if (!this.allocations.delete(id)) return EMPTY;
+      await this.persist();
       return EMPTY;
     });
+  }
+
+  /** The lowest segment id no allocation holds. */
+  private freeSegment(): number {
+    const used = new Set([...this.allocations.values()].map((a) => a.segment));
+    for (let s = SEGMENT_FIRST; s <= SEGMENT_MAX; s++) if (!used.has(s)) return s;
+    throw new DriverError('E_DRIVER_CONFLICT', 'every segment id is allocated');
   }
 
   // ---- endpoints -----------------------------------------------------------------------
@@ -380,13 +419,14 @@ class ReferenceNetworkDriver implements ReferenceDriver {
   // ---- state ---------------------------------------------------------------------------
 
   exportState(): DriverState {
-    return exportDriverState(this.networks.values(), this.discovered.values());
+    return exportDriverState(this.networks.values(), this.discovered.values(), this.allocations.values());
   }
 
   importState(state: DriverState): void {
-    const { networks, nodes } = importDriverState(state);
+    const { networks, nodes, allocations } = importDriverState(state);
     this.networks = networks;
     this.discovered = nodes;
+    this.allocations = allocations;
     this.index.rebuild();
   }
 

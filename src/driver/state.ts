@@ -46,6 +46,8 @@ export interface NetworkRecord {
   readonly ipv6: readonly PoolConfig[];
   /** Canonical JSON of the CreateNetwork request, to recognise a retry. */
   readonly requestKey: string;
+  /** `cnmkit.segment` from the swarm manager's AllocateNetwork (global scope), when given. */
+  readonly segment?: number;
   readonly endpoints: Record<string, EndpointRecord>;
 }
 
@@ -56,10 +58,20 @@ export interface NodeRecord {
   readonly self: boolean;
 }
 
+/** A swarm network's allocation on the manager (AllocateNetwork, until FreeNetwork). */
+export interface AllocationRecord {
+  readonly network: string;
+  readonly segment: number;
+  /** Canonical JSON of the options the allocation was asked with, to recognise a retry. */
+  readonly requestKey: string;
+}
+
 export interface DriverState {
   readonly version: typeof DRIVER_STATE_VERSION;
   readonly networks: readonly NetworkRecord[];
   readonly nodes: readonly NodeRecord[];
+  /** Global scope: allocations made as the swarm manager's allocator (absent in older states). */
+  readonly allocations?: readonly AllocationRecord[];
 }
 
 /** Where the driver keeps its state between runs. `save` gets the whole state after every change. */
@@ -133,6 +145,13 @@ export function checkState(value: unknown, where: string): DriverState {
   for (const n of v.networks) {
     if (n === null || typeof n !== 'object' || typeof n.id !== 'string' || typeof n.bridge !== 'string' || n.endpoints === null || typeof n.endpoints !== 'object') {
       throw new DriverError('E_DRIVER_STATE', `${where}: malformed network record`);
+    }
+  }
+  if (v.allocations !== undefined) {
+    if (!Array.isArray(v.allocations)) throw new DriverError('E_DRIVER_STATE', `${where}: malformed allocations`);
+    for (const a of v.allocations as unknown[]) {
+      const r = a as Partial<AllocationRecord> | null;
+      if (r === null || typeof r !== 'object' || typeof r.network !== 'string' || typeof r.segment !== 'number' || typeof r.requestKey !== 'string') throw new DriverError('E_DRIVER_STATE', `${where}: malformed allocation record`);
     }
   }
   return v as DriverState;
