@@ -10,6 +10,7 @@ import { LiveChecker, type PendingCall } from '../../conformance/live/checker.js
 import { linkExists, missingLinkViolation } from '../../conformance/live/kernel.js';
 import type { ObservedReply } from '../../conformance/live/observe.js';
 import type { Profile } from '../protocol/constants.js';
+import { preferLatencyGc } from '../sdk/gc.js';
 import { describeCall, describeViolation } from './describe.js';
 import type { ReplyHead, RequestHead, SplitMessage } from './http1-split.js';
 import { type ExchangeEnd, type RunningProxy, startProxy, type UpstreamAddress } from './proxy.js';
@@ -111,6 +112,8 @@ function traceReply(m: SplitMessage<ReplyHead>): TraceReply {
 }
 
 export async function startRecorder(opts: RecorderOptions): Promise<Recorder> {
+  // The recorder sits on dockerd's call path: scavenges on the main thread keep its p99 low (src/sdk/gc.ts).
+  preferLatencyGc();
   const checker = new LiveChecker({ profile: opts.profile, ...(opts.timeoutMs !== undefined ? { timeoutMs: opts.timeoutMs } : {}) });
   const stats = new SessionStats();
   const history = new Map<number, string>();
