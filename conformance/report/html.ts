@@ -44,7 +44,7 @@ table{border-collapse:collapse}td,th{padding:.2em .6em;text-align:left;vertical-
 .pass{color:#176f2c}.fail{color:#b00020;font-weight:bold}.diff{color:#0b6e99}.skip{color:#9a6700}.nrun{color:#8250df}
 .verdict{font-weight:bold}.ok{color:#176f2c}.bad{color:#b00020}
 pre{background:#f6f8fa;padding:.6em;overflow-x:auto;white-space:pre-wrap}
-.rule{color:#555}.spec a{margin-right:.8em}section.failure{border-left:3px solid #b00020;padding-left:1em;margin:1em 0}
+.rule{color:#555}.spec a{margin-right:.8em;white-space:nowrap}section.failure{border-left:3px solid #b00020;padding-left:1em;margin:1em 0}
 section.failure.diff{border-color:#0b6e99}`;
 
 /** Page-internal id of a cited section's copy under "Cited rules". */
@@ -84,7 +84,7 @@ export function htmlReport(report: RunReport, opts: HtmlOptions = {}): string {
       const v = verdict(c, report.level);
       const tail = c.status === 'skipped' || c.status === 'not-run' ? ` <span class="rule">(${esc(c.message)})</span>` : '';
       out.push(
-        `<tr><td class="${v}">${v.toUpperCase()}</td><td><a href="#${esc(c.id)}">${esc(c.id)}</a></td><td>${esc(c.level)}</td><td>${c.durationMs}</td><td>${esc(c.title)}${tail}</td><td>${specLinks(c.reason)}</td></tr>`,
+        `<tr><td class="${v}">${v.toUpperCase()}</td><td>${c.status === 'failed' ? `<a href="#${esc(c.id)}">${esc(c.id)}</a>` : esc(c.id)}</td><td>${esc(c.level)}</td><td>${c.durationMs}</td><td>${esc(c.title)}${tail}</td><td>${specLinks(c.reason)}</td></tr>`,
       );
     }
     out.push('</table>');
