@@ -5,3 +5,4 @@ export { readReply, headerRecord, type ReplyReading } from './outcome.js';
 export { shapeOf, shapeDiff, type Shape } from './shape.js';
 export { traceOfReplayFile, replayFileOfTrace, type ReplayFileHeader, type ReplayFileCall } from './replay-file-trace.js';
 export { loadReplayInput, parseReplayInput, type ReplayInput } from './load.js';
+export { replayJudge } from './judge.js';

@@ -20,6 +20,8 @@ export interface ReplayFileCall extends TraceCall {
   readonly outcome: CallSummary['outcome'];
   /** A status without a response body in the summary (the reply body here is then ''). */
   readonly responseAbsent?: true;
+  /** A response body without a status in the summary (no reply line then). */
+  readonly responseWithoutStatus?: string;
 }
 
 function parsed(text: string | undefined): unknown {
@@ -54,6 +56,7 @@ function callLine(c: CallSummary, index: number, start: number): ReplayFileCall 
     violations: [],
     outcome: c.outcome,
     ...(c.status !== undefined && c.response === undefined ? { responseAbsent: true as const } : {}),
+    ...(c.status === undefined && c.response !== undefined ? { responseWithoutStatus: c.response } : {}),
   };
 }
 
@@ -100,6 +103,7 @@ export function replayFileOfTrace(session: Pick<TraceSession, 'header' | 'calls'
       path: c.request.path,
       request: c.request.body,
       ...(c.reply !== undefined ? { status: c.reply.status, ...(line.responseAbsent ? {} : { response: c.reply.body }) } : {}),
+      ...(line.responseWithoutStatus !== undefined ? { response: line.responseWithoutStatus } : {}),
       outcome,
       durationMs: c.durMs,
     };

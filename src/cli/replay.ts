@@ -1,20 +1,27 @@
 /**
- * `cnmkit replay FILE`: rerun the failed check recorded in a replay file
- * (same check seed and fast-check path) against a plugin; `--raw` instead
- * resends the recorded requests byte for byte and compares the statuses.
- * Exit 1 when the violation still shows, 0 when it is gone, 2 usage/unreachable.
+ * `cnmkit replay FILE`: FILE is told apart by content.
+ * - A trace (`cnmkit record`, docs/trace.md): the recorded session runs again
+ *   against the plugin with re-mapped ids (conformance/replay-trace); one line
+ *   per divergence; exit 1 on a divergence at or above `--level`.
+ * - A replay file (`cnmkit check`): rerun the failed check (same check seed
+ *   and fast-check path); `--calls` instead replays its recorded calls through
+ *   the trace engine; `--raw` resends the recorded requests byte for byte and
+ *   compares the statuses. Exit 1 when the violation still shows, 0 when it is gone.
+ * Exit 2: usage error or the plugin is unreachable.
  */
 import type { Argv } from 'yargs';
 import {
   consoleReport,
   createTarget,
   clientConnector,
-  readReplayFile,
   replay,
   resendCalls,
   type TargetSpec,
 } from '../../conformance/index.js';
+import { atLevel, formatDivergence, loadReplayInput, replayJudge, replayTrace, type Divergence, type ReplayInput } from '../../conformance/replay-trace/index.js';
+import { headerValue, TraceFormatError, type ViolationLevel } from '../record/trace.js';
 import { UsageError } from '../errors.js';
+import type { Profile } from '../protocol/constants.js';
 import { startReferenceTarget, type ReferenceTarget } from './reference-target.js';
 
 interface ReplayArgs {
@@ -24,21 +31,27 @@ interface ReplayArgs {
   plugin?: string;
   reference?: boolean;
   raw?: boolean;
+  calls?: boolean;
+  level: ViolationLevel;
+  reporter: 'console' | 'json';
   timeout?: number;
 }
 
 export function registerReplay(cli: Argv): Argv {
   return cli.command(
     'replay <file>',
-    'Rerun a failure from its replay file against a plugin (exit 1 while it still fails)',
+    'Replay a recorded session (cnmkit record trace) or a failure (cnmkit check replay file) against a plugin',
     (y) =>
       y
-        .positional('file', { type: 'string', demandOption: true, describe: 'replay file written by cnmkit check' })
+        .positional('file', { type: 'string', demandOption: true, describe: 'trace written by cnmkit record, or replay file written by cnmkit check' })
         .option('socket', { type: 'string', describe: 'plugin unix socket' })
         .option('url', { type: 'string', describe: 'plugin URL (tcp://HOST:PORT, unix:///PATH)' })
         .option('plugin', { type: 'string', describe: 'plugin name (discovery as dockerd does it)' })
         .option('reference', { type: 'boolean', describe: 'the embedded reference plugin' })
-        .option('raw', { type: 'boolean', describe: 'resend the recorded requests byte for byte instead of rerunning the check' })
+        .option('raw', { type: 'boolean', describe: 'replay file: resend the recorded requests byte for byte instead of rerunning the check' })
+        .option('calls', { type: 'boolean', describe: 'replay file: replay its recorded calls with re-mapped ids (as a trace) instead of rerunning the check' })
+        .option('level', { choices: ['must', 'should', 'compat'] as const, default: 'should' as const, describe: 'trace replay: lowest divergence level that fails (exit 1)' })
+        .option('reporter', { choices: ['console', 'json'] as const, default: 'console' as const, describe: 'trace replay: one line per divergence, or one JSON document' })
         .option('timeout', { type: 'number', describe: 'per-call timeout in seconds (default: the one recorded)' }),
     async (argv) => {
       process.exitCode = await runReplay(argv as unknown as ReplayArgs);
@@ -50,7 +63,18 @@ async function runReplay(a: ReplayArgs): Promise<number> {
   const given = [a.socket, a.url, a.plugin, a.reference ? true : undefined].filter((x) => x !== undefined).length;
   if (given !== 1) throw new UsageError('give exactly one target: --socket, --url, --plugin or --reference');
   if (a.timeout !== undefined && (!Number.isFinite(a.timeout) || a.timeout <= 0)) throw new UsageError(`--timeout must be a positive number of seconds, got ${a.timeout}`);
-  const file = await readReplayFile(a.file);
+  let input: ReplayInput;
+  try {
+    input = await loadReplayInput(a.file);
+  } catch (e) {
+    if (e instanceof TraceFormatError) throw new UsageError(e.message);
+    throw e;
+  }
+  if (input.kind === 'trace' || a.calls) {
+    if (a.raw) throw new UsageError(input.kind === 'trace' ? '--raw is for replay files; a trace is always replayed call by call' : 'give --raw or --calls, not both');
+    return runTraceReplay(a, input);
+  }
+  const file = input.file;
   let reference: ReferenceTarget | null = null;
   let spec: TargetSpec;
   if (a.socket !== undefined) spec = { socket: a.socket };
@@ -77,6 +101,64 @@ async function runReplay(a: ReplayArgs): Promise<number> {
     process.stdout.write(consoleReport(outcome.report, { color: process.stdout.isTTY === true }));
     process.stdout.write(outcome.reproduced ? `still failing: ${file.check}\n` : `not reproduced: ${file.check} passes now\n`);
     return outcome.reproduced ? 1 : 0;
+  } finally {
+    await reference?.close();
+  }
+}
+
+function targetSpec(a: ReplayArgs): TargetSpec | null {
+  if (a.socket !== undefined) return { socket: a.socket };
+  if (a.url !== undefined) return { url: a.url };
+  if (a.plugin !== undefined) return { plugin: a.plugin };
+  return null;
+}
+
+function profileOf(input: ReplayInput): Profile {
+  return input.sessions[0]?.header.profile === 'moby' ? 'moby' : 'docker-20.10';
+}
+
+/** A trace (or a replay file's calls) through the trace engine: one line per divergence. */
+async function runTraceReplay(a: ReplayArgs, input: ReplayInput): Promise<number> {
+  const calls = input.sessions.reduce((n, s) => n + s.calls.length, 0);
+  if (calls === 0) throw new UsageError(`${a.file}: no calls to replay`);
+  let reference: ReferenceTarget | null = null;
+  let spec = targetSpec(a);
+  if (spec === null) {
+    reference = await startReferenceTarget({ profile: profileOf(input) });
+    spec = { socket: reference.socket };
+  }
+  const first = input.sessions[0]!;
+  // The Host header dockerd sent ('' up to 20.10.25, plugin.moby.localhost after).
+  const host = first.calls.length > 0 ? headerValue(first.calls[0]!.request, 'host') : undefined;
+  const timeoutMs = a.timeout !== undefined ? Math.ceil(a.timeout * 1000) : input.kind === 'replay-file' ? input.file.config.timeoutMs : 30_000;
+  const lines = a.reporter === 'console';
+  try {
+    const target = createTarget(spec, clientConnector);
+    const raw = target.rawSender({ hostHeader: host ?? '', defaultTimeoutMs: timeoutMs });
+    if (lines) {
+      const what = input.kind === 'trace' ? `trace ${a.file}: ${calls} calls in ${input.sessions.length} session(s), recorded ${first.header.startedAt} from ${first.header.upstream.address || first.header.name}` : `replay file ${a.file}: the ${calls} calls of ${input.file.check}`;
+      process.stdout.write(`replaying ${what}\n  against ${target.description}\n`);
+      if (input.damagedLines.length > 0) process.stdout.write(`  ignored the partial line(s) a crash left: ${input.damagedLines.join(', ')}\n`);
+    }
+    const result = await replayTrace(input.sessions, raw, {
+      timeoutMs,
+      judge: replayJudge(profileOf(input)),
+      onCall: (_c, found) => {
+        if (lines) for (const d of found) process.stdout.write(`${formatDivergence(d)}\n`);
+      },
+    });
+    const failing = atLevel(result.divergences, a.level);
+    if (lines) {
+      const count = (l: ViolationLevel): number => result.divergences.filter((d: Divergence) => d.level === l).length;
+      process.stdout.write(
+        `${result.calls.length} calls replayed: ${result.divergences.length} divergence(s) (must ${count('must')}, should ${count('should')}, compat ${count('compat')})` +
+          `${result.unjudged > 0 ? `; ${result.unjudged} call(s) dockerd gave up on were not compared` : ''}\n` +
+          `${failing.length > 0 ? `${failing.length} at or above --level ${a.level}: first at seq ${failing[0]!.seq}` : `no divergence at or above --level ${a.level}`}\n`,
+      );
+    } else {
+      process.stdout.write(`${JSON.stringify({ file: a.file, kind: input.kind, target: target.description, level: a.level, calls: result.calls.length, unjudged: result.unjudged, divergences: result.divergences, failed: failing.length > 0 }, null, 2)}\n`);
+    }
+    return failing.length > 0 ? 1 : 0;
   } finally {
     await reference?.close();
   }

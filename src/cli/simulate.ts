@@ -9,7 +9,9 @@ import { writeFileSync } from 'node:fs';
 import type { Argv } from 'yargs';
 import { UsageError } from '../errors.js';
 import { PROFILES, type Profile } from '../protocol/constants.js';
+import { readTrace, TraceFormatError } from '../record/trace.js';
 import { renderHtml } from '../simulate/html.js';
+import { viewOfRecording } from '../simulate/recording.js';
 import { loadScenario, ScenarioError, type Scenario } from '../simulate/scenario.js';
 import { fuzz, simulate } from '../simulate/simulate.js';
 import { renderText } from '../simulate/text.js';
@@ -33,6 +35,7 @@ interface SimulateArgs {
   shard?: string;
   'shard-dir'?: string;
   'replay-dir'?: string;
+  trace?: string;
 }
 
 export function registerSimulate(cli: Argv): Argv {
@@ -52,7 +55,8 @@ export function registerSimulate(cli: Argv): Argv {
         .option('seeds', { type: 'string', group: 'Campaign:', describe: 'A..B: one fuzz run per seed (with --steps); writes a shard report for cnmkit merge-reports' })
         .option('shard', { type: 'string', group: 'Campaign:', describe: 'i/n: only the i-th of n slices of --seeds (CI matrix jobs)' })
         .option('shard-dir', { type: 'string', group: 'Campaign:', describe: 'where the shard report shard-<i>-of-<n>.json goes (default ./cnmkit-shards)' })
-        .option('replay-dir', { type: 'string', group: 'Campaign:', describe: 'where failing seeds\' shrunk scenarios simulate-<seed>.yaml go (default ./cnmkit-replays)' }),
+        .option('replay-dir', { type: 'string', group: 'Campaign:', describe: 'where failing seeds\' shrunk scenarios simulate-<seed>.yaml go (default ./cnmkit-replays)' })
+        .option('trace', { type: 'string', describe: 'show a session recorded by cnmkit record (TRACE.jsonl) as steps and state instead of running one' }),
     async (argv) => {
       process.exitCode = await runSimulate(argv as unknown as SimulateArgs);
     },
@@ -78,7 +82,24 @@ function integer(name: string, v: number | undefined, min: number, max: number):
   return v;
 }
 
+/** `--trace`: nothing runs; the recorded calls become the steps and the state after each. */
+function showRecording(a: SimulateArgs & { trace: string }): number {
+  for (const [name, given] of [['a scenario file', a.scenario], ['--seed', a.seed], ['--steps', a.steps], ['--socket', a.socket], ['--replay', a.replay], ['--profile', a.profile], ['--seeds', a.seeds], ['--shard', a.shard]] as const) {
+    if (given !== undefined) throw new UsageError(`--trace shows a recorded session: ${name} does not go with it`);
+  }
+  let view: Trace;
+  try {
+    view = viewOfRecording(readTrace(a.trace).sessions, { source: a.trace });
+  } catch (e) {
+    if (e instanceof TraceFormatError) throw new UsageError(e.message);
+    throw e;
+  }
+  output(view, a);
+  return view.problems.length > 0 ? EXIT_VIOLATIONS : EXIT_OK;
+}
+
 export async function runSimulate(a: SimulateArgs): Promise<number> {
+  if (a.trace !== undefined) return showRecording({ ...a, trace: a.trace });
   if (a.seeds !== undefined || a.shard !== undefined || a['shard-dir'] !== undefined || a['replay-dir'] !== undefined) return simulateCampaign(a);
   const seed = integer('seed', a.seed, 0, 2 ** 31 - 1);
   const steps = integer('steps', a.steps, 1, 10_000);
