@@ -18,6 +18,7 @@ export {
 export { DEFAULT_MAX_BODY_BYTES, DEFAULT_MAX_HEAD_BYTES, type SendOptions, type Transport, type TransportInfo } from './transport.js';
 export { SocketTransport, MAX_UNIX_PATH_BYTES, type SocketAddress, type SocketTransportOptions, type TlsSettings } from './socket-transport.js';
 export { InProcessTransport, type InProcessOptions } from './inprocess-transport.js';
+export { LeanTransport, type DispatchHandler, type DispatchReply } from './lean-transport.js';
 export { TraceTransport, RecordingTransport, type RecordedExchange } from './trace.js';
 export { backoffMs, shouldAbort, realClock, VirtualClock, RETRY_BUDGET_MS, type Clock, type RetryOptions } from './retry.js';
 export { interpretReply, type Interpretation } from './interpret.js';
