@@ -187,7 +187,7 @@ describe('cnmkit simulate --seeds --steps --shard, then merge-reports', () => {
     await close?.();
   });
 
-  it('three shards of a fuzz campaign merge into one report with every failing seed's replay scenario (which the reference plugin runs clean)', async () => {
+  it('three shards of a fuzz campaign merge into one report with the replay scenario of every failing seed (which the reference plugin runs clean)', async () => {
     const out = join(dir, 'sim');
     // One after the other: the jobs share one plugin here (in CI each job has its own).
     for (const i of [1, 2, 3]) {
