@@ -2,8 +2,8 @@
  * Campaigns split into shards, as CI matrix jobs run them: `check --seeds A..B
  * --shard i/n` and `simulate --seeds A..B --steps K --shard i/n` (subprocesses)
  * write one report per shard, each seed's run complete; `merge-reports` makes one
- * report in every format with every failure's seed and replay file, and the
- * replay files reproduce the failures.
+ * report in every format with every failure's seed and replay file; a check
+ * failure's replay file reproduces it.
  */
 import { existsSync, mkdtempSync, readFileSync, readdirSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
