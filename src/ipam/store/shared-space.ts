@@ -34,7 +34,7 @@ export interface SharedSpaceOptions {
   instanceId: string;
   /** A call not confirmed by the store within this many ms fails with E_STORE_UNAVAILABLE. */
   deadlineMs: number;
-  /** Calls of one lane committed in one transaction (etcd's default limit is 128 operations). */
+  /** Calls of one lane per transaction (default 64): writes are the distinct chunks touched + 3 keys, under etcd's 128-operation limit. */
   maxBatch?: number;
 }
 
@@ -232,7 +232,7 @@ export class SharedSpace {
   private enqueueMaster<T>(mid: string, run: (v: View) => T): Promise<T> {
     const p = this.masterPrefix(mid);
     const laneKey = `${p}lane/${this.opts.instanceId}`;
-    return this.enqueue(`m/${mid}`, [`${p}meta`, `${p}full`, laneKey], laneKey, this.opts.maxBatch ?? 32, run);
+    return this.enqueue(`m/${mid}`, [`${p}meta`, `${p}full`, laneKey], laneKey, this.opts.maxBatch ?? 64, run);
   }
 
   private enqueue<T>(lane: string, prefetch: string[], laneKey: string, max: number, run: (v: View) => T): Promise<T> {
@@ -256,7 +256,7 @@ export class SharedSpace {
     while (l.queue.length > 0) {
       const batch = l.queue.splice(0, l.max);
       try {
-        await this.commit(l.prefetch, l.laneKey, batch);
+        await this.commit(l, batch);
       } catch (e) {
         for (const p of batch) p.reject(e);
       }
@@ -278,13 +278,18 @@ export class SharedSpace {
   }
 
   /** Computes the batch, commits it with compares on everything read, retries on conflicts and store errors until the deadline. */
-  private async commit(prefetch: string[], laneKey: string, batch: Pending[]): Promise<void> {
+  private async commit(lane: { queue: Pending[]; prefetch: string[]; laneKey: string; max: number }, batch: Pending[]): Promise<void> {
+    const { prefetch, laneKey } = lane;
     const attempts = new Map<string, Outcome[]>();
     const deadline = Math.min(...batch.map((p) => p.deadline));
+    /** An attempt's outcome is unknown: the batch must stay as it was then. */
+    let ambiguous = false;
     let backoff = 10;
     let lastProblem = '';
     const deliver = (outcomes: Outcome[]): void => {
       outcomes.forEach((o, i) => (o.ok ? batch[i]!.resolve(o.value) : batch[i]!.reject(o.error)));
+      // Calls that joined after the applied attempt was computed go back to the lane.
+      if (outcomes.length < batch.length) lane.queue.unshift(...batch.splice(outcomes.length));
     };
     const storeTrouble = async (e: unknown): Promise<void> => {
       if (!(e instanceof StoreError)) throw e;
@@ -301,6 +306,8 @@ export class SharedSpace {
         for (const p of batch) p.reject(err);
         return;
       }
+      // After a lost race, calls that queued meanwhile join the retry: the winner of the next round carries more.
+      if (!ambiguous && batch.length < lane.max && lane.queue.length > 0) batch.push(...lane.queue.splice(0, lane.max - batch.length));
       const view = new View(this.cache);
       let outcomes: Outcome[];
       try {
@@ -347,6 +354,7 @@ export class SharedSpace {
       } catch (err) {
         await storeTrouble(err);
         if (attempts.size === 0) continue;
+        ambiguous = true;
         // Unknown outcome: find out whether one of our attempts applied.
         try {
           await this.fetch([laneKey, ...compares.map((c) => c.key)], deadline);

@@ -7,7 +7,8 @@
 import fc from 'fast-check';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { etcdSkipReason, startEtcd, type EtcdCluster } from '../../helpers/etcd.js';
-import type { SharedIpam } from '../../../src/ipam/store/index.js';
+import { createIpam } from '../../../src/ipam/index.js';
+import { openEtcdStore, openSharedIpam, StoreError, type KvTxnStore, type SharedIpam } from '../../../src/ipam/store/index.js';
 import { ctx, linearizable, newModel, newPrefix, openInstance, runModel, runShared, type Event, type Op } from './harness.js';
 
 const skip = etcdSkipReason();
@@ -177,6 +178,40 @@ describe.skipIf(skip !== null)('shared IPAM on one etcd member', () => {
       for (const a of rest) expect(held.has(a)).toBe(false);
       expect(held.size + rest.size).toBe(1024 - 2);
     }
+  });
+
+  it('a transaction applied whose reply was lost is recognised: nothing leaks, nothing is handed out twice', async () => {
+    const prefix = newPrefix();
+    const real = openEtcdStore(etcd.url, { prefix });
+    let n = 0;
+    let dropped = 0;
+    // Every second write transaction is applied by etcd, but its reply is "lost".
+    const lossy: KvTxnStore = {
+      get: (keys, deadline) => real.get(keys, deadline),
+      async txn(t, deadline) {
+        const r = await real.txn(t, deadline);
+        if (t.puts.length > 0 && r.ok && ++n % 2 === 0) {
+          dropped++;
+          throw new StoreError('E_STORE_UNAVAILABLE', 'etcd: reply lost (test)');
+        }
+        return r;
+      },
+      close: () => real.close(),
+    };
+    const a = openSharedIpam({ store: lossy, local: createIpam() });
+    open.push(a);
+    const b = inst(prefix);
+    const { PoolID } = await a.requestPool({ AddressSpace: 'GlobalDefault', Pool: '10.90.0.0/24' }, ctx);
+    const got = [];
+    for (let wave = 0; wave < 10; wave++) {
+      got.push(...(await Promise.all(Array.from({ length: 6 }, (_, i) => (i % 2 === 0 ? a : b).requestAddress({ PoolID, Address: '', Options: null }, ctx)))));
+    }
+    expect(dropped).toBeGreaterThan(3);
+    const addrs = got.map((r) => r.Address);
+    expect(new Set(addrs).size).toBe(60);
+    // Exactly the 60 acknowledged addresses are taken: the lowest free one is the 61st.
+    expect([...addrs].sort((x, y) => Number(x.split('.')[3]!.split('/')[0]) - Number(y.split('.')[3]!.split('/')[0])).at(-1)).toBe('10.90.0.60/24');
+    expect((await b.requestAddress({ PoolID, Address: '', Options: null }, ctx)).Address).toBe('10.90.0.61/24');
   });
 
   it('survives an etcd restart on the same data directory', async () => {
