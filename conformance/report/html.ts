@@ -47,6 +47,12 @@ pre{background:#f6f8fa;padding:.6em;overflow-x:auto;white-space:pre-wrap}
 .rule{color:#555}.spec a{margin-right:.8em;white-space:nowrap}section.failure{border-left:3px solid #b00020;padding-left:1em;margin:1em 0}
 section.failure.diff{border-color:#0b6e99}`;
 
+/** `<p>Specification: <a …>protocol.md §2.2 (Join)</a>…</p>` for a check's reason, or '' when it cites nothing (for other HTML pages, e.g. merged campaigns). */
+export function specLinksHtml(reason: string, opts: HtmlOptions = {}): string {
+  const links = citationLinks(reason, opts.docsBase ?? defaultDocsBase(), opts.sections);
+  return links.length === 0 ? '' : `<p>Specification: ${links.map((l) => `<a href="${esc(l.href)}">${esc(l.label)}</a>`).join(' ')}</p>`;
+}
+
 /** Page-internal id of a cited section's copy under "Cited rules". */
 const ruleId = (l: CitationLink): string => `rule-${l.doc.replace(/\.md$/, '')}-${l.section?.anchor ?? ''}`;
 

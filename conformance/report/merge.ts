@@ -10,6 +10,7 @@ import { join } from 'node:path';
 import { type CampaignCommand, readShardReport, type SeedRange, type ShardReport, ShardReportError, shardSeeds } from '../shard.js';
 import { type CheckResult, type Level, levelFails, type RunReport } from '../types.js';
 import { counterexampleText } from './text.js';
+import { specLinksHtml } from './html.js';
 
 export const CAMPAIGN_FORMAT = 'cnmkit-campaign/1';
 
@@ -300,7 +301,7 @@ export function campaignHtml(c: Campaign): string {
   });
   const failures = campaignFailures(c).map(
     (f) =>
-      `<section class="${f.failing ? 'fail' : 'diff'}"><h3>seed ${f.runSeed}: ${h(f.check.id)} [${h(f.check.level)}] ${h(f.check.title)}</h3><p>${h(f.check.message)}</p><p class="rule">${h(f.check.reason)}</p>${f.check.replayPath ? `<p>replay file: <code>${h(f.check.replayPath)}</code></p>` : ''}<pre>${h(counterexampleText(f.check))}</pre></section>`,
+      `<section class="${f.failing ? 'fail' : 'diff'}"><h3>seed ${f.runSeed}: ${h(f.check.id)} [${h(f.check.level)}] ${h(f.check.title)}</h3><p>${h(f.check.message)}</p><p class="rule">${h(f.check.reason)}</p>${specLinksHtml(f.check.reason)}${f.check.replayPath ? `<p>replay file: <code>${h(f.check.replayPath)}</code></p>` : ''}<pre>${h(counterexampleText(f.check))}</pre></section>`,
   );
   return `<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><title>${h(title(c))}</title>
