@@ -10,6 +10,7 @@ import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import type { IpamApi } from '../../src/protocol/index.js';
 import { servePlugin, SocketInUseError, SocketPathError } from '../../src/sdk/index.js';
 import { testDriver, testIpam } from './doubles.js';
+import { settled, until } from '../helpers/settle.js';
 import { dial, exchange, parseReplies, post, tempDir } from './wire.js';
 
 const run = promisify(execFile);
@@ -84,25 +85,38 @@ describe('unix sockets', () => {
 });
 
 describe('graceful close', () => {
-  it('answers an in-flight slow call, closes idle connections, then removes the socket', async () => {
+  it('closes idle connections at once, answers the in-flight call (Connection: close), then resolves and removes the socket', async () => {
+    // The call ends only when the test says so: every step below waits on an event, none on the clock.
     let started!: () => void;
     const callStarted = new Promise<void>((r) => (started = r));
+    let finishCall!: () => void;
+    const callMayFinish = new Promise<void>((r) => (finishCall = r));
     const ipam: IpamApi = {
       ...testIpam(),
       releasePool: async () => {
         started();
-        await new Promise((r) => setTimeout(r, 200));
+        await callMayFinish;
       },
     };
     const path = join(tmp.dir, 'g.sock');
     const srv = await servePlugin({ ipam, listen: { socket: path } });
     const idle = dial(path);
     await once(idle, 'connect');
+    await until(() => srv.connections === 1, 'the server to accept the idle connection');
     const idleClosed = once(idle, 'close');
-    const inflight = exchange(path, [post('/IpamDriver.ReleasePool', '{"PoolID":"p"}')], 2);
+    const inflight = exchange(path, [post('/IpamDriver.ReleasePool', '{"PoolID":"p"}')], 2, 10_000);
     await callStarted;
-    const closing = srv.close();
+    let closeResolved = false;
+    const closing = srv.close().then(() => {
+      closeResolved = true;
+    });
+    // While the call still runs: the idle connection goes (a close() that waited for
+    // in-flight calls first would never get here), the busy one stays, close() waits.
     await idleClosed;
+    await settled(() => srv.connections);
+    expect(srv.connections).toBe(1);
+    expect(closeResolved).toBe(false);
+    finishCall();
     const r = await inflight;
     expect(r.replies).toHaveLength(1);
     expect(r.replies[0]!.status).toBe(200);
@@ -114,15 +128,29 @@ describe('graceful close', () => {
     await srv.close(); // idempotent
   });
 
-  it('destroys connections still busy after the grace period', async () => {
-    const ipam: IpamApi = { ...testIpam(), releasePool: () => new Promise<void>(() => undefined) };
+  it('destroys connections still busy after the grace period and aborts their calls', async () => {
+    let started!: () => void;
+    const callStarted = new Promise<void>((r) => (started = r));
+    let aborted!: () => void;
+    const callAborted = new Promise<void>((r) => (aborted = r));
+    const ipam: IpamApi = {
+      ...testIpam(),
+      releasePool: (_req, ctx) => {
+        ctx.signal.addEventListener('abort', () => aborted());
+        started();
+        return new Promise<void>(() => undefined); // never answers
+      },
+    };
     const srv = await servePlugin({ ipam, listen: { socket: join(tmp.dir, 'h.sock') }, closeGraceMs: 100 });
-    const stuck = exchange(srv.address, [post('/IpamDriver.ReleasePool', '{"PoolID":"p"}')], 1, 5000);
-    await new Promise((r) => setTimeout(r, 50));
+    const stuck = exchange(srv.address, [post('/IpamDriver.ReleasePool', '{"PoolID":"p"}')], 1, 10_000);
+    // Close only once the call runs: closing earlier would find an idle connection and pass without a grace period.
+    await callStarted;
     await srv.close();
+    await callAborted;
     const r = await stuck;
     expect(r.replies).toHaveLength(0);
     expect(r.closed).toBe(true);
+    expect(srv.connections).toBe(0);
   });
 });
 
