@@ -137,7 +137,7 @@ async function runTraceReplay(a: ReplayArgs, input: ReplayInput): Promise<number
     const raw = target.rawSender({ hostHeader: host ?? '', defaultTimeoutMs: timeoutMs });
     if (lines) {
       const what = input.kind === 'trace' ? `trace ${a.file}: ${calls} calls in ${input.sessions.length} session(s), recorded ${first.header.startedAt} from ${first.header.upstream.address || first.header.name}` : `replay file ${a.file}: the ${calls} calls of ${input.file.check}`;
-      process.stdout.write(`replaying ${what}\n  against ${target.description}\n`);
+      process.stdout.write(`replaying ${what}\n  against ${reference !== null ? 'the embedded reference plugin' : target.description}\n`);
       if (input.damagedLines.length > 0) process.stdout.write(`  ignored the partial line(s) a crash left: ${input.damagedLines.join(', ')}\n`);
     }
     const result = await replayTrace(input.sessions, raw, {
