@@ -23,6 +23,7 @@ interface ServeArgs {
   'store-local'?: boolean;
   'store-prefix': string;
   'store-timeout': number;
+  scope: 'local' | 'global';
 }
 
 export function registerServe(cli: Argv): Argv {
@@ -53,7 +54,12 @@ export function registerServe(cli: Argv): Argv {
         })
         .option('store-local', { type: 'boolean', default: false, describe: 'with --store: keep LocalDefault in etcd too' })
         .option('store-prefix', { type: 'string', default: '/cnmkit/ipam/', describe: 'with --store: etcd key prefix (one shared IPAM per prefix)' })
-        .option('store-timeout', { type: 'number', default: 10_000, describe: 'with --store: ms until a call etcd has not confirmed fails with {"Err"}' }),
+        .option('store-timeout', { type: 'number', default: 10_000, describe: 'with --store: ms until a call etcd has not confirmed fails with {"Err"}' })
+        .option('scope', {
+          choices: ['local', 'global'] as const,
+          default: 'local' as const,
+          describe: 'driver scope; global: swarm networks (AllocateNetwork hands out a segment id every node\'s CreateNetwork uses)',
+        }),
     async (argv) => {
       await serve(argv as unknown as ServeArgs);
     },
@@ -88,7 +94,7 @@ async function serve(a: ServeArgs): Promise<void> {
   const pools = addressPools(a['default-address-pools']);
   if (a.store === undefined && (a['store-local'] === true || a['store-prefix'] !== '/cnmkit/ipam/')) throw new UsageError('--store-local and --store-prefix need --store');
   if (!Number.isFinite(a['store-timeout']) || a['store-timeout'] < 100) throw new UsageError(`--store-timeout must be a number of ms >= 100, got ${a['store-timeout']}`);
-  const plugin = await createReferencePlugin({ backend: a.backend, stateDir: a.state, defaultAddressPools: pools, profile: a.profile });
+  const plugin = await createReferencePlugin({ backend: a.backend, stateDir: a.state, defaultAddressPools: pools, profile: a.profile, scope: a.scope });
   let ipam: IpamApi = plugin.ipam;
   let closeStore = async (): Promise<void> => {};
   if (a.store !== undefined) {

@@ -9,6 +9,7 @@ import { VirtualBackend } from '../backend/virtual/index.js';
 import { createFileStateStore, openReferenceDriver, type DriverStateStore, type ReferenceDriver } from '../driver/index.js';
 import { createIpam, type AddressPoolSpec, type ReferenceIpam } from '../ipam/index.js';
 import type { Profile } from '../protocol/constants.js';
+import type { Scope } from '../protocol/messages.js';
 import type { Firewall } from '../backend/firewall.js';
 import { RecordingFirewall } from '../backend/virtual/recording-firewall.js';
 import { canRemoveOwned, sweepUnknownLinks } from './forwarding.js';
@@ -26,6 +27,8 @@ export interface ReferencePluginOptions {
   profile?: Profile;
   /** Forwarding rules for the networks; default: iptables with `linux`, a recording one otherwise. */
   firewall?: Firewall;
+  /** The driver's Scope (default `local`); `global`: swarm networks, AllocateNetwork hands out segment ids. */
+  scope?: Scope;
 }
 
 export interface ReferencePlugin {
@@ -74,6 +77,7 @@ export async function createReferencePlugin(opts: ReferencePluginOptions = {}): 
     const driver = await openReferenceDriver({
       backend,
       profile: opts.profile,
+      ...(opts.scope !== undefined ? { scope: opts.scope } : {}),
       // Forwarding rules follow the networks: added with the bridge, removed with it, resynced at start.
       firewall,
       store: opts.driverStore ?? (opts.stateDir === undefined ? undefined : createFileStateStore(join(opts.stateDir, 'driver'))),
