@@ -460,9 +460,14 @@ export class SharedSpace {
 
   /** The pool entry behind an ID: master geometry and the ordinal range it allocates from. */
   private lookup(view: View, id: string, mid: string, child: string): { g: Geometry; start: bigint; end: bigint } {
-    const meta = view.obj(`${this.masterPrefix(mid)}meta`, (b) => (b === null ? null : (JSON.parse(b.toString()) as Meta)));
-    if (meta === null || (child !== '' && !meta.subs.includes(child))) throw this.errors.poolNotFound(id);
-    const g = this.geometry(mid, meta);
+    // Decoded once per batch, with its geometry (the hot path of every call).
+    const found = view.obj(`${this.masterPrefix(mid)}meta`, (b) => {
+      if (b === null) return null;
+      const meta = JSON.parse(b.toString()) as Meta;
+      return { meta, g: this.geometry(mid, meta) };
+    });
+    if (found === null || (child !== '' && !found.meta.subs.includes(child))) throw this.errors.poolNotFound(id);
+    const g = found.g;
     if (child === '') return { g, start: 0n, end: g.size - 1n };
     const sn = parseCidr(child);
     if (sn === null) throw new StoreError('E_STORE_CORRUPT', `stored sub-pool "${child}" of ${mid}`);
