@@ -3,11 +3,16 @@
  * and empty bodies that a well-behaved HTTP client would never send, sent the
  * way dockerd frames requests (no Content-Type, Accept v1.2, Go user agent).
  * Every reply is read with a size cap and a timeout, so a hostile plugin
- * (endless body, garbage, silence, reset) cannot hang the checker.
+ * (endless body, garbage, silence, reset) cannot hang the checker. Replies are
+ * parsed by the client's HTTP/1.1 reply parser (src/client/http1.ts), in its
+ * mode that cuts an oversize body instead of failing the reply.
  */
 import { connect as netConnect, type Socket } from 'node:net';
 import { ACCEPT_HEADER, UNIX_HOST_HEADER } from '../src/protocol/constants.js';
 import type { RawHandler } from '../src/protocol/raw.js';
+import { TransportError } from '../src/client/errors.js';
+import { ReplyParser, type ParsedReply } from '../src/client/http1.js';
+import { DEFAULT_MAX_HEAD_BYTES } from '../src/client/transport.js';
 import type { CallSummary } from './types.js';
 
 export interface RawExchange {
@@ -159,8 +164,8 @@ function exchangeOverSocket(endpoint: RawEndpoint, ex: RawExchange, options: Raw
 
   return new Promise<RawResult>((resolve) => {
     let settled = false;
-    const chunks: Buffer[] = [];
-    let received = 0;
+    // The client's reply parser (what dockerd-like calls use), in the mode that ends an oversize body at the cap.
+    const parser = new ReplyParser(DEFAULT_MAX_HEAD_BYTES, maxBody, { truncateBody: true });
     const socket: Socket = 'socketPath' in endpoint ? netConnect({ path: endpoint.socketPath }) : netConnect({ host: endpoint.host, port: endpoint.port });
     const finish = (res: RawResult): void => {
       if (settled) return;
@@ -171,94 +176,33 @@ function exchangeOverSocket(endpoint: RawEndpoint, ex: RawExchange, options: Raw
     };
     const elapsed = (): number => performance.now() - started;
     const timer = setTimeout(() => finish({ kind: 'timeout', message: `no complete reply within ${timeoutMs} ms`, durationMs: elapsed() }), timeoutMs);
-    const tryParse = (ended: boolean): void => {
-      const buf = Buffer.concat(chunks);
-      const parsed = parseReply(buf, ended, maxBody);
-      if (parsed === 'incomplete') {
-        if (ended) finish({ kind: 'transport-error', message: received === 0 ? 'connection closed without a reply' : 'connection closed mid-reply', durationMs: elapsed() });
-        return;
+    /** Feeds the parser; settles on a complete reply or on a reply the parser refuses. */
+    const read = (step: () => ParsedReply | null): void => {
+      if (settled) return;
+      try {
+        const r = step();
+        if (r !== null) finish({ kind: 'reply', status: r.status, headers: r.headers, body: r.body.toString('utf8'), truncated: r.truncated, durationMs: elapsed() });
+      } catch (e) {
+        if (!(e instanceof TransportError)) throw e;
+        if (e.kind === 'eof' && !parser.gotBytes) finish({ kind: 'transport-error', message: 'connection closed without a reply', durationMs: elapsed() });
+        else finish({ kind: 'bad-reply', message: e.kind === 'eof' ? `reply cut short (${e.message})` : e.message, durationMs: elapsed() });
       }
-      if (typeof parsed === 'string') {
-        finish({ kind: 'bad-reply', message: parsed, durationMs: elapsed() });
-        return;
-      }
-      finish({ kind: 'reply', ...parsed, durationMs: elapsed() });
     };
     // Head and body in one write, as Go's client buffers them: a plugin that answers (say 404)
     // and closes before reading the body must not turn its reply into an EPIPE on a second write.
     socket.on('connect', () => {
       socket.write(body.length > 0 ? Buffer.concat([Buffer.from(head, 'latin1'), body]) : head);
     });
-    socket.on('data', (d: Buffer) => {
-      chunks.push(d);
-      received += d.length;
-      tryParse(false);
-    });
-    socket.on('end', () => tryParse(true));
+    socket.on('data', (d: Buffer) => read(() => parser.push(d)));
+    socket.on('end', () => read(() => parser.end()));
     socket.on('error', (e: NodeJS.ErrnoException) => {
       // A reply that arrived before the error (the plugin answered, then reset or closed) wins.
-      if (chunks.length > 0) tryParse(true);
+      if (parser.gotBytes) read(() => parser.end());
       const closedEarly = e.code === 'EPIPE' || e.code === 'ECONNRESET';
       finish({ kind: 'transport-error', message: `${e.code ?? 'error'}: ${e.message}${closedEarly ? ' (the plugin closed the connection before reading the whole request)' : ''}`, durationMs: elapsed() });
     });
-    socket.on('close', () => tryParse(true));
+    socket.on('close', () => read(() => parser.end()));
   });
-}
-
-type Parsed = { status: number; headers: Record<string, string>; body: string; truncated: boolean };
-
-/** Parse an HTTP/1.x reply; 'incomplete' = need more bytes; string = malformed. */
-function parseReply(buf: Buffer, ended: boolean, maxBody: number): Parsed | 'incomplete' | string {
-  const headEnd = buf.indexOf('\r\n\r\n');
-  if (headEnd < 0) {
-    if (buf.length > 64 * 1024) return 'reply headers larger than 64 KiB';
-    if (ended && buf.length > 0) return `not an HTTP reply: ${JSON.stringify(buf.subarray(0, 60).toString('latin1'))}`;
-    return 'incomplete';
-  }
-  const lines = buf.subarray(0, headEnd).toString('latin1').split('\r\n');
-  const m = /^HTTP\/1\.[01] (\d{3})/.exec(lines[0] ?? '');
-  if (!m) return `not an HTTP status line: ${JSON.stringify((lines[0] ?? '').slice(0, 60))}`;
-  const headers: Record<string, string> = {};
-  for (const line of lines.slice(1)) {
-    const c = line.indexOf(':');
-    if (c > 0) headers[line.slice(0, c).trim().toLowerCase()] = line.slice(c + 1).trim();
-  }
-  const rest = buf.subarray(headEnd + 4);
-  const status = Number(m[1]);
-  if (headers['transfer-encoding']?.toLowerCase().includes('chunked')) {
-    const out: Buffer[] = [];
-    let total = 0;
-    let pos = 0;
-    for (;;) {
-      const lineEnd = rest.indexOf('\r\n', pos);
-      if (lineEnd < 0) return ended ? 'chunked reply cut short' : total > maxBody ? cut(status, headers, out, maxBody) : 'incomplete';
-      const size = parseInt(rest.subarray(pos, lineEnd).toString('latin1'), 16);
-      if (Number.isNaN(size)) return 'malformed chunk size';
-      if (size === 0) return { status, headers, body: Buffer.concat(out).toString('utf8'), truncated: false };
-      if (rest.length < lineEnd + 2 + size + 2) {
-        if (total + (rest.length - lineEnd - 2) > maxBody) return cut(status, headers, [...out, rest.subarray(lineEnd + 2)], maxBody);
-        return ended ? 'chunked reply cut short' : 'incomplete';
-      }
-      out.push(rest.subarray(lineEnd + 2, lineEnd + 2 + size));
-      total += size;
-      if (total > maxBody) return cut(status, headers, out, maxBody);
-      pos = lineEnd + 2 + size + 2;
-    }
-  }
-  const cl = headers['content-length'];
-  if (cl !== undefined) {
-    const len = Number(cl);
-    if (!Number.isInteger(len) || len < 0) return `bad Content-Length ${cl}`;
-    if (rest.length >= len) return { status, headers, body: rest.subarray(0, len).toString('utf8'), truncated: false };
-    if (rest.length > maxBody) return cut(status, headers, [rest], maxBody);
-    return ended ? 'reply body shorter than Content-Length' : 'incomplete';
-  }
-  if (rest.length > maxBody) return cut(status, headers, [rest], maxBody);
-  return ended ? { status, headers, body: rest.toString('utf8'), truncated: false } : 'incomplete';
-}
-
-function cut(status: number, headers: Record<string, string>, parts: Buffer[], maxBody: number): Parsed {
-  return { status, headers, body: Buffer.concat(parts).subarray(0, maxBody).toString('utf8'), truncated: true };
 }
 
 /** The Host header dockerd sends on unix sockets for a profile. */

@@ -45,6 +45,17 @@ export interface ParsedReply {
   readonly body: Buffer;
   /** The connection may carry another request (HTTP/1.1, length-delimited, no `Connection: close`, nothing left over). */
   readonly reusable: boolean;
+  /** The body was cut at the size limit (only with `truncateBody`). */
+  readonly truncated: boolean;
+}
+
+export interface ReplyParserOptions {
+  /**
+   * A body beyond the limit ends the reply, cut at the limit and marked
+   * `truncated`, instead of failing it: for readers that must see what a
+   * hostile plugin sends (the conformance suite's raw exchanges), not for calls.
+   */
+  readonly truncateBody?: boolean;
 }
 
 type State = 'status' | 'headers' | 'length' | 'chunk-size' | 'chunk-data' | 'chunk-crlf' | 'trailers' | 'close' | 'done';
@@ -53,7 +64,8 @@ const HTTP_PREFIX = Buffer.from('HTTP/');
 
 /**
  * Incremental reply parser. `push` returns the reply once complete; errors are
- * TransportErrors (phase `headers` or `body`, `sent` = true).
+ * TransportErrors (phase `headers` or `body`, `sent` = true; kind `not-http`,
+ * `body-too-large` or `eof`).
  */
 export class ReplyParser {
   private state: State = 'status';
@@ -65,13 +77,18 @@ export class ReplyParser {
   private chunks: Buffer[] = [];
   private bodyLen = 0;
   private remaining = 0;
+  private truncated = false;
+  private readonly truncateBody: boolean;
   /** Whether any reply byte arrived (for error texts). */
   gotBytes = false;
 
   constructor(
     private readonly maxHeadBytes: number,
     private readonly maxBodyBytes: number,
-  ) {}
+    options: ReplyParserOptions = {},
+  ) {
+    this.truncateBody = options.truncateBody === true;
+  }
 
   get phase(): 'headers' | 'body' {
     return this.state === 'status' || this.state === 'headers' ? 'headers' : 'body';
@@ -123,7 +140,7 @@ export class ReplyParser {
           this.buf = this.buf.subarray(take);
           this.remaining -= take;
           if (this.remaining === 0) this.state = 'done';
-          else return null;
+          else if (!this.truncated) return null;
           break;
         }
         case 'chunk-size': {
@@ -138,7 +155,7 @@ export class ReplyParser {
           const size = line.split(';')[0]!.trim();
           if (!/^[0-9a-fA-F]{1,15}$/.test(size)) this.fail('not-http', 'invalid byte in chunk length');
           this.remaining = parseInt(size, 16);
-          if (this.bodyLen + this.remaining > this.maxBodyBytes) this.tooLarge();
+          if (this.bodyLen + this.remaining > this.maxBodyBytes && !this.truncateBody) this.tooLarge();
           this.state = this.remaining === 0 ? 'trailers' : 'chunk-data';
           break;
         }
@@ -147,6 +164,7 @@ export class ReplyParser {
           this.addBody(this.buf.subarray(0, take));
           this.buf = this.buf.subarray(take);
           this.remaining -= take;
+          if (this.truncated) break;
           if (this.remaining > 0) return null;
           this.state = 'chunk-crlf';
           break;
@@ -165,6 +183,7 @@ export class ReplyParser {
         case 'close': {
           this.addBody(this.buf);
           this.buf = Buffer.alloc(0);
+          if (this.truncated) break;
           return null;
         }
         case 'done':
@@ -192,7 +211,8 @@ export class ReplyParser {
       version: this.version,
       headers: this.headers,
       body: Buffer.concat(this.chunks),
-      reusable: clean && lengthDelimited && this.version === '1.1' && !conn.split(',').some((t) => t.trim() === 'close'),
+      reusable: clean && !this.truncated && lengthDelimited && this.version === '1.1' && !conn.split(',').some((t) => t.trim() === 'close'),
+      truncated: this.truncated,
     };
   }
 
@@ -204,7 +224,11 @@ export class ReplyParser {
       const room = this.maxBodyBytes - this.bodyLen;
       if (room > 0) this.chunks.push(Buffer.from(b.subarray(0, room)));
       this.bodyLen = this.maxBodyBytes;
-      this.tooLarge();
+      if (!this.truncateBody) this.tooLarge();
+      // The reply ends here: what follows is not read.
+      this.truncated = true;
+      this.state = 'done';
+      return;
     }
     this.chunks.push(Buffer.from(b));
     this.bodyLen += b.length;
@@ -255,8 +279,8 @@ export class ReplyParser {
       if (!/^\d{1,15}$/.test(cl)) this.fail('not-http', `bad Content-Length ${JSON.stringify(cl)}`);
       this.mode = 'length';
       this.remaining = Number(cl);
-      // Checked before reading: a declared oversize body is refused at once.
-      if (this.remaining > this.maxBodyBytes) {
+      // Checked before reading: a declared oversize body is refused at once (or read up to the limit).
+      if (this.remaining > this.maxBodyBytes && !this.truncateBody) {
         this.state = 'length';
         this.tooLarge();
       }

@@ -23,4 +23,4 @@ export { TraceTransport, RecordingTransport, type RecordedExchange } from './tra
 export { backoffMs, shouldAbort, realClock, VirtualClock, RETRY_BUDGET_MS, type Clock, type RetryOptions } from './retry.js';
 export { interpretReply, type Interpretation } from './interpret.js';
 export { goDecodeFirst, goUnmarshalErr } from './gojson.js';
-export { serializeRequest, ReplyParser } from './http1.js';
+export { serializeRequest, ReplyParser, type ParsedReply, type ReplyParserOptions } from './http1.js';

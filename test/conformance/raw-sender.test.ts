@@ -57,4 +57,52 @@ describe('raw sender', () => {
       server.close();
     }
   });
+  /** Serves one canned reply to every connection, then closes. */
+  async function canned(name: string, bytes: string | Buffer): Promise<{ socketPath: string; server: Server }> {
+    const socketPath = dir.socket(name);
+    const server = createServer((c) => {
+      c.on('error', () => {});
+      c.once('data', () => c.end(bytes));
+    });
+    await new Promise<void>((resolve) => server.listen(socketPath, resolve));
+    return { socketPath, server };
+  }
+
+  it('an oversize body is cut at the cap and marked truncated, whatever its framing', async () => {
+    const big = 'x'.repeat(5000);
+    const replies = {
+      length: `HTTP/1.1 200 OK\r\nContent-Length: ${big.length}\r\n\r\n${big}`,
+      chunked: `HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n${(1000).toString(16)}\r\n${big.slice(0, 1000)}\r\n`.repeat(1) + `${(4000).toString(16)}\r\n${big.slice(1000)}\r\n0\r\n\r\n`,
+      close: `HTTP/1.1 200 OK\r\nConnection: close\r\n\r\n${big}`,
+    };
+    for (const [name, bytes] of Object.entries(replies)) {
+      const { socketPath, server } = await canned(`big-${name}`, bytes);
+      try {
+        const res = await socketRawSender({ socketPath }).send({ path: '/Plugin.Activate' }, { timeoutMs: 2000, maxBody: 1500 });
+        expect(res.kind, name).toBe('reply');
+        if (res.kind !== 'reply') continue;
+        expect(res.truncated, name).toBe(true);
+        expect(res.body, name).toBe(big.slice(0, 1500));
+        const whole = await socketRawSender({ socketPath }).send({ path: '/Plugin.Activate' }, { timeoutMs: 2000 });
+        expect(whole.kind === 'reply' && !whole.truncated && whole.body === big, name).toBe(true);
+      } finally {
+        server.close();
+      }
+    }
+  });
+
+  it('a reply that is not HTTP, or cut short, is a bad reply', async () => {
+    for (const [name, bytes] of [
+      ['garbage', 'hello there\r\n\r\n'],
+      ['short', 'HTTP/1.1 200 OK\r\nContent-Length: 50\r\n\r\n{"Implements":'],
+    ] as const) {
+      const { socketPath, server } = await canned(name, bytes);
+      try {
+        const res = await socketRawSender({ socketPath }).send({ path: '/Plugin.Activate' }, { timeoutMs: 2000 });
+        expect(res.kind, name).toBe('bad-reply');
+      } finally {
+        server.close();
+      }
+    }
+  });
 });
