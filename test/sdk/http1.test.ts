@@ -5,6 +5,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { arbitraryOf, RequestPoolRequest, type IpamApi } from '../../src/protocol/index.js';
 import { servePlugin, type PluginServer } from '../../src/sdk/index.js';
 import { testDriver, testIpam } from './doubles.js';
+import { settled, until } from '../helpers/settle.js';
 import { dial, exchange, parseReplies, post, tempDir, type WireReply } from './wire.js';
 
 let tmp: Awaited<ReturnType<typeof tempDir>>;
@@ -12,6 +13,11 @@ let server: PluginServer;
 let sock: string;
 let aborted: string[] = [];
 const signals: AbortSignal[] = [];
+/** ReleasePool calls with PoolID "counted" handled so far. */
+let counted = 0;
+/** Told when a "wait-for-abort" call starts and when its signal aborts. */
+let onWaitStarted: () => void = () => undefined;
+let onWaitAborted: () => void = () => undefined;
 
 /** An IPAM whose ReleasePool waits until its connection goes away (to observe ctx.signal). */
 function ipamWithSlowCall(): IpamApi {
@@ -19,14 +25,16 @@ function ipamWithSlowCall(): IpamApi {
     ...testIpam(),
     releasePool: (req, ctx) => {
       if (req.PoolID === 'record-signal') signals.push(ctx.signal);
-      return req.PoolID === 'wait-for-abort'
-        ? new Promise<void>((resolve) => {
-            ctx.signal.addEventListener('abort', () => {
-              aborted.push(ctx.path);
-              resolve();
-            });
-          })
-        : undefined;
+      if (req.PoolID === 'counted') counted++;
+      if (req.PoolID !== 'wait-for-abort') return undefined;
+      onWaitStarted();
+      return new Promise<void>((resolve) => {
+        ctx.signal.addEventListener('abort', () => {
+          aborted.push(ctx.path);
+          onWaitAborted();
+          resolve();
+        });
+      });
     },
   };
 }
@@ -89,13 +97,24 @@ describe('HTTP/1.1 layer', () => {
     expect(r.replies.map((x) => (x.json as { PoolID: string }).PoolID)).toEqual(reqs.map((_, i) => `s${i}/10.0.0.0/16`));
   });
 
-  it('keeps answering when the client reads its replies late (write backpressure)', async () => {
-    const n = 3000;
+  it('stops reading requests while the client does not read its replies, and answers all of them once it does (write backpressure)', async () => {
+    // ~1 MB of pipelined requests, far more than the socket buffers hold in either direction.
+    const n = 8000;
+    counted = 0;
     const s = dial(sock);
     await once(s, 'connect');
     s.pause();
-    s.write(Array.from({ length: n }, () => post('/IpamDriver.ReleasePool', '{"PoolID":"p"}')).join(''));
-    await new Promise((r) => setTimeout(r, 150));
+    let allSent = false;
+    s.write(Array.from({ length: n }, () => post('/IpamDriver.ReleasePool', '{"PoolID":"counted"}')).join(''), () => {
+      allSent = true;
+    });
+    // Until nothing moves any more: the server answered what it could, its replies filled the socket.
+    await settled(() => counted);
+    // It then stopped reading, so the client could not hand all its requests to the kernel
+    // (a server that kept reading and queued its replies in memory would have taken them all).
+    expect(counted).toBeGreaterThan(0);
+    expect(counted).toBeLessThan(n);
+    expect(allSent).toBe(false);
     let buf: Buffer = Buffer.alloc(0);
     let count = 0;
     await new Promise<void>((resolve) => {
@@ -108,6 +127,8 @@ describe('HTTP/1.1 layer', () => {
       s.resume();
     });
     expect(count).toBe(n);
+    expect(counted).toBe(n);
+    expect(allSent).toBe(true);
     s.destroy();
   });
 
@@ -236,8 +257,7 @@ describe('HTTP/1.1 layer', () => {
       stalled.push(s);
     }
     await Promise.all(stalled.map((s) => (s.connecting ? once(s, 'connect') : undefined)));
-    for (let i = 0; i < 100 && server.connections < 300; i++) await new Promise((r) => setTimeout(r, 10));
-    expect(server.connections).toBeGreaterThanOrEqual(300);
+    await until(() => server.connections >= 300, 'the server to accept the 300 stalled connections');
     const t0 = Date.now();
     const r = await exchange(sock, [post('/IpamDriver.RequestAddress', okBody)], 1, 2000);
     expect(r.replies[0]?.status).toBe(200);
@@ -283,14 +303,17 @@ describe('HTTP/1.1 layer', () => {
     expect(signals.some((s) => s.aborted)).toBe(false);
   });
 
-  it('aborts the call signal when the client goes away', async () => {
+  it('aborts the call signal when the client goes away while the call runs', async () => {
     aborted = [];
+    const started = new Promise<void>((r) => (onWaitStarted = r));
+    const abortSeen = new Promise<void>((r) => (onWaitAborted = r));
     const s = dial(sock);
     await once(s, 'connect');
     s.write(post('/IpamDriver.ReleasePool', '{"PoolID":"wait-for-abort"}'));
-    await new Promise((r) => setTimeout(r, 50));
+    // Go away only once the call runs (earlier, the server would see the close before the call).
+    await started;
     s.destroy();
-    for (let i = 0; i < 50 && aborted.length === 0; i++) await new Promise((r) => setTimeout(r, 10));
+    await abortSeen;
     expect(aborted).toEqual(['/IpamDriver.ReleasePool']);
   });
 });
