@@ -13,8 +13,8 @@
  *
  * The setting is process-wide; a plugin process serves, so servePlugin applies
  * it unless told not to (`latencyGc: false`) or the process was started with
- * its own choice (`--parallel-scavenge`, `--no-parallel-scavenge`,
- * `--single-threaded-gc` in the node flags or NODE_OPTIONS).
+ * its own choice (`--parallel-scavenge`, `--no-parallel-scavenge` or
+ * `--single-threaded-gc` among the node flags).
  */
 import { setFlagsFromString } from 'node:v8';
 
@@ -25,8 +25,8 @@ let applied = false;
 /** Scavenge on the main thread only. Returns false when the process already made its own choice. */
 export function preferLatencyGc(): boolean {
   if (applied) return true;
-  const given = [...process.execArgv, process.env['NODE_OPTIONS'] ?? ''].join(' ');
-  if (OWN_CHOICE.test(given)) return false;
+  // Node refuses these V8 flags in NODE_OPTIONS, so the command line is the only place for them.
+  if (OWN_CHOICE.test(process.execArgv.join(' '))) return false;
   setFlagsFromString('--no-parallel-scavenge');
   applied = true;
   return true;

@@ -154,6 +154,24 @@ describe('graceful close', () => {
   });
 });
 
+describe('GC setting for latency (src/sdk/gc.ts)', () => {
+  /** preferLatencyGc(), twice, in a fresh node started with these flags. */
+  async function decision(flags: string[]): Promise<string> {
+    const code = "import('./src/sdk/gc.ts').then((m) => console.log(m.preferLatencyGc(), m.preferLatencyGc()))";
+    const { stdout } = await run(process.execPath, [...flags, '--import', 'tsx', '-e', code], {
+      cwd: join(import.meta.dirname, '../..'),
+    });
+    return stdout.trim();
+  }
+
+  it('turns parallel scavenging off unless the process was started with its own choice', async () => {
+    expect(await decision([])).toBe('true true');
+    expect(await decision(['--parallel-scavenge'])).toBe('false false');
+    expect(await decision(['--single-threaded-gc'])).toBe('false false');
+    expect(await decision(['--no-parallel-scavenge'])).toBe('false false');
+  });
+});
+
 describe('TCP', () => {
   it('listens on loopback and writes a .spec file, removed on close', async () => {
     const srv = await servePlugin({ ipam: testIpam(), driver: testDriver(), listen: { tcp: 'tcp://127.0.0.1:0', name: 'tcpnet', specDir: tmp.dir } });
