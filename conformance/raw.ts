@@ -11,7 +11,7 @@ import { connect as netConnect, type Socket } from 'node:net';
 import { ACCEPT_HEADER, UNIX_HOST_HEADER } from '../src/protocol/constants.js';
 import type { RawHandler } from '../src/protocol/raw.js';
 import { TransportError } from '../src/client/errors.js';
-import { ReplyParser, type ParsedReply } from '../src/client/http1.js';
+import { ReplyParser, serializeRequest, type ParsedReply } from '../src/client/http1.js';
 import { DEFAULT_MAX_HEAD_BYTES } from '../src/client/transport.js';
 import type { CallSummary } from './types.js';
 
@@ -155,12 +155,9 @@ function exchangeOverSocket(endpoint: RawEndpoint, ex: RawExchange, options: Raw
     if (v === null) delete headers[k];
     else headers[k] = v;
   }
-  const head =
-    `${ex.method ?? 'POST'} ${ex.path} HTTP/1.1\r\n` +
-    Object.entries(headers)
-      .map(([k, v]) => `${k.replace(/(^|-)([a-z])/g, (_, d: string, c: string) => d + c.toUpperCase())}: ${v}\r\n`)
-      .join('') +
-    '\r\n';
+  // Written as Go's net/http writes it (canonical header names, in this order); a declared length beyond the body makes a truncated request.
+  // An exchange that cannot be written (a bad method, path or header name) is a bug of the check: TypeError.
+  const request = serializeRequest({ method: ex.method ?? 'POST', path: ex.path, headers, body });
 
   return new Promise<RawResult>((resolve) => {
     let settled = false;
@@ -191,7 +188,7 @@ function exchangeOverSocket(endpoint: RawEndpoint, ex: RawExchange, options: Raw
     // Head and body in one write, as Go's client buffers them: a plugin that answers (say 404)
     // and closes before reading the body must not turn its reply into an EPIPE on a second write.
     socket.on('connect', () => {
-      socket.write(body.length > 0 ? Buffer.concat([Buffer.from(head, 'latin1'), body]) : head);
+      socket.write(request);
     });
     socket.on('data', (d: Buffer) => read(() => parser.push(d)));
     socket.on('end', () => read(() => parser.end()));
