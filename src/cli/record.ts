@@ -116,10 +116,12 @@ async function record(a: RecordArgs): Promise<number> {
     },
   });
   const target = upstream.kind === 'plugin' ? `${upstream.address} (${'path' in upstream.dial ? upstream.dial.path : `${upstream.dial.host}:${upstream.dial.port}`})` : upstream.address;
-  process.stderr.write(`cnmkit record: serving ${socket} -> ${target}; trace ${out}; Ctrl-C to stop\n`);
+  // Status lines go where the reporter's output does not (json: stdout holds only JSON lines).
+  const status = json ? process.stderr : process.stdout;
+  status.write(`cnmkit record: serving ${socket} -> ${target}; trace ${out}; Ctrl-C to stop\n`);
   await new Promise<void>((done) => {
     const stop = (sig: NodeJS.Signals): void => {
-      process.stderr.write(`cnmkit record: ${sig}, writing the summary\n`);
+      status.write(`cnmkit record: ${sig}, writing the summary\n`);
       done();
     };
     process.once('SIGINT', stop);

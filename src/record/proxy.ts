@@ -88,6 +88,7 @@ class ConnectionPair<T> {
   private finished = false;
   private connected = false;
   private upDone = false;
+  private downEnded = false;
 
   constructor(
     readonly id: number,
@@ -110,6 +111,8 @@ class ConnectionPair<T> {
     this.up.on('drain', () => this.down.resume());
     down.on('data', (c: Buffer) => this.fromDown(c));
     down.on('end', () => {
+      // dockerd hung up (Go clients close both ways): pass the FIN on, the plugin sees what it would see directly.
+      this.downEnded = true;
       if (this.unreachable === null) this.up.end();
     });
     down.on('error', () => undefined);
@@ -244,7 +247,8 @@ class ConnectionPair<T> {
       let first = true;
       for (const p of this.pending.splice(0)) {
         const why = err !== null ? `${err.code ?? 'error'}: ${err.message}` : 'connection closed';
-        this.endWithError(p, 'upstream-closed', first && partial ? `the plugin closed the connection in the middle of its reply (${why})` : `the plugin closed the connection without replying (${why})`);
+        if (this.downEnded) this.endWithError(p, 'client-closed', `dockerd closed the connection before the reply; then the plugin closed its side (${why})`);
+        else this.endWithError(p, 'upstream-closed', first && partial ? `the plugin closed the connection in the middle of its reply (${why})` : `the plugin closed the connection without replying (${why})`);
         first = false;
       }
     }

@@ -48,7 +48,7 @@ export class RecordProcess {
     const deadline = Date.now() + 30_000;
     while (Date.now() < deadline) {
       if (child.exitCode !== null) throw new Error(`cnmkit record exited (${child.exitCode}): ${this.err}${this.out}`);
-      if (/serving/.test(this.err) && (await socketLive(socket))) return;
+      if (/serving/.test(this.out + this.err) && (await socketLive(socket))) return;
       await new Promise((r) => setTimeout(r, 100));
     }
     throw new Error(`cnmkit record did not come up: ${this.err}`);
