@@ -6,7 +6,6 @@
 import { execFile } from 'node:child_process';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { HOST_NAMESPACE as H } from '../../src/backend/backend.js';
-import { RecordingFirewall } from '../../src/backend/virtual/index.js';
 import { FIREWALL_CHAIN, createIptablesFirewall, createLinuxBackend, type LinuxBackend } from '../../src/backend/linux/index.js';
 import { uniqueNsKey } from './shared-suite.js';
 import { makeTestHostNetns, netnsSkipReason, removeNetns } from '../helpers/netns.js';
@@ -23,19 +22,6 @@ if (skip === null) {
   else if (!bb.ok) skip = 'busybox (for ping) is not installed';
 }
 if (skip !== null) console.log(`iptables firewall tests skipped: ${skip}`);
-
-describe('RecordingFirewall', () => {
-  it('keeps what was asked and validates it', async () => {
-    const f = new RecordingFirewall();
-    await f.allowNetwork({ network: 'n1', bridge: 'cnm-br1', internal: false });
-    await f.allowNetwork({ network: 'n1', bridge: 'cnm-br1', internal: true });
-    expect(await f.listNetworks()).toEqual([{ network: 'n1', bridge: 'cnm-br1', internal: true }]);
-    await expect(f.allowNetwork({ network: 'n 2', bridge: 'cnm-br2', internal: false })).rejects.toMatchObject({ code: 'E_FIREWALL' });
-    await expect(f.allowNetwork({ network: 'n2', bridge: 'eth0', internal: false })).rejects.toMatchObject({ code: 'E_FIREWALL' });
-    await f.removeNetwork('n1');
-    expect(await f.listNetworks()).toEqual([]);
-  });
-});
 
 describe.skipIf(skip !== null)('IptablesFirewall (test namespace, FORWARD DROP)', () => {
   let host: string;
