@@ -22,7 +22,8 @@ import { headerRecord, readReply, type ReplyReading } from './outcome.js';
 import { IdMap } from './remap.js';
 import { shapeDiff } from './shape.js';
 
-export type DivergenceKind = 'fails-now' | 'succeeds-now' | 'shape' | 'model';
+/** `not-sent` / `added`: a call dockerd would skip or add for this plugin's design (a gateway in RequestPool Data or not). */
+export type DivergenceKind = 'fails-now' | 'succeeds-now' | 'shape' | 'not-sent' | 'added' | 'model';
 
 export interface Divergence {
   /** `12`, or `2:12` for the second recorder session of a trace. */
@@ -34,6 +35,8 @@ export interface Divergence {
   /** Model rule id for `model` divergences. */
   readonly rule?: string;
   readonly message: string;
+  /** The seq of the earlier divergence this one follows from (an id that call should have created). */
+  readonly after?: string;
 }
 
 /** One replayed exchange, as the model sees it: the request as sent now and dockerd's reading of the reply. */
@@ -134,6 +137,8 @@ export function learn(ids: IdMap, method: string, request: unknown, recorded: Re
     }
     case 'IpamDriver.RequestAddress':
       ids.learnAddress(str(recorded['Address']), str(now['Address']));
+      // dockerd passes the IPAM's CIDR on as is (CreateEndpoint Interface.Address, CreateNetwork Gateway): the prefix too.
+      ids.learnString(str(recorded['Address']), str(now['Address']));
       return;
     case 'NetworkDriver.CreateEndpoint': {
       const ri = obj(recorded['Interface']);
@@ -173,53 +178,161 @@ function brief(r: ReplyReading, body: string | undefined): string {
   return t.length > 120 ? `${t.slice(0, 119)}…` : t;
 }
 
+const GATEWAY_MARK = 'com.docker.network.gateway';
+
+function isGatewayRequest(request: unknown): boolean {
+  return str(obj(obj(request)['Options'])['RequestAddressType']) === GATEWAY_MARK;
+}
+
+/** The gateway a RequestPool reply hands over in its Data (the routed design), or ''. */
+function dataGateway(reply: Record<string, unknown>): string {
+  return str(obj(reply['Data'])[GATEWAY_MARK]);
+}
+
+/** The ids and addresses a recorded call created, so later calls naming them can say they follow from its failure. */
+function createdBy(method: string, request: unknown, recorded: ReplyReading): string[] {
+  const req = obj(request);
+  const rep = recorded.ok ? recorded.value : {};
+  switch (method) {
+    case 'IpamDriver.RequestPool':
+      return [str(rep['PoolID'])];
+    case 'IpamDriver.RequestAddress': {
+      const a = str(rep['Address']);
+      return [a.includes('/') ? a.slice(0, a.indexOf('/')) : a];
+    }
+    case 'NetworkDriver.CreateNetwork':
+      return [str(req['NetworkID'])];
+    case 'NetworkDriver.CreateEndpoint':
+      return [str(req['EndpointID'])];
+    default:
+      return [];
+  }
+}
+
+/** Sends calls, compares them with the recording, feeds the model. */
+class Replayer {
+  readonly ids = new IdMap();
+  readonly calls: ReplayedCall[] = [];
+  readonly divergences: Divergence[] = [];
+  unjudged = 0;
+  /** Recorded PoolID -> the Data gateway the plugin now hands over (the recording had none). */
+  private readonly gatewayInData = new Map<string, string>();
+  /** Recorded ids whose creating call fails now -> that call's seq. */
+  private readonly broken = new Map<string, string>();
+
+  constructor(
+    private readonly raw: RawSender,
+    private readonly opts: ReplayTraceOptions,
+  ) {}
+
+  private async send(seq: string, path: string, method: string, body: string, request: unknown): Promise<ReplayedCall> {
+    const res = await this.raw.send({ path, method, body }, this.opts.timeoutMs !== undefined ? { timeoutMs: this.opts.timeoutMs } : {});
+    const reply = res.kind === 'reply' ? { status: res.status, headers: res.headers, body: res.body } : null;
+    return { seq, path, body, request, reply, reading: nowReading(path, res) };
+  }
+
+  private finish(call: ReplayedCall, name: string, found: Divergence[]): void {
+    for (const v of this.opts.judge?.observe(call) ?? []) found.push({ seq: call.seq, call: name, kind: 'model', level: v.level, rule: v.rule, message: v.message });
+    this.calls.push(call);
+    this.divergences.push(...found);
+    this.opts.onCall?.(call, found);
+  }
+
+  /** The earlier failure a call follows from: it names an id that call should have created. */
+  private followsFrom(recordedBody: string): string | undefined {
+    for (const [id, seq] of this.broken) {
+      const quoted = JSON.stringify(id);
+      if (recordedBody.includes(quoted) || recordedBody.includes(`${quoted.slice(0, -1)}/`)) return seq;
+    }
+    return undefined;
+  }
+
+  async replay(seq: string, c: TraceCall): Promise<void> {
+    const path = c.request.path;
+    const name = callName(path);
+    const recordedBody = c.request.encoding === 'base64' ? Buffer.from(c.request.body, 'base64').toString('utf8') : c.request.body;
+    const asked = parseJson(recordedBody);
+    const askedValue = asked.ok ? asked.value : null;
+    const then = recordedReading(c);
+    // The plugin now hands the gateway over in RequestPool Data: dockerd makes no gateway request (protocol.md §4.2).
+    if (name === 'IpamDriver.RequestAddress' && isGatewayRequest(askedValue) && str(obj(askedValue)['Address']) === '') {
+      const gw = this.gatewayInData.get(str(obj(askedValue)['PoolID']));
+      if (gw !== undefined) {
+        if (then.ok) {
+          this.ids.learnString(str(then.value['Address']), gw);
+          this.ids.learnAddress(str(then.value['Address']), gw);
+        }
+        const found: Divergence[] = [{ seq, call: name, kind: 'not-sent', level: 'compat', message: `not sent: the plugin gives the gateway ${gw} in RequestPool Data, so dockerd asks for none` }];
+        this.divergences.push(...found);
+        this.opts.onCall?.({ seq, path, body: '', request: askedValue, reply: null, reading: { ok: true, value: {} } }, found);
+        return;
+      }
+    }
+    const sent = rewriteBody(this.ids, recordedBody);
+    const call = await this.send(seq, path, c.request.method, sent.body, sent.request);
+    const now = call.reading;
+    const found: Divergence[] = [];
+    // dockerd hung up before the recorded reply (its own timeout): the recording has no outcome to compare.
+    const judged = c.error?.kind !== 'client-closed';
+    if (!judged) this.unjudged++;
+    const recordedText = c.reply === undefined ? undefined : c.reply.encoding === 'base64' ? `(${c.reply.body.length} base64 characters)` : c.reply.body;
+    if (judged && then.ok && !now.ok) {
+      const after = this.followsFrom(recordedBody);
+      found.push({ seq, call: name, kind: 'fails-now', level: 'must', message: `succeeded in the recording (${brief(then, recordedText)}), fails now: ${now.error}`, ...(after !== undefined ? { after } : {}) });
+      for (const id of createdBy(name, askedValue, then)) if (id !== '') this.broken.set(id, after ?? seq);
+    } else if (judged && !then.ok && now.ok) {
+      found.push({ seq, call: name, kind: 'succeeds-now', level: 'compat', message: `failed in the recording (${then.error}), succeeds now: ${brief(now, call.reply?.body)}` });
+    } else if (then.ok && now.ok) {
+      const diffs = shapeDiff(then.value, now.value);
+      if (diffs.length > 0) found.push({ seq, call: name, kind: 'shape', level: 'compat', message: `reply of another shape: ${diffs.join('; ')}` });
+      learn(this.ids, name, askedValue, then.value, now.value);
+    }
+    this.finish(call, name, found);
+    if (name === 'IpamDriver.RequestPool' && then.ok && now.ok) await this.gatewayDesign(seq, then.value, now.value);
+  }
+
+  /**
+   * A RequestPool whose Data gateway differs from the recording's changes
+   * what dockerd sends next: no gateway request when the plugin now gives one
+   * in Data; a gateway request the recording lacks when it no longer does.
+   */
+  private async gatewayDesign(seq: string, recorded: Record<string, unknown>, now: Record<string, unknown>): Promise<void> {
+    const before = dataGateway(recorded);
+    const after = dataGateway(now);
+    if (before === '' && after !== '') {
+      this.gatewayInData.set(str(recorded['PoolID']), after);
+      return;
+    }
+    if (before === '' || after !== '') return;
+    const name = 'IpamDriver.RequestAddress';
+    const request = { PoolID: str(now['PoolID']), Address: '', Options: { RequestAddressType: GATEWAY_MARK } };
+    const call = await this.send(`${seq}+gw`, '/IpamDriver.RequestAddress', 'POST', goJson(request), request);
+    const found: Divergence[] = [];
+    if (call.reading.ok) {
+      this.ids.learnString(before, str(call.reading.value['Address']));
+      this.ids.learnAddress(before, str(call.reading.value['Address']));
+      found.push({ seq: call.seq, call: name, kind: 'added', level: 'compat', message: `sent: RequestPool Data has no gateway now (the recording had ${before}), so dockerd asks for one` });
+    } else {
+      found.push({ seq: call.seq, call: name, kind: 'fails-now', level: 'must', message: `the gateway request dockerd makes when RequestPool Data has no gateway (the recording had ${before}) fails: ${call.reading.error}` });
+    }
+    this.finish(call, name, found);
+  }
+}
+
 /**
  * Replay the sessions of a trace (in order: a restarted recorder's session
  * continues the same plugin state) through `raw`.
  */
 export async function replayTrace(sessions: readonly Pick<TraceSession, 'calls'>[], raw: RawSender, opts: ReplayTraceOptions = {}): Promise<ReplayTraceResult> {
-  const ids = new IdMap();
-  const calls: ReplayedCall[] = [];
-  const divergences: Divergence[] = [];
-  let unjudged = 0;
+  const r = new Replayer(raw, opts);
   const many = sessions.length > 1;
   for (const [si, session] of sessions.entries()) {
-    for (const c of session.calls) {
-      const seq = many ? `${si + 1}:${c.seq}` : String(c.seq);
-      const path = c.request.path;
-      const name = callName(path);
-      const recordedBody = c.request.encoding === 'base64' ? Buffer.from(c.request.body, 'base64').toString('utf8') : c.request.body;
-      const sent = rewriteBody(ids, recordedBody);
-      const res = await raw.send({ path, method: c.request.method, body: sent.body }, opts.timeoutMs !== undefined ? { timeoutMs: opts.timeoutMs } : {});
-      const then = recordedReading(c);
-      const now = nowReading(path, res);
-      const replyNow = res.kind === 'reply' ? { status: res.status, headers: res.headers, body: res.body } : null;
-      const call: ReplayedCall = { seq, path, body: sent.body, request: sent.request, reply: replyNow, reading: now };
-      const found: Divergence[] = [];
-      // dockerd hung up before the recorded reply (its own timeout): the recording has no outcome to compare.
-      const judged = c.error?.kind !== 'client-closed';
-      if (!judged) unjudged++;
-      const recordedText = c.reply === undefined ? undefined : c.reply.encoding === 'base64' ? `(${c.reply.body.length} base64 characters)` : c.reply.body;
-      if (judged && then.ok && !now.ok) {
-        found.push({ seq, call: name, kind: 'fails-now', level: 'must', message: `succeeded in the recording (${brief(then, recordedText)}), fails now: ${now.error}` });
-      } else if (judged && !then.ok && now.ok) {
-        found.push({ seq, call: name, kind: 'succeeds-now', level: 'compat', message: `failed in the recording (${then.error}), succeeds now: ${brief(now, replyNow?.body)}` });
-      } else if (then.ok && now.ok) {
-        const diffs = shapeDiff(then.value, now.value);
-        if (diffs.length > 0) found.push({ seq, call: name, kind: 'shape', level: 'compat', message: `reply of another shape: ${diffs.join('; ')}` });
-        const asked = parseJson(recordedBody);
-        learn(ids, name, asked.ok ? asked.value : null, then.value, now.value);
-      }
-      for (const v of opts.judge?.observe(call) ?? []) found.push({ seq, call: name, kind: 'model', level: v.level, rule: v.rule, message: v.message });
-      calls.push(call);
-      divergences.push(...found);
-      opts.onCall?.(call, found);
-    }
+    for (const c of session.calls) await r.replay(many ? `${si + 1}:${c.seq}` : String(c.seq), c);
   }
-  return { calls, divergences, unjudged };
+  return { calls: r.calls, divergences: r.divergences, unjudged: r.unjudged };
 }
 
 /** One line per divergence: `seq 12 IpamDriver.RequestAddress [must] ...`. */
 export function formatDivergence(d: Divergence): string {
-  return `seq ${d.seq} ${d.call} [${d.level}] ${d.rule !== undefined ? `${d.rule}: ` : ''}${d.message}`;
+  return `seq ${d.seq} ${d.call} [${d.level}] ${d.rule !== undefined ? `${d.rule}: ` : ''}${d.message}${d.after !== undefined ? ` (follows from seq ${d.after})` : ''}`;
 }

@@ -13,6 +13,10 @@ import { atLevel, formatDivergence, replayJudge, replayTrace } from '../../confo
 import { startReferenceTarget } from '../../src/cli/reference-target.js';
 import type { TraceSession } from '../../src/record/trace.js';
 import { generateScenario } from '../../src/simulate/generate.js';
+import { dockerFaithfulIpamMethods } from '../conformance/designs/docker-faithful-ipam.js';
+import { linkLocalDriverMethods } from '../conformance/designs/linklocal-driver.js';
+import type { FixtureMethods } from '../conformance/designs/serve.js';
+import { statefulIpamMethods } from '../conformance/designs/stateful-ipam.js';
 import { tempDir, type TempDir } from '../conformance/support.js';
 import { brokenPluginMethods, otherPluginMethods, plainSteps, recordSession, servePlugin } from './session.js';
 
@@ -47,14 +51,19 @@ async function replayOn(session: TraceSession, methods: Parameters<typeof serveP
 const seeds = fc.integer({ min: 1, max: 2 ** 31 - 1 });
 
 describe('replay of generated sessions', () => {
-  it('a correct plugin with other choices: no divergence at should', async () => {
+  it.each<[string, (seed: number) => FixtureMethods]>([
+    ['random addresses and pools, opaque PoolIDs, link-local gateway', otherPluginMethods],
+    ["Docker's own allocator (serial order)", () => ({ ...dockerFaithfulIpamMethods(), ...linkLocalDriverMethods() })],
+    ['per-address allocation (overlapping pools granted)', () => ({ ...statefulIpamMethods({ scope: 'per-address' }), ...linkLocalDriverMethods() })],
+    ['fixed gateway, lowest-free', () => ({ ...statefulIpamMethods({ fixedGateway: true }), ...linkLocalDriverMethods() })],
+  ])('a correct plugin with other choices (%s): no divergence at should', async (_name, methods) => {
     await fc.assert(
       fc.asyncProperty(seeds, fc.integer({ min: 5, max: 30 }), async (seed, steps) => {
         const session = await recordSeed(seed, steps);
-        const r = await replayOn(session, otherPluginMethods(seed));
+        const r = await replayOn(session, methods(seed));
         expect(atLevel(r.divergences, 'should').map(formatDivergence)).toEqual([]);
       }),
-      { numRuns: 40 },
+      { numRuns: 15 },
     );
   }, 120_000);
 
