@@ -20,7 +20,7 @@ const ROOT = [
   'test/conformance/driver-blind-spots-kernel.test.ts',
 ];
 const DOCKER = ['test/e2e/**/*.test.ts'];
-const ETCD = ['test/**/etcd*.test.ts', 'test/ipam/store/**/*.test.ts'];
+const ETCD = ['test/**/*etcd*.test.ts', 'test/ipam/store/**/*.test.ts'];
 
 export default defineConfig({
   test: {

@@ -11,6 +11,7 @@ import { connect, type ConnectedClient } from '../../src/client/index.js';
 import { socketRawSender } from '../../conformance/raw.js';
 import { startMiniIpam, type Flaw } from '../conformance/plugins/mini-ipam.js';
 import { startFlawedDriver, type DriverFlaw } from '../conformance/driver-plugins/flawed-driver.js';
+import { netnsSkipReason } from '../helpers/netns.js';
 import { recordInFront, tempDir, type RecordedSession, type TempDir } from './support.js';
 
 let dir: TempDir;
@@ -172,7 +173,8 @@ describe('cnmkit record flags the broken driver fixtures live', () => {
   }
 
   it('missing-srcname -> driver.netns-linux on the real kernel (root only)', async (t) => {
-    if (process.getuid?.() !== 0) return t.skip('needs root: the SrcName is looked up with ip link');
+    const rootSkip = netnsSkipReason();
+    if (rootSkip !== null) return t.skip(`needs root networking (the SrcName is looked up with ip link): ${rootSkip}`);
     const plugin = await startFlawedDriver(`${dir.path}/k${++n}.sock`, { flaw: 'missing-srcname' });
     const rec = await recordInFront(dir.path, plugin.socketPath, { kernel: true });
     const c = await connect({ socket: rec.socket }, { timeoutMs: 5000 });
