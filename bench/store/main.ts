@@ -9,7 +9,11 @@
  * instance, keep-alive), acknowledged = the 200 reply arrived. Two layouts:
  * all instances allocating in ONE shared pool (they contend on the same
  * bitmap chunk), and one pool per instance. Also: etcd write transactions
- * per second (revision delta) and allocations per transaction (batching).
+ * per second (revision delta), allocations per transaction (batching), and
+ * CPU time per allocation of the serving processes and of etcd (/proc).
+ * Instances are separate `cnmkit serve` processes, and (rows "one host
+ * process") in-process servers in one process (bench/store/host.ts), each
+ * with its own socket and etcd client.
  *
  * Env: BENCH_SECONDS (default 5) per measurement, BENCH_STORE_CLIENTS
  * (default 32) clients per instance.
@@ -23,6 +27,7 @@ import { fileURLToPath } from 'node:url';
 import { etcdSkipReason, startEtcd, type EtcdCluster } from '../../test/helpers/etcd.js';
 
 const MAIN = fileURLToPath(new URL('../../src/cli/main.ts', import.meta.url));
+const HOST = fileURLToPath(new URL('./host.ts', import.meta.url));
 
 interface Instance {
   socket: string;
@@ -31,7 +36,17 @@ interface Instance {
 }
 
 async function startServe(socket: string, extra: string[]): Promise<Instance> {
-  const child = spawn(process.execPath, ['--import', 'tsx', MAIN, 'serve', '--socket', socket, ...extra], { stdio: ['ignore', 'pipe', 'inherit'] });
+  return startChild(socket, ['--import', 'tsx', MAIN, 'serve', '--socket', socket, ...extra]);
+}
+
+/** Instances served by ONE host process (bench/store/host.ts); they share the child, so only the first is killed. */
+async function startHosted(sockets: string[], url: string, prefix: string): Promise<Instance[]> {
+  const first = await startChild(sockets[0]!, ['--import', 'tsx', HOST, url, prefix, ...sockets]);
+  return sockets.map((socket, i) => (i === 0 ? first : { socket, child: first.child, agent: new Agent({ keepAlive: true, maxSockets: Infinity }) }));
+}
+
+async function startChild(socket: string, args: string[]): Promise<Instance> {
+  const child = spawn(process.execPath, args, { stdio: ['ignore', 'pipe', 'inherit'] });
   await new Promise<void>((resolve, reject) => {
     let out = '';
     child.stdout!.on('data', (d: Buffer) => {
@@ -161,7 +176,8 @@ export async function main(): Promise<void> {
   const measure = async (config: string, group: Instance[], pools: string[], withEtcd: boolean): Promise<void> => {
     const r0 = withEtcd ? await revision(etcd) : 0;
     const etcdPid = etcd.members[0]!.proc?.pid;
-    const serveCpu = (): number => group.reduce((t, i) => t + cpuSeconds(i.child.pid), 0);
+    const pids = [...new Set(group.map((i) => i.child.pid))].filter((p): p is number => p !== undefined);
+    const serveCpu = (): number => pids.reduce((t, pid) => t + cpuSeconds(pid), 0);
     // Sampled over the whole run (warm-up included), divided by the allocations of that span.
     const c0 = serveCpu();
     const e0 = cpuSeconds(etcdPid);
@@ -190,13 +206,14 @@ export async function main(): Promise<void> {
     const lp = await post(local, '/IpamDriver.RequestPool', { AddressSpace: 'GlobalDefault', Pool: '10.0.0.0/12' });
     await measure('local (no store)', [local], [String(lp.body.PoolID)], false);
     await stopAll(insts.splice(0));
-    for (const count of [1, 2, 4]) {
+    for (const [count, hosted] of [[1, false], [2, false], [4, false], [2, true], [4, true]] as const) {
       for (const layout of ['shared pool', 'pool per instance'] as const) {
         if (count === 1 && layout === 'pool per instance') continue;
         const prefix = `/bench-${n++}/`;
-        const group = await Promise.all(
-          Array.from({ length: count }, (_, i) => startServe(join(dir, `s${n}-${i}.sock`), ['--store', etcd.url, '--store-prefix', prefix])),
-        );
+        const socks = Array.from({ length: count }, (_, i) => join(dir, `s${n}-${i}.sock`));
+        const group = hosted
+          ? await startHosted(socks, etcd.url, prefix)
+          : await Promise.all(socks.map((sock) => startServe(sock, ['--store', etcd.url, '--store-prefix', prefix])));
         insts.push(...group);
         const pools: string[] = [];
         for (let i = 0; i < count; i++) {
@@ -208,7 +225,7 @@ export async function main(): Promise<void> {
           if (p.status !== 200) throw new Error(`RequestPool: ${JSON.stringify(p.body)}`);
           pools.push(String(p.body.PoolID));
         }
-        await measure(`etcd, ${layout}`, group, pools, true);
+        await measure(`etcd, ${layout}${hosted ? ', one host process' : ''}`, group, pools, true);
         await stopAll(insts.splice(0));
       }
     }
