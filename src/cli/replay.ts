@@ -16,6 +16,8 @@ import {
   clientConnector,
   replay,
   resendCalls,
+  TargetUnreachableError,
+  type RawSender,
   type TargetSpec,
 } from '../../conformance/index.js';
 import { atLevel, formatDivergence, loadReplayInput, replayJudge, replayTrace, type Divergence, type ReplayInput } from '../../conformance/replay-trace/index.js';
@@ -117,6 +119,20 @@ function profileOf(input: ReplayInput): Profile {
   return input.sessions[0]?.header.profile === 'moby' ? 'moby' : 'docker-20.10';
 }
 
+/** A plugin that does not answer the first call is unreachable (exit 2), not a divergence on every call. */
+function failFastSender(inner: RawSender, description: string): RawSender {
+  let answered = false;
+  return {
+    curlPrefix: inner.curlPrefix,
+    async send(exchange, opts) {
+      const r = await inner.send(exchange, opts);
+      if (!answered && r.kind === 'transport-error') throw new TargetUnreachableError(`cannot reach ${description}: ${r.message}`);
+      answered = true;
+      return r;
+    },
+  };
+}
+
 /** A trace (or a replay file's calls) through the trace engine: one line per divergence. */
 async function runTraceReplay(a: ReplayArgs, input: ReplayInput): Promise<number> {
   const calls = input.sessions.reduce((n, s) => n + s.calls.length, 0);
@@ -134,7 +150,7 @@ async function runTraceReplay(a: ReplayArgs, input: ReplayInput): Promise<number
   const lines = a.reporter === 'console';
   try {
     const target = createTarget(spec, clientConnector);
-    const raw = target.rawSender({ hostHeader: host ?? '', defaultTimeoutMs: timeoutMs });
+    const raw = failFastSender(target.rawSender({ hostHeader: host ?? '', defaultTimeoutMs: timeoutMs }), target.description);
     if (lines) {
       const what = input.kind === 'trace' ? `trace ${a.file}: ${calls} calls in ${input.sessions.length} session(s), recorded ${first.header.startedAt} from ${first.header.upstream.address || first.header.name}` : `replay file ${a.file}: the ${calls} calls of ${input.file.check}`;
       process.stdout.write(`replaying ${what}\n  against ${reference !== null ? 'the embedded reference plugin' : target.description}\n`);

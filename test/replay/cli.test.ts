@@ -82,6 +82,13 @@ describe('cnmkit replay TRACE', () => {
     expect(r.stderr).toContain('bad.jsonl');
   });
 
+  it('a plugin that does not answer: one line, exit 2 (not a divergence per call)', async () => {
+    const r = await runCli(['replay', trace, '--socket', join(dir, 'nobody.sock')]);
+    expect(r.code).toBe(2);
+    expect(r.stderr).toMatch(/^cnmkit: cannot reach unix:\/\/.*nobody\.sock: .*ENOENT/);
+    expect(r.stdout).not.toContain('[must]');
+  });
+
   it('a replay file of cnmkit check: --calls replays its calls through the same engine', async () => {
     const dup = await startMiniIpam(join(dir, 'dup.sock'), ['cursor-wrap-duplicate']);
     const fixed = await startMiniIpam(join(dir, 'fixed.sock'));
