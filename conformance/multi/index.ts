@@ -6,6 +6,7 @@
  * pools are legitimately per host.
  */
 import type { Suite } from '../types.js';
+import { modelCheck } from './model-check.js';
 import { restartOneInstanceCheck } from './restart-check.js';
 import { globalSpaceCheck, type MultiTargets, poolUsedEverywhereCheck, releaseSeenEverywhereCheck } from './shared-pool-checks.js';
 import { stormLinearizableCheck, stormNoDuplicateCheck } from './storm-checks.js';
@@ -20,6 +21,7 @@ export function multiSuite(targets: MultiTargets): Suite {
       globalSpaceCheck(targets),
       poolUsedEverywhereCheck(targets),
       releaseSeenEverywhereCheck(targets),
+      modelCheck(targets),
       stormNoDuplicateCheck(targets),
       stormLinearizableCheck(targets),
       restartOneInstanceCheck(targets),

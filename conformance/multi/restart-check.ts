@@ -17,7 +17,7 @@ export function restartOneInstanceCheck(targets: MultiTargets): Check {
     title: 'An instance killed and restarted while the others serve keeps every shared pool and allocation',
     level: 'must',
     reason:
-      'protocol.md §4.7 (a restarted plugin gets nothing re-sent) and issue 14 (kill -9 of an instance loses nothing acknowledged): after one host\'s instance restarts, the addresses held through every host, also those handed out while it was down, must stay held, and its hosts\' containers keep using the shared pools.',
+      'protocol.md §4.7: a restarted plugin gets nothing re-sent, so after one host\'s instance restarts, the addresses held through every host, also those handed out while it was down, must stay held, and its hosts\' containers keep using the shared pools.',
     requires: ['ipam'],
     budgetMs: 90_000,
     async run(ctx: CheckContext) {

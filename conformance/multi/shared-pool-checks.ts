@@ -82,7 +82,7 @@ export function poolUsedEverywhereCheck(targets: MultiTargets): Check {
     title: "A pool requested on one instance serves addresses on every other, never one held elsewhere",
     level: 'must',
     reason:
-      "protocol.md §4.9 and issue 14: a global network's pool is requested once (by the creating host or the swarm manager) and its PoolID is then used by other hosts' dockerd or a new manager; an instance that does not know it fails every container start there, and one that hands out an address held through another instance gives two containers one address.",
+      "protocol.md §4.9: a global network's pool is requested once (by the creating host or the swarm manager) and its PoolID is then used by other hosts' dockerd or a new manager; an instance that does not know it fails every container start there, and one that hands out an address held through another instance gives two containers one address.",
     requires: ['ipam'],
     async run(ctx: CheckContext) {
       await withCluster(ctx, targets, async (cluster) => {
@@ -118,7 +118,7 @@ export function releaseSeenEverywhereCheck(targets: MultiTargets): Check {
     title: 'An address or pool released on one instance is free again on the others',
     level: 'must',
     reason:
-      'protocol.md §4.4/§4.6 and issue 14: a container stopped on host B releases its address through B; `docker network rm` on any host releases the pool there. If the other instances never see it, the address (or subnet) is lost: `docker run --ip` and `docker network create --subnet` fail forever on every other host.',
+      'protocol.md §4.4/§4.6: a container stopped on host B releases its address through B; `docker network rm` on any host releases the pool there. If the other instances never see it, the address (or subnet) is lost: `docker run --ip` and `docker network create --subnet` fail forever on every other host.',
     requires: ['ipam'],
     async run(ctx: CheckContext) {
       await withCluster(ctx, targets, async (cluster) => {

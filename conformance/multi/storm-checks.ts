@@ -83,7 +83,7 @@ export function stormNoDuplicateCheck(targets: MultiTargets): Check {
     title: 'Parallel RequestAddress storms on every instance at once never hand out an address twice',
     level: 'must',
     reason:
-      'protocol.md §1.3/§7.1 item 5 and issue 14 ("a duplicate address across hosts is the worst bug such a plugin can have"): containers start on every host of a global network at once; each host\'s dockerd calls its own instance.',
+      'protocol.md §1.3/§7.1 item 5: containers start on every host of a global network at once, each host\'s dockerd calling its own instance; one address handed out twice across hosts gives two containers one address.',
     requires: ['ipam'],
     async run(ctx: CheckContext) {
       await withCluster(ctx, targets, async (cluster) => {
@@ -124,7 +124,7 @@ export function stormLinearizableCheck(targets: MultiTargets): Check {
     title: 'Allocate/release histories across instances are linearizable',
     level: 'must',
     reason:
-      'issue 14 ("histories across instances are linearizable") / protocol.md §7.1 item 5: containers stop on one host while others start elsewhere; an address may be handed out only when it is free at some instant between request and reply, whichever instance answers.',
+      'protocol.md §7.1 item 5: containers stop on one host while others start elsewhere; an address may be handed out only when it is free at some instant between request and reply, whichever instance answers.',
     requires: ['ipam'],
     async run(ctx: CheckContext) {
       await withCluster(ctx, targets, async (cluster) => {

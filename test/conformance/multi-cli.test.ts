@@ -69,6 +69,7 @@ describe('cnmkit check with several instances', () => {
       'multi.global-space:passed',
       'multi.pool-used-everywhere:passed',
       'multi.release-seen-everywhere:passed',
+      'multi.model:passed',
       'multi.storm-no-duplicate:passed',
       'multi.storm-linearizable:passed',
       'multi.restart-one-instance:passed',

@@ -33,7 +33,7 @@ async function runMulti(mode: MultiIpamMode, n = 2, seed = 7, o: MultiIpamOption
   }
 }
 
-const MULTI = ['multi.global-space', 'multi.pool-used-everywhere', 'multi.release-seen-everywhere', 'multi.storm-no-duplicate', 'multi.storm-linearizable', 'multi.restart-one-instance'];
+const MULTI = ['multi.global-space', 'multi.pool-used-everywhere', 'multi.release-seen-everywhere', 'multi.model', 'multi.storm-no-duplicate', 'multi.storm-linearizable', 'multi.restart-one-instance'];
 
 describe('multi suite', () => {
   it('two instances over one shared state pass every multi check', async () => {
@@ -59,7 +59,7 @@ describe('multi suite', () => {
     expect(r.counterexample?.steps.join('\n')).toMatch(/A: RequestPool .*\nA: RequestAddress .*gateway.*\nB: RequestAddress \(automatic\) on A's PoolID .* -> refused: .*unknown pool/);
     expect(r.counterexample?.reproducer).toMatch(/# instance A\ncurl .*\n# instance A\ncurl .*\n# instance B\ncurl /);
     expect(r.replayPath).toBeDefined();
-    for (const id of ['multi.release-seen-everywhere', 'multi.storm-no-duplicate', 'multi.storm-linearizable', 'multi.restart-one-instance']) {
+    for (const id of ['multi.release-seen-everywhere', 'multi.model', 'multi.storm-no-duplicate', 'multi.storm-linearizable', 'multi.restart-one-instance']) {
       expect(result(report, id).status, id).toBe('failed');
       expect(result(report, id).message, id).toMatch(/do not share state/);
     }
@@ -71,6 +71,7 @@ describe('multi suite', () => {
     expect(result(report, 'multi.pool-used-everywhere').message).toMatch(/instance B handed out 10\.199\.\d+\.\d+ of pool .*already held as the gateway, from instance A/);
     expect(result(report, 'multi.storm-no-duplicate').message).toMatch(/handed out (by instance [AB] and by instance [AB]|.*held as the gateway)/);
     expect(result(report, 'multi.storm-linearizable').status).toBe('failed');
+    expect(result(report, 'multi.model').message).toMatch(/^instance [AB] handed out 10\.199\.\d+\.\d+ \(.*\) on pool .*, held through instance [AB]: two containers on different hosts get one address/);
     expect(result(report, 'multi.global-space').status).toBe('passed');
   }, 60_000);
 
