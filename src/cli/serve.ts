@@ -114,6 +114,10 @@ async function serve(a: ServeArgs): Promise<void> {
       });
       ipam = shared;
       closeStore = () => shared.close();
+      // Serve anyway when etcd is not reachable yet (it may come later); say so once.
+      await shared.probe(3000).catch((e: Error) => {
+        process.stderr.write(`cnmkit serve: warning: etcd not reachable yet (${e.message}); calls for the shared spaces fail until it is\n`);
+      });
     } catch (e) {
       await plugin.close();
       if (e instanceof StoreError) throw new UsageError(`--store: ${e.message}`);

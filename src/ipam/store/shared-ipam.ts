@@ -33,6 +33,8 @@ export interface SharedIpamOptions {
 export interface SharedIpam extends IpamApi {
   /** Spaces kept in the store. */
   readonly sharedSpaces: readonly string[];
+  /** One linearizable read from the store within `timeoutMs`; rejects with StoreError when etcd does not answer. */
+  probe(timeoutMs: number): Promise<void>;
   close(): Promise<void>;
 }
 
@@ -113,6 +115,10 @@ class Shared implements SharedIpam {
     const parts = id.split('/');
     if (parts.length !== 3 && parts.length !== 5) throw this.errors.invalidPoolId(id);
     return { masterId: parts.slice(0, 3).join('/'), child: parts.length === 5 ? `${parts[3]}/${parts[4]}` : '' };
+  }
+
+  async probe(timeoutMs: number): Promise<void> {
+    await this.store.get([`space/${GLOBAL_DEFAULT}`], Date.now() + timeoutMs);
   }
 
   async close(): Promise<void> {
