@@ -12,11 +12,14 @@ import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
+import { optedOut } from './skip.js';
 
 export const ETCD_BIN = process.env.CNMKIT_ETCD ?? '/usr/bin/etcd';
 
-/** Why etcd tests cannot run here (no etcd binary), or null. */
+/** Why etcd tests cannot run here (opted out with CNMKIT_SKIP, no etcd binary), or null. Only looks. */
 export function etcdSkipReason(): string | null {
+  const out = optedOut('etcd');
+  if (out !== null) return out;
   try {
     execFileSync(ETCD_BIN, ['--version'], { stdio: 'ignore' });
     return null;
