@@ -13,11 +13,18 @@ import type { ReplayedCall, ReplayJudge, ReplayVerdict } from './engine.js';
 export function replayJudge(profile: Profile = 'docker-20.10'): ReplayJudge {
   const ipam = new LiveIpamModel();
   const driver = new LiveDriverModel({ operInfoFatal: profile === 'docker-20.10' });
-  /** Replay index -> the recorded seq label, for the context of a verdict. */
-  const labels: string[] = [];
+  /**
+   * The number the model knows a call by -> its seq label. The recorded seq
+   * when it is a plain number not used yet (so the model's own texts, "handed
+   * out by call 8", name the trace's seq), else a number of its own.
+   */
+  const labels = new Map<number, string>();
+  let spare = 1_000_000;
   return {
     observe(c: ReplayedCall): ReplayVerdict[] {
-      const index = labels.push(c.seq);
+      const plain = /^\d+$/.test(c.seq) ? Number(c.seq) : NaN;
+      const index = Number.isSafeInteger(plain) && !labels.has(plain) ? plain : spare++;
+      labels.set(index, c.seq);
       const o = observeCall(c.path, Buffer.from(c.body, 'utf8'), c.reply === null ? null : { status: c.reply.status, headers: c.reply.headers, body: Buffer.from(c.reply.body, 'utf8') }, c.reading.ok ? undefined : c.reading.error);
       let model: ReturnType<LiveIpamModel['end']> = [];
       if (o.iface === 'IpamDriver') {
@@ -30,7 +37,7 @@ export function replayJudge(profile: Profile = 'docker-20.10'): ReplayJudge {
       return [...o.violations, ...model].map((v) => ({
         rule: v.rule,
         level: v.level,
-        message: v.context !== undefined && v.context.length > 0 ? `${v.message} (see seq ${v.context.map((i) => labels[i - 1] ?? String(i)).join(', ')})` : v.message,
+        message: v.context !== undefined && v.context.length > 0 ? `${v.message} (see seq ${v.context.map((i) => labels.get(i) ?? String(i)).join(', ')})` : v.message,
       }));
     },
   };

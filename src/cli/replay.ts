@@ -160,7 +160,7 @@ async function runTraceReplay(a: ReplayArgs, input: ReplayInput): Promise<number
       timeoutMs,
       judge: replayJudge(profileOf(input)),
       onCall: (_c, found) => {
-        if (lines) for (const d of found) process.stdout.write(`${formatDivergence(d)}\n`);
+        if (lines) for (const d of atLevel(found, a.level)) process.stdout.write(`${formatDivergence(d)}\n`);
       },
     });
     const failing = atLevel(result.divergences, a.level);
@@ -169,7 +169,8 @@ async function runTraceReplay(a: ReplayArgs, input: ReplayInput): Promise<number
       process.stdout.write(
         `${result.calls.length} calls replayed: ${result.divergences.length} divergence(s) (must ${count('must')}, should ${count('should')}, compat ${count('compat')})` +
           `${result.unjudged > 0 ? `; ${result.unjudged} call(s) dockerd gave up on were not compared` : ''}\n` +
-          `${failing.length > 0 ? `${failing.length} at or above --level ${a.level}: first at seq ${failing[0]!.seq}` : `no divergence at or above --level ${a.level}`}\n`,
+          `${failing.length > 0 ? `${failing.length} at or above --level ${a.level}: first at seq ${failing[0]!.seq}` : `no divergence at or above --level ${a.level}`}` +
+          `${result.divergences.length > failing.length ? ` (${result.divergences.length - failing.length} below it not shown: --level compat lists them)` : ''}\n`,
       );
     } else {
       process.stdout.write(`${JSON.stringify({ file: a.file, kind: input.kind, target: target.description, level: a.level, calls: result.calls.length, unjudged: result.unjudged, divergences: result.divergences, failed: failing.length > 0 }, null, 2)}\n`);
