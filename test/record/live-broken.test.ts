@@ -11,6 +11,8 @@ import { connect, type ConnectedClient } from '../../src/client/index.js';
 import { socketRawSender } from '../../conformance/raw.js';
 import { startMiniIpam, type Flaw } from '../conformance/plugins/mini-ipam.js';
 import { startFlawedDriver, type DriverFlaw } from '../conformance/driver-plugins/flawed-driver.js';
+import { startFlawedIpam, type FlawedIpam, type IpamFlaw } from '../conformance/plugins/ipam-flaws.js';
+import { serveFixture } from '../conformance/designs/serve.js';
 import { netnsSkipReason } from '../helpers/netns.js';
 import { recordInFront, tempDir, type RecordedSession, type TempDir } from './support.js';
 
@@ -40,8 +42,8 @@ async function session<T>(start: (socket: string) => Promise<{ socketPath: strin
 }
 
 /** `docker network create --subnet S [--ip-range R]`: RequestPool, then the gateway. */
-async function network(c: ConnectedClient, subnet: string, sub = ''): Promise<string> {
-  const pool = await c.call('RequestPool', { AddressSpace: 'LocalDefault', Pool: subnet, SubPool: sub, Options: {}, V6: false });
+async function network(c: ConnectedClient, subnet: string, sub = '', space = 'LocalDefault'): Promise<string> {
+  const pool = await c.call('RequestPool', { AddressSpace: space, Pool: subnet, SubPool: sub, Options: {}, V6: false });
   await c.tryCall('RequestAddress', { PoolID: pool.PoolID, Address: '', Options: GW });
   return pool.PoolID;
 }
@@ -134,6 +136,60 @@ describe('cnmkit record flags the broken IPAM fixtures live', () => {
   });
 });
 
+describe('cnmkit record flags the blind-spot IPAM flaws dockerd\'s traffic shows', () => {
+  const v6pool = (c: ConnectedClient, pool = ''): Promise<{ PoolID: string; Pool: string }> => c.call('RequestPool', { AddressSpace: 'FlawLocal', Pool: pool, SubPool: '', Options: {}, V6: true });
+  const cases: { flaw: IpamFlaw; rule: string; play: (c: ConnectedClient, p: FlawedIpam) => Promise<unknown> }[] = [
+    {
+      flaw: 'addresses-lost-on-restart',
+      rule: 'ipam.no-duplicate-address',
+      play: async (c, p) => {
+        const id = await network(c, '10.77.20.0/28', '', 'FlawLocal');
+        await fill(c, id, 2);
+        await p.restart(); // the plugin restarts while dockerd runs: nothing is replayed (protocol.md §4.7)
+        // The first call after the restart may meet the dropped keep-alive connection: go on until two are granted.
+        let granted = 0;
+        for (let i = 0; i < 6 && granted < 2; i++) granted += (await fill(c, id, 2 - granted)).length;
+      },
+    },
+    {
+      flaw: 'auto-v6-first-base',
+      rule: 'ipam.auto-pool',
+      play: async (c) => {
+        await v6pool(c);
+        await c.tryCall('RequestPool', { AddressSpace: 'FlawLocal', Pool: '', SubPool: '', Options: {}, V6: true });
+      },
+    },
+    { flaw: 'auto-v6-ignores-flag', rule: 'ipam.pool-cidr', play: (c) => c.tryCall('RequestPool', { AddressSpace: 'FlawLocal', Pool: '', SubPool: '', Options: {}, V6: true }) },
+    {
+      flaw: 'js-number-offsets',
+      rule: 'ipam.preferred-address-honoured',
+      play: async (c) => {
+        const p = await v6pool(c, 'fd00:77:1::/64');
+        await c.tryCall('RequestAddress', { PoolID: p.PoolID, Address: 'fd00:77:1::ffff:ffff:ffff:fff3', Options: null });
+      },
+    },
+    {
+      flaw: 'echo-preferred',
+      rule: 'ipam.address-in-pool',
+      play: async (c) => {
+        // dockerd 20.10-24 passes an off-subnet --gateway through (conformance README, ipam.preferred-address-validated).
+        const id = await network(c, '10.77.21.0/28', '', 'FlawLocal');
+        await c.tryCall('RequestAddress', { PoolID: id, Address: '10.77.99.5', Options: { RequestAddressType: 'com.docker.network.gateway' } });
+      },
+    },
+  ];
+  for (const k of cases) {
+    it(`${k.flaw} -> ${k.rule}`, async () => {
+      let plugin: FlawedIpam | null = null;
+      const broken = await session(async (s) => (plugin = await startFlawedIpam(s, [k.flaw])), (c) => k.play(c, plugin!));
+      expect(rules(broken)).toContain(k.rule);
+      let clean: FlawedIpam | null = null;
+      const fine = await session(async (s) => (clean = await startFlawedIpam(s, [])), (c) => k.play(c, clean!));
+      expect(rules(fine)).toEqual([]);
+    });
+  }
+});
+
 describe('cnmkit record flags the broken driver fixtures live', () => {
   const NID = 'a'.repeat(64);
   const eid = (i: number): string => `${i.toString(16).padStart(2, '0')}${'e'.repeat(62)}`;
@@ -186,5 +242,30 @@ describe('cnmkit record flags the broken driver fixtures live', () => {
       await plugin.close();
     }
     expect(rules(rec)).toContain('driver.netns-linux');
+  });
+
+  it('the kernel look-up stays silent when the SrcName exists (root only)', async (t) => {
+    if (process.getuid?.() !== 0) return t.skip('needs root: the SrcName is looked up with ip link');
+    const plugin = await serveFixture(`${dir.path}/lo${++n}.sock`, {
+      '/NetworkDriver.GetCapabilities': () => ({ Scope: 'local' }),
+      '/NetworkDriver.CreateNetwork': () => ({}),
+      '/NetworkDriver.CreateEndpoint': () => ({}),
+      '/NetworkDriver.EndpointOperInfo': () => ({ Value: {} }),
+      // A link that exists in this namespace (a real driver names its veth end here).
+      '/NetworkDriver.Join': () => ({ InterfaceName: { SrcName: 'lo', DstPrefix: 'eth' }, Gateway: '10.78.0.1' }),
+      '/NetworkDriver.Leave': () => ({}),
+      '/NetworkDriver.DeleteEndpoint': () => ({}),
+    }, { implements: ['NetworkDriver'] });
+    const rec = await recordInFront(dir.path, plugin.socketPath, { kernel: true });
+    const c = await connect({ socket: rec.socket }, { timeoutMs: 5000 });
+    try {
+      await play(c);
+    } finally {
+      await c.close();
+      await rec.stop();
+      await plugin.close();
+    }
+    expect(rec.calls.filter((x) => x.call.method === 'Join').length).toBeGreaterThan(0);
+    expect(rules(rec).filter((r) => r !== 'driver.interface-name-unique')).toEqual([]);
   });
 });
