@@ -178,6 +178,8 @@ export class SharedSpace {
   private readonly cache = new Map<string, KvEntry>();
   private readonly lanes = new Map<string, { queue: Pending[]; prefetch: string[]; laneKey: string; max: number }>();
   private closed = false;
+  /** Names write attempts in lane keys: only this instance writes its lane keys, so a counter is unique. */
+  private attemptSeq = 0;
 
   constructor(
     private readonly store: KvTxnStore,
@@ -343,7 +345,7 @@ export class SharedSpace {
           continue;
         }
         // The lane key names the attempt: after an unknown outcome, reading it tells whether this attempt applied.
-        token = randomBytes(8).toString('hex');
+        token = String(++this.attemptSeq);
         compares.push({ key: laneKey, rev: lane.rev });
         puts.push({ key: laneKey, value: Buffer.from(token) });
         attempts.set(token, outcomes);
