@@ -280,8 +280,12 @@ interface OpenStep {
   calls: RecordedCall[];
   failed: boolean;
   ended: boolean;
+  /** The sandbox a start joined. */
   sandbox: string | null;
+  /** The sandboxes a stop tears down. */
+  readonly sandboxes: Set<string>;
   readonly endpoints: Set<string>;
+  readonly deleted: Set<string>;
   /** `PoolID address` of the addresses handed out in this step. */
   readonly addresses: Set<string>;
   readonly pools: Set<string>;
@@ -325,14 +329,19 @@ function belongs(step: OpenStep, c: RecordedCall, kind: StepKind, st: RecordingS
   if (step.ended && sets.openers.has(m)) return false;
   const endpoint = str(req['EndpointID']);
   const sandbox = st.endpoints.get(endpoint)?.sandbox ?? null;
-  if (step.kind === 'stop' && (m === 'Leave' || m === 'RevokeExternalConnectivity')) {
-    if (step.sandbox !== null && sandbox !== step.sandbox) return false;
+  if (step.kind === 'stop') {
+    // `docker stop a b` interleaves the teardowns: another sandbox joins the step until every endpoint in it is deleted.
+    if ((m === 'Leave' || m === 'RevokeExternalConnectivity') && sandbox !== null && !step.sandboxes.has(sandbox) && step.sandboxes.size > 0) {
+      if ([...step.endpoints].every((e) => step.deleted.has(e))) return false;
+    }
+    // The gateway and aux addresses go at network rm.
+    if (m === 'ReleaseAddress' && st.isNetworkAddress(str(req['PoolID']), str(req['Address']))) return false;
   }
   if (step.kind === 'start') {
     // Teardown calls are this start's only when they undo it (rollback) or move its sandbox's gateway.
-    if (m === 'Leave' || m === 'RevokeExternalConnectivity') return step.endpoints.has(endpoint) || (step.sandbox !== null && sandbox === step.sandbox);
-    if (m === 'DeleteEndpoint') return step.endpoints.has(endpoint);
-    if (m === 'ReleaseAddress') return step.addresses.has(`${str(req['PoolID'])} ${addressPart(str(req['Address']))}`);
+    if (m === 'RevokeExternalConnectivity' && !step.endpoints.has(endpoint)) return step.sandbox !== null && sandbox === step.sandbox;
+    if (m === 'Leave' || m === 'RevokeExternalConnectivity' || m === 'DeleteEndpoint') return step.failed && step.endpoints.has(endpoint);
+    if (m === 'ReleaseAddress') return step.failed && step.addresses.has(`${str(req['PoolID'])} ${addressPart(str(req['Address']))}`);
   }
   if (step.kind === 'create') {
     if (m === 'ReleaseAddress' || m === 'ReleasePool') return step.failed && step.pools.has(str(req['PoolID']));
@@ -354,6 +363,17 @@ function track(step: OpenStep, c: RecordedCall, st: RecordingState): void {
       return;
     case 'CreateEndpoint':
       step.endpoints.add(str(req['EndpointID']));
+      return;
+    case 'Leave':
+    case 'RevokeExternalConnectivity':
+      if (step.kind === 'stop') {
+        step.endpoints.add(str(req['EndpointID']));
+        const sb = st.endpoints.get(str(req['EndpointID']))?.sandbox;
+        if (sb) step.sandboxes.add(sb);
+      }
+      return;
+    case 'DeleteEndpoint':
+      step.deleted.add(str(req['EndpointID']));
       return;
     case 'Join':
       step.endpoints.add(str(req['EndpointID']));
@@ -383,7 +403,8 @@ function describeStep(s: OpenStep, st: RecordingState): string {
     }
     case 'stop': {
       const ep = s.calls.map((c) => str(req(c)['EndpointID'])).find((e) => e !== '');
-      return `docker stop ${ep !== undefined ? (s.sandbox !== null ? (st.sandboxes.get(s.sandbox) ?? s.sandbox) : `endpoint ${short(ep)}`) : '(addresses released)'}`;
+      const names = [...s.sandboxes].map((k) => st.sandboxes.get(k) ?? k);
+      return `docker stop ${names.length > 0 ? names.join(' ') : ep !== undefined ? `endpoint ${short(ep)}` : '(addresses released)'}`;
     }
     case 'rm': {
       const dn = find('DeleteNetwork');
@@ -450,12 +471,9 @@ export function viewOfRecording(sessions: readonly Pick<TraceSession, 'header' |
       const kind = kindOf(c, st);
       if (open === null || !belongs(open, c, kind, st)) {
         close();
-        open = { kind, calls: [], failed: false, ended: false, sandbox: null, endpoints: new Set(), addresses: new Set(), pools: new Set() };
+        open = { kind, calls: [], failed: false, ended: false, sandbox: null, sandboxes: new Set(), endpoints: new Set(), deleted: new Set(), addresses: new Set(), pools: new Set() };
       }
       const step: OpenStep = open;
-      if (step.kind === 'stop' && step.sandbox === null && (c.call.method === 'Leave' || c.call.method === 'RevokeExternalConnectivity')) {
-        step.sandbox = st.endpoints.get(str(obj(c.call.request)['EndpointID']))?.sandbox ?? null;
-      }
       step.calls.push(c);
       st.apply(c);
       track(step, c, st);

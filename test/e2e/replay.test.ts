@@ -84,6 +84,8 @@ describe.skipIf(skip !== null)('replaying a session recorded under the real dock
     const steps = r.stdout.split('\n').filter((l) => l.startsWith('== step'));
     expect(steps.some((l) => /docker network create --subnet 10\.236\.7\.0\/24 -> network/.test(l))).toBe(true);
     expect(steps.filter((l) => /docker run \/ start ctr-/.test(l))).toHaveLength(2);
+    // `docker stop c1 c2` tears both down at once: one step.
+    expect(steps.filter((l) => /docker stop /.test(l)).map((l) => l.replace(/[0-9a-f]{12}/g, 'ID'))).toEqual(['== step 5: docker stop ctr-ID ctr-ID']);
     expect(steps.some((l) => /docker network rm /.test(l))).toBe(true);
     expect(r.stdout).toMatch(/pool 10\.236\.7\.0\/24 \(network [0-9a-f]{12}\): 3 allocated/);
   });
