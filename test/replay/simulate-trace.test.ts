@@ -7,11 +7,13 @@
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import fc from 'fast-check';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startReferenceTarget } from '../../src/cli/reference-target.js';
 import type { TraceSession } from '../../src/record/trace.js';
 import { findChromium, openPage, type BrowserPage } from '../../src/simulate/browser.js';
 import { renderHtml, pageData } from '../../src/simulate/html.js';
+import { generateScenario } from '../../src/simulate/generate.js';
 import { viewOfRecording } from '../../src/simulate/recording.js';
 import { renderText } from '../../src/simulate/text.js';
 import type { Trace } from '../../src/simulate/trace.js';
@@ -95,6 +97,34 @@ describe('a recorded session as the simulate view', () => {
     expect(data.steps).toHaveLength(view.steps.length);
     expect(renderHtml(view)).toContain('Recorded session: test');
   });
+});
+
+describe('generated sessions', () => {
+  it('every call lands in exactly one step, in order, and every step is a docker command', async () => {
+    await fc.assert(
+      fc.asyncProperty(fc.integer({ min: 1, max: 2 ** 31 - 1 }), async (seed) => {
+        const reference = await startReferenceTarget();
+        let session: TraceSession;
+        try {
+          session = await recordSession(reference.socket, plainSteps(generateScenario(seed, 25).steps.map((x) => x.action)));
+        } finally {
+          await reference.close();
+        }
+        const v = viewOfRecording([session], { source: 'x' });
+        expect(v.steps.flatMap((x) => x.calls.map((c) => c.seq))).toEqual(session.calls.map((c) => c.seq));
+        expect(v.steps.slice(1).filter((x) => !/^(plugin activation|docker (network create|run \/ start|stop|network rm))/.test(x.action)).map((x) => x.action)).toEqual([]);
+        // The pools of the last state are those whose last event was a granted RequestPool (ids come back: Docker's are the subnet).
+        const held = new Map<string, boolean>();
+        for (const c of session.calls) {
+          if (c.call.method === 'RequestPool' && c.call.ok) held.set(String((c.call.reply as { PoolID: string }).PoolID), true);
+          if (c.call.method === 'ReleasePool' && c.call.ok) held.set(String((c.call.request as { PoolID: string }).PoolID), false);
+        }
+        const shown = v.steps[v.steps.length - 1]!.state.pools.map((p) => p.id).sort();
+        expect(shown).toEqual([...held].filter(([, h]) => h).map(([id]) => id).sort());
+      }),
+      { numRuns: 20 },
+    );
+  }, 120_000);
 });
 
 const chromium = findChromium();
