@@ -31,5 +31,8 @@ export { consoleReport, consoleProgress, type ConsoleOptions } from './report/co
 export { htmlReport, type HtmlOptions } from './report/html.js';
 export { parseCitations, citationLinks, githubSlug, loadSpecSections, specDocsDir, SPEC_DOCS, type Citation, type CitationLink, type SpecDoc } from './citations.js';
 export { curlReproducer } from './counterexample.js';
+export { runInstances, replayInstances, multiSuite, restartCommandsFor, MULTI_SUITE_ID, type InstancesOptions, type MultiPeer, type MultiTargets } from './multi/index.js';
+export { parseSeedRange, parseShard, shardSeeds, runShard, writeShardReport, readShardReport, parseShardReport, shardReportText, SHARD_FORMAT, type SeedRange, type ShardSpec, type ShardReport } from './shard.js';
+export { mergeShardReports, readShardDir, renderCampaign, campaignExitCode, campaignOfShard, CAMPAIGN_FORMAT, type Campaign, type CampaignReporter } from './report/merge.js';
 export { defineConformanceTests, ConformanceFailure, type TestApi } from './vitest.js';
 export * from './types.js';

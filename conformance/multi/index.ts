@@ -5,30 +5,8 @@
  * `multiSuite()`. Everything runs in the global address space: LocalDefault
  * pools are legitimately per host.
  */
-import type { Suite } from '../types.js';
-import { modelCheck } from './model-check.js';
-import { restartOneInstanceCheck } from './restart-check.js';
-import { globalSpaceCheck, type MultiTargets, poolUsedEverywhereCheck, releaseSeenEverywhereCheck } from './shared-pool-checks.js';
-import { stormLinearizableCheck, stormNoDuplicateCheck } from './storm-checks.js';
-
-export const MULTI_SUITE_ID = 'multi';
-
-export function multiSuite(targets: MultiTargets): Suite {
-  return {
-    id: MULTI_SUITE_ID,
-    title: 'Instances on several hosts',
-    checks: [
-      globalSpaceCheck(targets),
-      poolUsedEverywhereCheck(targets),
-      releaseSeenEverywhereCheck(targets),
-      modelCheck(targets),
-      stormNoDuplicateCheck(targets),
-      stormLinearizableCheck(targets),
-      restartOneInstanceCheck(targets),
-    ],
-  };
-}
-
-export { runInstances, type InstancesOptions } from './run.js';
+export { MULTI_SUITE_ID, multiSuite } from './suite.js';
+export { instanceLabel, replayInstances, runInstances, type InstancesOptions } from './run.js';
+export { restartCommandsFor } from './restart-cmds.js';
 export type { MultiPeer } from './instances.js';
 export type { MultiTargets } from './shared-pool-checks.js';

@@ -23,13 +23,16 @@ import {
 import { atLevel, formatDivergence, loadReplayInput, replayJudge, replayTrace, type Divergence, type ReplayInput } from '../../conformance/replay-trace/index.js';
 import { headerValue, TraceFormatError, type ViolationLevel } from '../record/trace.js';
 import { UsageError } from '../errors.js';
+import { MULTI_SUITE_ID, replayInstances } from '../../conformance/multi/index.js';
+import { listOf } from './check.js';
 import type { Profile } from '../protocol/constants.js';
 import { startReferenceTarget, type ReferenceTarget } from './reference-target.js';
 
 interface ReplayArgs {
   file: string;
-  socket?: string;
-  url?: string;
+  /** Repeated: every instance again, for a failure of the multi suite (so is --url). */
+  socket?: string | string[];
+  url?: string | string[];
   plugin?: string;
   reference?: boolean;
   raw?: boolean;
@@ -46,8 +49,8 @@ export function registerReplay(cli: Argv): Argv {
     (y) =>
       y
         .positional('file', { type: 'string', demandOption: true, describe: 'trace written by cnmkit record, or replay file written by cnmkit check' })
-        .option('socket', { type: 'string', describe: 'plugin unix socket' })
-        .option('url', { type: 'string', describe: 'plugin URL (tcp://HOST:PORT, unix:///PATH)' })
+        .option('socket', { type: 'string', describe: 'plugin unix socket (repeat it, or --url, for a failure of the multi suite: every instance in the order checked)' })
+        .option('url', { type: 'string', describe: 'plugin URL (tcp://HOST:PORT, unix:///PATH); repeatable like --socket' })
         .option('plugin', { type: 'string', describe: 'plugin name (discovery as dockerd does it)' })
         .option('reference', { type: 'boolean', describe: 'the embedded reference plugin' })
         .option('raw', { type: 'boolean', describe: 'replay file: resend the recorded requests byte for byte instead of rerunning the check' })
@@ -62,6 +65,8 @@ export function registerReplay(cli: Argv): Argv {
 }
 
 async function runReplay(a: ReplayArgs): Promise<number> {
+  const instances: TargetSpec[] = [...listOf(a.socket).map((socket) => ({ socket })), ...listOf(a.url).map((url) => ({ url }))];
+  if (instances.length > 1) return replayOnInstances(a, instances);
   const given = [a.socket, a.url, a.plugin, a.reference ? true : undefined].filter((x) => x !== undefined).length;
   if (given !== 1) throw new UsageError('give exactly one target: --socket, --url, --plugin or --reference');
   if (a.timeout !== undefined && (!Number.isFinite(a.timeout) || a.timeout <= 0)) throw new UsageError(`--timeout must be a positive number of seconds, got ${a.timeout}`);
@@ -77,10 +82,11 @@ async function runReplay(a: ReplayArgs): Promise<number> {
     return runTraceReplay(a, input);
   }
   const file = input.file;
+  if (file.suite === MULTI_SUITE_ID) throw new UsageError(`${a.file} is a failure of the multi suite: give every instance again (--socket A --socket B ..., in the order checked)`);
   let reference: ReferenceTarget | null = null;
   let spec: TargetSpec;
-  if (a.socket !== undefined) spec = { socket: a.socket };
-  else if (a.url !== undefined) spec = { url: a.url };
+  if (a.socket !== undefined) spec = { socket: listOf(a.socket)[0]! };
+  else if (a.url !== undefined) spec = { url: listOf(a.url)[0]! };
   else if (a.plugin !== undefined) spec = { plugin: a.plugin };
   else {
     reference = await startReferenceTarget({ profile: file.config.profile === 'moby' ? 'moby' : 'docker-20.10' });
@@ -109,8 +115,8 @@ async function runReplay(a: ReplayArgs): Promise<number> {
 }
 
 function targetSpec(a: ReplayArgs): TargetSpec | null {
-  if (a.socket !== undefined) return { socket: a.socket };
-  if (a.url !== undefined) return { url: a.url };
+  if (a.socket !== undefined) return { socket: listOf(a.socket)[0]! };
+  if (a.url !== undefined) return { url: listOf(a.url)[0]! };
   if (a.plugin !== undefined) return { plugin: a.plugin };
   return null;
 }
@@ -179,4 +185,25 @@ async function runTraceReplay(a: ReplayArgs, input: ReplayInput): Promise<number
   } finally {
     await reference?.close();
   }
+}
+
+/** A failure of the multi suite, rerun against every instance (same check seed and fast-check path). */
+async function replayOnInstances(a: ReplayArgs, instances: readonly TargetSpec[]): Promise<number> {
+  if (a.plugin !== undefined || a.reference === true) throw new UsageError('several instances are given with --socket/--url only (not with --plugin or --reference)');
+  if (a.raw === true || a.calls === true) throw new UsageError('--raw and --calls replay against one target');
+  if (a.timeout !== undefined && (!Number.isFinite(a.timeout) || a.timeout <= 0)) throw new UsageError(`--timeout must be a positive number of seconds, got ${a.timeout}`);
+  let input: ReplayInput;
+  try {
+    input = await loadReplayInput(a.file);
+  } catch (e) {
+    if (e instanceof TraceFormatError) throw new UsageError(e.message);
+    throw e;
+  }
+  if (input.kind !== 'replay-file' || input.file.suite !== MULTI_SUITE_ID) throw new UsageError(`several targets replay a failure of the multi suite only; ${a.file} is ${input.kind === 'trace' ? 'a trace' : `a failure of ${input.file.check}`}: give one target`);
+  const file = input.file;
+  process.stdout.write(`replaying ${file.check} [${file.level}] ${file.title}\n  recorded: ${file.message}\n`);
+  const outcome = await replayInstances(file, instances, a.timeout !== undefined ? { timeoutMs: Math.ceil(a.timeout * 1000) } : {});
+  process.stdout.write(consoleReport(outcome.report, { color: process.stdout.isTTY === true }));
+  process.stdout.write(outcome.reproduced ? `still failing: ${file.check}\n` : `not reproduced: ${file.check} passes now\n`);
+  return outcome.reproduced ? 1 : 0;
 }

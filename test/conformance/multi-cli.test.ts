@@ -88,6 +88,34 @@ describe('cnmkit check with several instances', () => {
     expect(r.stdout).toMatch(/SKIP {2}multi\.restart-one-instance .*--restart-cmd once per target, or once with \{i\}/);
   }, 90_000);
 
+  it('a failure of the multi suite replays against every instance: still failing on independent ones, gone on shared ones', async () => {
+    const sockets = [dir.socket('i0'), dir.socket('i1')];
+    const independent = await startMultiIpam(sockets, 'independent');
+    let replays: { id: string; replayPath: string | null }[];
+    try {
+      const r = await runCli(['check', '--socket', sockets[0]!, '--socket', sockets[1]!, '--suite', 'multi', '--timeout', '5', '--replay-dir', join(dir.path, 'replays'), '--reporter', 'json']);
+      replays = (JSON.parse(r.stdout) as { checks: { id: string; replayPath: string | null }[] }).checks.filter((c) => c.replayPath !== null);
+      expect(replays.map((c) => c.id)).toContain('multi.model');
+      for (const id of ['multi.pool-used-everywhere', 'multi.model']) {
+        const file = replays.find((c) => c.id === id)!.replayPath!;
+        const again = await runCli(['replay', file, '--socket', sockets[0]!, '--socket', sockets[1]!]);
+        expect(again.code, again.stdout + again.stderr).toBe(1);
+        expect(again.stdout).toMatch(new RegExp(`still failing: ${id.replace('.', '\\.')}`));
+        expect(again.stdout).toMatch(/does not know pool|do not share state/);
+      }
+    } finally {
+      await independent.close();
+    }
+    const [a, b] = await start('shared');
+    const file = replays.find((c) => c.id === 'multi.model')!.replayPath!;
+    const fixed = await runCli(['replay', file, '--socket', a!, '--socket', b!]);
+    expect(fixed.code, fixed.stdout + fixed.stderr).toBe(0);
+    expect(fixed.stdout).toMatch(/not reproduced: multi\.model passes now/);
+    const one = await runCli(['replay', file, '--socket', a!]);
+    expect(one.code).toBe(2);
+    expect(one.stderr).toMatch(/is a failure of the multi suite: give every instance again \(--socket A --socket B/);
+  }, 120_000);
+
   it('bad combinations are one line, exit 2', async () => {
     const [a, b] = await start('shared');
     const cases: [string[], RegExp][] = [
