@@ -90,6 +90,9 @@ export interface ReferenceDriver extends NetworkDriverApi {
   networkIds(): string[];
   /** Nodes announced by DiscoverNew. */
   nodes(): NodeRecord[];
+  /** Always present (global scope: the swarm manager's allocator). */
+  allocateNetwork(req: m.AllocateNetworkRequest, ctx?: CallContext): Promise<m.AllocateNetworkResponse>;
+  freeNetwork(req: m.NetworkIdRequest, ctx?: CallContext): Promise<m.EmptyResponse>;
 }
 
 const EMPTY: m.EmptyResponse = {};

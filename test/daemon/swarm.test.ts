@@ -9,7 +9,10 @@ import { VirtualBackend } from '../../src/backend/virtual/index.js';
 import { createSwarm, DaemonError, faultyCaller, inProcessPlugin, SERIAL_OPTION, type InProcessPlugin, type Swarm, type SwarmCallLogEntry, type FaultRule } from '../../src/daemon/index.js';
 import { createReferenceDriver, type ReferenceDriver } from '../../src/driver/index.js';
 import { createIpam } from '../../src/ipam/index.js';
+import type { CallContext } from '../../src/protocol/api.js';
 import type { Scope } from '../../src/protocol/messages.js';
+
+const ctx: CallContext = { path: '/test', signal: new AbortController().signal };
 
 interface Host {
   name: string;
@@ -216,7 +219,7 @@ describe('swarm choreography (protocol.md §4.9)', () => {
     expect([a.driverState['cnmkit.segment'], b.driverState['cnmkit.segment']]).toEqual(['4096', '4097']);
     const w = hosts.get('worker1')!.driver;
     const data = [{ AddressSpace: 'LocalDefault', Gateway: '10.1.0.1/24', Pool: '10.1.0.0/24' }];
-    await w.createNetwork({ NetworkID: 'x1', Options: { 'com.docker.network.generic': { 'cnmkit.segment': '4096' } }, IPv4Data: data, IPv6Data: [] });
-    await expect(w.createNetwork({ NetworkID: 'x2', Options: { 'com.docker.network.generic': { 'cnmkit.segment': '4096' } }, IPv4Data: [{ ...data[0]!, Pool: '10.2.0.0/24', Gateway: '10.2.0.1/24' }], IPv6Data: [] })).rejects.toMatchObject({ code: 'E_DRIVER_CONFLICT' });
+    await w.createNetwork({ NetworkID: 'x1', Options: { 'com.docker.network.generic': { 'cnmkit.segment': '4096' } }, IPv4Data: data, IPv6Data: [] }, ctx);
+    await expect(w.createNetwork({ NetworkID: 'x2', Options: { 'com.docker.network.generic': { 'cnmkit.segment': '4096' } }, IPv4Data: [{ ...data[0]!, Pool: '10.2.0.0/24', Gateway: '10.2.0.1/24' }], IPv6Data: [] }, ctx)).rejects.toMatchObject({ code: 'E_DRIVER_CONFLICT' });
   });
 });
