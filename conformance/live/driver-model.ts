@@ -223,10 +223,14 @@ export class LiveDriverModel {
       if (p !== null) out.push({ rule: 'driver.interface-name', level: 'must', message: `${p}: dockerd cannot move or name the interface` });
       for (const other of this.endpoints.values()) {
         if (other === e || other.joined === null || other.joined.srcName !== srcName || this.goingAway(other)) continue;
+        const eid = str(req['EndpointID']);
+        // Calico and docker-net-dhcp name links by 11-12 id characters: only ids that share that many collide,
+        // which dockerd's random 64-hex ids practically never do (cnmkit check: driver.long-id-prefix-compat).
+        const longTwins = sharedPrefix(eid, other.eid) >= 11;
         out.push({
-          rule: 'driver.interface-name-unique',
-          level: 'must',
-          message: `Join answered SrcName ${srcName}, the name it gave endpoint ${short(other.eid)} (still joined): two containers cannot get one link`,
+          rule: longTwins ? 'driver.long-id-prefix-compat' : 'driver.interface-name-unique',
+          level: longTwins ? 'compat' : 'must',
+          message: `Join answered SrcName ${srcName}, the name it gave endpoint ${short(other.eid)} (still joined): two containers cannot get one link${longTwins ? ` (the ids share their first ${sharedPrefix(eid, other.eid)} characters)` : ''}`,
           context: [other.joined.seq],
         });
         break;
@@ -269,8 +273,13 @@ export class LiveDriverModel {
       e.joined = { seq, srcName, routed };
       e.operInfoSeen = false;
     }
-    void req;
   }
+}
+
+function sharedPrefix(a: string, b: string): number {
+  let i = 0;
+  while (i < a.length && i < b.length && a[i] === b[i]) i++;
+  return i;
 }
 
 function short(id: string): string {

@@ -119,7 +119,7 @@ export class LiveIpamModel {
           const k = this.releaseKey(req);
           if (k !== null) {
             this.countDown(this.releasingAddr, k);
-            this.releaseAddress(seq, k, str(req['Address']), ok, out);
+            this.releaseAddress(seq, k, str(req['PoolID']), str(req['Address']), ok, out);
           }
         }
         break;
@@ -264,10 +264,12 @@ export class LiveIpamModel {
     return this.releasingAddr.has(h.key) || this.releasingPool.has(h.poolId);
   }
 
-  private releaseAddress(seq: number, key: string, text: string, ok: boolean, out: LiveViolation[]): void {
+  private releaseAddress(seq: number, key: string, poolId: string, text: string, ok: boolean, out: LiveViolation[]): void {
     const h = this.held.get(key);
     if (h === undefined) return;
     if (!ok) {
+      // A release naming another pool (a late retry, protocol.md §1.5) may be refused: the address is held elsewhere.
+      if (h.poolId !== poolId) return;
       out.push({ rule: 'ipam.released-address-reusable', level: 'must', message: `ReleaseAddress of the held ${text} was refused: dockerd forgets it anyway, the address leaks`, context: [h.seq] });
       return;
     }

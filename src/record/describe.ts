@@ -9,7 +9,8 @@ function obj(v: unknown): Record<string, unknown> | null {
 }
 
 function shortValue(key: string, v: unknown): string {
-  if (typeof v === 'string') return JSON.stringify(/ID$/.test(key) && v.length > 16 ? `${v.slice(0, 12)}…` : v);
+  // dockerd's 64-hex network/endpoint ids shown as docker shows them (12 characters); PoolIDs are the plugin's and stay whole.
+  if (typeof v === 'string') return JSON.stringify(/^[0-9a-f]{64}$/.test(v) ? `${v.slice(0, 12)}…` : v.length > 80 ? `${v.slice(0, 77)}…` : v);
   const text = JSON.stringify(v) ?? 'null';
   return text.length > 80 ? `${text.slice(0, 77)}…` : text;
 }

@@ -75,3 +75,32 @@ describe('cnmkit record: silent on correct designs (no false alarms at must/shou
     }, 120_000);
   }
 });
+
+/**
+ * Harder: the full `cnmkit check` traffic (protocol, ipam, driver, lifecycle)
+ * through the recorder. It sends what dockerd never sends (foreign-pool
+ * releases, ids sharing 11 characters, parallel storms, hostile bodies); a
+ * correct design still gets no must/should finding from the live checker.
+ */
+describe('cnmkit record: silent on correct designs under the full check traffic', () => {
+  const FULL: readonly Design[] = [
+    { name: 'Docker-faithful IPAM', start: startDockerFaithfulIpam },
+    { name: 'routed L3 (Calico-like)', start: (s) => startRoutedL3Plugin(s), config: { subnets: [...DEFAULT_ROUTED_POOLS] } },
+    { name: 'independent driver, different choices', start: (s) => startFlawedDriver(s, { different: true }) },
+    { name: 'per-address IPAM', start: startPerAddressIpam },
+  ];
+  for (const d of FULL) {
+    it(d.name, async () => {
+      const plugin = await d.start(`${dir.path}/full-${d.name.replace(/\W+/g, '-').slice(0, 20)}.sock`);
+      const rec = await recordInFront(dir.path, plugin.socketPath);
+      try {
+        await runSuites({ socket: rec.socket }, { seed: 3, runs: 8, timeoutMs: 3000, replayDir: null, netns: 'none', ...d.config });
+        expect(rec.calls.length).toBeGreaterThan(500);
+        expect(rec.lines.filter((l) => /^\[(must|should)\]/.test(l))).toEqual([]);
+      } finally {
+        await rec.stop();
+        await plugin.close();
+      }
+    }, 180_000);
+  }
+});
