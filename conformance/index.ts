@@ -17,6 +17,7 @@ export { DriverIds } from './driver/ids.js';
 export { lifecycleSuite } from './lifecycle/index.js';
 export { replay, resendCalls, type ReplayOutcome, type ResentCall } from './replay.js';
 export { readReplayFile, writeReplayFile, replayFileOf, REPLAY_FORMAT, type ReplayFile } from './replay-file.js';
+export { replayTrace, replayJudge, atLevel, formatDivergence, loadReplayInput, parseReplayInput, traceOfReplayFile, replayFileOfTrace, type Divergence, type DivergenceKind, type ReplayedCall, type ReplayInput, type ReplayJudge, type ReplayTraceOptions, type ReplayTraceResult } from './replay-trace/index.js';
 export { createTarget, describeSpec, endpointOfUrl, type Connector, type Target, type TargetSpec, type ConnectOptions } from './target.js';
 export { clientConnector } from './connector.js';
 export { socketRawSender, handlerRawSender, type RawSender, type RawExchange, type RawResult, type RawEndpoint } from './raw.js';

@@ -225,10 +225,10 @@ class Replayer {
     private readonly opts: ReplayTraceOptions,
   ) {}
 
-  private async send(seq: string, path: string, method: string, body: string, request: unknown): Promise<ReplayedCall> {
+  private async send(seq: string, path: string, method: string, body: string | Uint8Array, request: unknown): Promise<ReplayedCall> {
     const res = await this.raw.send({ path, method, body }, this.opts.timeoutMs !== undefined ? { timeoutMs: this.opts.timeoutMs } : {});
     const reply = res.kind === 'reply' ? { status: res.status, headers: res.headers, body: res.body } : null;
-    return { seq, path, body, request, reply, reading: nowReading(path, res) };
+    return { seq, path, body: typeof body === 'string' ? body : Buffer.from(body).toString('utf8'), request, reply, reading: nowReading(path, res) };
   }
 
   private finish(call: ReplayedCall, name: string, found: Divergence[]): void {
@@ -268,7 +268,8 @@ class Replayer {
         return;
       }
     }
-    const sent = rewriteBody(this.ids, recordedBody);
+    // A body that is not UTF-8 (never dockerd's) goes out byte for byte.
+    const sent = c.request.encoding === 'base64' ? { body: Buffer.from(c.request.body, 'base64'), request: null } : rewriteBody(this.ids, recordedBody);
     const call = await this.send(seq, path, c.request.method, sent.body, sent.request);
     const now = call.reading;
     const found: Divergence[] = [];
