@@ -161,6 +161,8 @@ async function runTraceReplay(a: ReplayArgs, input: ReplayInput): Promise<number
       const what = input.kind === 'trace' ? `trace ${a.file}: ${calls} calls in ${input.sessions.length} session(s), recorded ${first.header.startedAt} from ${first.header.upstream.address || first.header.name}` : `replay file ${a.file}: the ${calls} calls of ${input.file.check}`;
       process.stdout.write(`replaying ${what}\n  against ${reference !== null ? 'the embedded reference plugin' : target.description}\n`);
       if (input.damagedLines.length > 0) process.stdout.write(`  ignored the partial line(s) a crash left: ${input.damagedLines.join(', ')}\n`);
+      const seen = input.sessions.flatMap((x) => x.calls.flatMap((c) => c.violations)).filter((v) => v.level !== 'compat');
+      if (seen.length > 0) process.stdout.write(`  the recorder saw ${seen.length} must/should violation(s) then (first: ${seen[0]!.rule}); what counts now is what the plugin does in this replay\n`);
     }
     const result = await replayTrace(input.sessions, raw, {
       timeoutMs,
