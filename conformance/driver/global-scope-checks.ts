@@ -15,6 +15,10 @@
 import type { PluginCaller } from '../../src/client/types.js';
 import { Options } from '../../src/protocol/constants.js';
 import type { RequestOf } from '../../src/protocol/methods.js';
+import { createSwarm } from '../../src/daemon/swarm.js';
+import { formatCidr } from '../cidr.js';
+import { summarizeRecord } from '../counterexample.js';
+import { StandInHost } from '../lifecycle/harness.js';
 import type { Check, CheckContext } from '../types.js';
 import { allocatePool, ctxPort, driverDesign, releasePool, trackNetwork, type Design, type PoolAddressing } from './addressing.js';
 import { join, openEndpoint, teardown, type OpenNetwork } from './helpers.js';
@@ -27,6 +31,7 @@ export const GlobalScopeIds = {
   reallocate: 'driver.global-reallocate',
   free: 'driver.global-free',
   freeUnknown: 'driver.global-free-unknown-compat',
+  swarmLifecycle: 'driver.global-swarm-lifecycle',
 } as const;
 
 /** Skips unless GetCapabilities says Scope "global". */
@@ -192,4 +197,72 @@ export const globalFreeUnknownCompat: Check = {
   },
 };
 
-export const globalScopeChecks = [globalAllocate, globalCreateAllocated, globalReallocate, globalFree, globalFreeUnknownCompat] as const;
+
+/**
+ * The whole choreography on the daemon simulator's swarm (src/daemon/swarm.ts):
+ * the manager allocates, a worker creates the network from the allocation, two
+ * tasks run on it and stop, the worker deletes the network, the manager frees it.
+ * The manager and the worker are two connections to the plugin under test. The
+ * addresses come from Docker's default IPAM (one instance per host, cnmkit's
+ * reference IPAM playing it) unless the driver only works with its own IPAM.
+ */
+export const globalSwarmLifecycle: Check = {
+  id: GlobalScopeIds.swarmLifecycle,
+  title: 'Swarm network create, tasks and rm succeed',
+  level: 'must',
+  reason:
+    'protocol.md §4.9: docker network create on the manager (pools in the global space, AllocateNetwork), a task on a node (RequestPool with the manager\'s subnet in the local space, CreateNetwork with the allocation, the manager\'s address, CreateEndpoint, Join, ...), its end (teardown, DeleteNetwork once the node has no endpoint left) and docker network rm (FreeNetwork, releases): a refusal anywhere fails the create, the task or leaves the network half made.',
+  requires: ['driver'],
+  async run(ctx: CheckContext) {
+    await requireGlobalScope(ctx);
+    const design = await globalDesign(ctx);
+    const slot = ctx.pools.next().v4[0];
+    if (!slot) ctx.skip('no IPv4 pool to test with (give an IPv4 --subnet)');
+    const pluginIpam = design.mode === 'plugin' && ctx.capabilities.has('ipam');
+    const closers: Array<() => Promise<void>> = [];
+    const ipamFor = async (caller: PluginCaller): Promise<PluginCaller> => {
+      if (pluginIpam) return caller;
+      // dockerd's built-in default IPAM, one per host; cnmkit's reference IPAM plays it.
+      const [{ inProcessPlugin }, { createIpam }] = await Promise.all([import('../../src/daemon/inprocess.js'), import('../../src/ipam/index.js')]);
+      const p = await inProcessPlugin({ ipam: createIpam(), profile: ctx.config.profile, label: 'default IPAM' });
+      closers.push(() => p.close());
+      return p.client;
+    };
+    const workerCaller = await ctx.connect();
+    const managerIpam = await ipamFor(pluginIpam ? await ctx.connect() : ctx.caller);
+    const workerIpam = await ipamFor(pluginIpam ? await ctx.connect() : workerCaller);
+    const swarm = createSwarm({
+      manager: { name: 'manager', driver: ctx.caller, ipam: managerIpam, backend: new StandInHost({ seed: 1 }) },
+      workers: [{ name: 'worker', driver: workerCaller, ipam: workerIpam, backend: new StandInHost({ seed: ctx.seed >>> 0 || 2 }) }],
+      profile: ctx.config.profile,
+      driverName: 'plugin-under-test',
+      ids: ctx.seed >>> 0 || 1,
+    });
+    const steps: string[] = [];
+    const step = async <T>(what: string, fn: () => Promise<T>): Promise<T> => {
+      steps.push(what);
+      try {
+        return await fn();
+      } catch (e) {
+        const calls = swarm.callLog().slice(-24).map((c) => summarizeRecord(c.entry.record));
+        ctx.fail(`${what}: ${e instanceof Error ? e.message : String(e)}`, { steps: [...steps], calls });
+      }
+    };
+    try {
+      await step('swarm init (plugin enabled on each node)', () => swarm.init());
+      const subnet = formatCidr(slot);
+      await step(`docker network create -d plugin --subnet ${subnet} ov (manager)`, () => swarm.networkCreate({ name: 'ov', driverOpts: { ...ctx.config.driverOpts }, ipv4: [{ subnet }] }));
+      await step('task t1 on the worker', () => swarm.containerRun({ name: 't1', node: 'worker', network: 'ov' }));
+      await step('task t2 on the worker', () => swarm.containerRun({ name: 't2', node: 'worker', network: 'ov' }));
+      await step('task t1 ends', () => swarm.containerStop('t1'));
+      await step('task t2 ends (the worker deletes the network)', () => swarm.containerStop('t2'));
+      await step('docker network rm ov (manager)', () => swarm.networkRm('ov'));
+      for (const w of swarm.warnings()) ctx.note(`${w.node}: ${w.warning} (dockerd only logs it)`);
+    } finally {
+      swarm.close();
+      for (const c of closers.reverse()) await c();
+    }
+  },
+};
+
+export const globalScopeChecks = [globalAllocate, globalCreateAllocated, globalReallocate, globalFree, globalSwarmLifecycle, globalFreeUnknownCompat] as const;

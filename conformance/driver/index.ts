@@ -11,7 +11,7 @@ import { driverModelCheck } from './model-check.js';
 import { ipv6Endpoint } from './ipv6-check.js';
 import { netnsLinux } from './netns-check.js';
 import { driverBlindSpotChecks } from './blind-spot-checks.js';
-import { globalAllocate, globalCreateAllocated, globalFree, globalFreeUnknownCompat, globalReallocate } from './global-scope-checks.js';
+import { globalAllocate, globalCreateAllocated, globalFree, globalFreeUnknownCompat, globalReallocate, globalSwarmLifecycle } from './global-scope-checks.js';
 
 const MODEL = 'model-based';
 
@@ -99,5 +99,5 @@ export const driverModelChecks = [
 export const driverSuite: Suite = {
   id: 'driver',
   title: 'Network driver',
-  checks: [...driverModelChecks, ipv6Endpoint, concurrentLifecycles, ...driverBlindSpotChecks, globalAllocate, globalCreateAllocated, globalReallocate, globalFree, timelyLifecycle, netnsLinux, dstPrefixCompat, externalConnectivityCompat, deleteUnknownCompat, globalFreeUnknownCompat],
+  checks: [...driverModelChecks, ipv6Endpoint, concurrentLifecycles, ...driverBlindSpotChecks, globalAllocate, globalCreateAllocated, globalReallocate, globalFree, globalSwarmLifecycle, timelyLifecycle, netnsLinux, dstPrefixCompat, externalConnectivityCompat, deleteUnknownCompat, globalFreeUnknownCompat],
 };

@@ -169,7 +169,7 @@ async function resolveSetup(ctx: CheckContext): Promise<Setup> {
     return { driverMode: 'reference', ipamMode: 'plugin' };
   }
   const caps = await ctx.caller.tryCall('NetworkGetCapabilities', undefined, { timeoutMs: ctx.config.timeoutMs });
-  if (caps.ok && caps.value.Scope === 'global') ctx.skip('global-scope driver: dockerd creates its networks only in swarm mode, which is not simulated (protocol.md §4.9)');
+  if (caps.ok && caps.value.Scope === 'global') ctx.skip('global-scope driver: dockerd creates its networks only in swarm mode; driver.global-swarm-lifecycle and the other driver.global-* checks drive it as swarm does (protocol.md §4.9)');
   if (choice === 'plugin') {
     if (!hasIpam) ctx.skip('--ipam-driver plugin: the plugin is not an IPAM');
     return { driverMode: 'plugin', ipamMode: 'plugin' };

@@ -27,7 +27,7 @@ afterAll(async () => {
   await dir.remove();
 });
 
-const GLOBAL = [GlobalScopeIds.allocate, GlobalScopeIds.createAllocated, GlobalScopeIds.reallocate, GlobalScopeIds.free];
+const GLOBAL = [GlobalScopeIds.allocate, GlobalScopeIds.createAllocated, GlobalScopeIds.reallocate, GlobalScopeIds.free, GlobalScopeIds.swarmLifecycle];
 
 function runOn(start: (socket: string) => Promise<Pick<ListeningPlugin, 'close'>>, config: Partial<ConformanceConfig>): Promise<RunReport> {
   return runPlugin(dir, start, { runs: 10, netns: 'none', ...config });
@@ -147,5 +147,24 @@ describe('global-scope bugs that break swarm are caught', () => {
     expect(r.message).toMatch(/swarm never releases the network's gateway and pool/);
     const c = result(report, GlobalScopeIds.freeUnknown);
     expect([c.status, c.level]).toEqual(['failed', 'compat']);
+  });
+
+  it('a driver that assumes 64-hex network ids (true of local networks only): the swarm id is refused, and the choreography names the step', async () => {
+    const report = await runOn(
+      (s) =>
+        startGlobalDriver(s, 'stateless', {
+          '/NetworkDriver.CreateNetwork': (b) => {
+            const id = String(b['NetworkID']);
+            if (!/^[0-9a-f]{64}$/.test(id)) refuse(`network id ${id} is not 64 hex characters`);
+            return {};
+          },
+        }),
+      { suites: ['driver'] },
+    );
+    expect(result(report, GlobalScopeIds.allocate).status).toBe('passed');
+    expect(result(report, GlobalScopeIds.createAllocated).status).toBe('failed');
+    const r = result(report, GlobalScopeIds.swarmLifecycle);
+    expect([r.status, r.level]).toEqual(['failed', 'must']);
+    expect(r.message).toMatch(/^task t1 on the worker: .*is not 64 hex characters/);
   });
 });
