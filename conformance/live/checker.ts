@@ -72,6 +72,14 @@ export class LiveChecker {
         message: `${call.method} with an empty body (dockerd's retry after a timeout or reset, protocol.md §1.5) was answered as a success: read as defaults it allocates a second time; answer 400`,
       });
     }
+    if (reply === null && transportError !== undefined) {
+      // The plugin dropped dockerd's call (died or cut the reply): dockerd retries it with an empty body (protocol.md §1.5).
+      if (/^(upstream-closed|not-http)/.test(transportError)) {
+        v.push({ rule: 'protocol.no-reply', level: 'should', message: `${call.method} got no complete reply (${transportError}): dockerd retries it, with an empty body if the first attempt was sent (protocol.md §1.5)` });
+      } else if (transportError.startsWith('upstream-unreachable')) {
+        v.push({ rule: 'protocol.plugin-unreachable', level: 'should', message: `${call.method} could not reach the plugin (${transportError}): dockerd retries for about 15 s, then fails the command` });
+      }
+    }
     if (reply !== null && durMs > this.timeoutMs) {
       v.push({ rule: 'protocol.timely-replies', level: 'should', message: `${call.method} took ${(durMs / 1000).toFixed(1)} s: a managed plugin's call times out after ${this.timeoutMs / 1000} s and is retried with an empty body` });
     }

@@ -236,6 +236,9 @@ export class LiveDriverModel {
         break;
       }
     }
+    if (srcName === '' && (str(reply['Gateway']) !== '' || str(reply['GatewayIPv6']) !== '')) {
+      out.push({ rule: 'driver.join-gateway', level: 'must', message: 'Join answered a gateway but no SrcName: the container gets no interface on this network, so the gateway is unreachable (the start fails)' });
+    }
     if (dstPrefix !== '' && dstPrefix !== 'eth') out.push({ rule: 'driver.dst-prefix-compat', level: 'compat', message: `DstPrefix ${JSON.stringify(dstPrefix)}; Docker's drivers use "eth"` });
     const routes = Array.isArray(reply['StaticRoutes']) ? (reply['StaticRoutes'] as RouteLike[]) : [];
     const gw = str(reply['Gateway']);

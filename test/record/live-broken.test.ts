@@ -197,7 +197,9 @@ describe('cnmkit record flags the broken driver fixtures live', () => {
     await c.call('NetworkGetCapabilities', undefined as never);
     await c.call('CreateNetwork', { NetworkID: NID, Options: { 'com.docker.network.enable_ipv6': false, 'com.docker.network.generic': {} }, IPv4Data: [{ AddressSpace: 'LocalDefault', Gateway: '10.78.0.1/24', Pool: '10.78.0.0/24' }], IPv6Data: [] });
     for (let i = 1; i <= 3; i++) {
-      const ep = await c.tryCall('CreateEndpoint', { NetworkID: NID, EndpointID: eid(i), Interface: { Address: `10.78.0.${i + 1}/24`, AddressIPv6: '', MacAddress: opts.mac ? `02:42:0a:4e:00:0${i + 1}` : '' }, Options: { 'com.docker.network.endpoint.exposedports': [], 'com.docker.network.portmap': [] } });
+      // The third container publishes a port (the entries dockerd really sends, protocol.md App. B).
+      const ports = i === 3 ? [{ Proto: 6, Port: 80 }] : [];
+      const ep = await c.tryCall('CreateEndpoint', { NetworkID: NID, EndpointID: eid(i), Interface: { Address: `10.78.0.${i + 1}/24`, AddressIPv6: '', MacAddress: opts.mac ? `02:42:0a:4e:00:0${i + 1}` : '' }, Options: { 'com.docker.network.endpoint.exposedports': ports, 'com.docker.network.portmap': [] } });
       if (!ep.ok) continue;
       const j = await c.tryCall('Join', { NetworkID: NID, EndpointID: eid(i), SandboxKey: `/var/run/docker/netns/${i}`, Options: {} });
       if (j.ok) await c.tryCall('EndpointOperInfo', { NetworkID: NID, EndpointID: eid(i) });
@@ -218,6 +220,8 @@ describe('cnmkit record flags the broken driver fixtures live', () => {
     { flaw: 'operinfo-404', rule: 'driver.endpoint-oper-info' },
     { flaw: 'route-hardcoded-hop', rule: 'driver.static-routes' },
     { flaw: 'bad-scope', rule: 'reply.schema' },
+    { flaw: 'no-srcname', rule: 'driver.join-gateway' },
+    { flaw: 'crash-port-entries', rule: 'protocol.no-reply' },
   ];
   for (const k of driverCases) {
     it(`${k.flaw} -> ${k.rule}`, async () => {
