@@ -78,16 +78,18 @@ describe.skipIf(skip !== null)('shared IPAM on one etcd member', () => {
     'GlobalDefault/10.9.0.0/29',
     'GlobalDefault/10.9.0.8/29',
     'GlobalDefault/fd00::/125',
+    'GlobalDefault/fd00:1::/64',
+    'GlobalDefault/fd00:1::/64/fd00:1::ffff:ffff:ffff:0/112',
     'GlobalDefault/10.1.0.0/31',
     'GlobalDefault/bogus',
     'GlobalDefault/10.1.0.0/29/x',
   ];
-  const ADDRS = ['10.1.0.0', '10.1.0.1', '10.1.0.2', '10.1.0.7', '10.1.0.9', '10.1.0.15', '10.9.0.3', 'fd00::3', '::ffff:10.1.0.2', 'x', ''];
+  const ADDRS = ['10.1.0.0', '10.1.0.1', '10.1.0.2', '10.1.0.7', '10.1.0.9', '10.1.0.15', '10.9.0.3', 'fd00::3', '::ffff:10.1.0.2', 'fd00:1::', 'fd00:1::1', 'fd00:1::ffff:ffff:ffff:ffff', 'fd00:1::ffff:ffff:ffff:0', 'x', ''];
   const opArb: fc.Arbitrary<Op> = fc.oneof(
     fc.record({
       k: fc.constant('pool' as const),
-      pool: fc.constantFrom('', '10.1.0.0/29', '10.1.0.0/28', 'fd00::/125', '10.1.0.0/31', 'nope'),
-      sub: fc.constantFrom('', '', '10.1.0.8/29', '10.1.0.0/30'),
+      pool: fc.constantFrom('', '10.1.0.0/29', '10.1.0.0/28', 'fd00::/125', '10.1.0.0/31', 'fd00:1::/64', 'nope'),
+      sub: fc.constantFrom('', '', '10.1.0.8/29', '10.1.0.0/30', 'fd00:1::ffff:ffff:ffff:0/112'),
       v6: fc.boolean(),
     }),
     fc.record({ k: fc.constant('relPool' as const), id: fc.constantFrom(...POOL_IDS) }),
@@ -102,7 +104,7 @@ describe.skipIf(skip !== null)('shared IPAM on one etcd member', () => {
         const model = newModel();
         for (const op of ops) expect(await runShared(shared, op), JSON.stringify(op)).toEqual(runModel(model, op));
       }),
-      { numRuns: 60 },
+      { numRuns: 100 },
     );
   });
 
