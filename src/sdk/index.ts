@@ -17,7 +17,10 @@
  *   in-process transport.
  * - `servePlugin` adds the listener (unix socket, TCP, TLS, discovery files)
  *   and a lean HTTP/1.1 layer (src/sdk/http1.ts) with keep-alive (10 min idle
- *   by default), pipelining, limits and per-connection deadlines.
+ *   by default), pipelining, limits and per-connection deadlines. It also
+ *   turns off V8's parallel scavenging for the process (`latencyGc: false`
+ *   keeps it): on a busy small host it stretches GC pauses into the slowest
+ *   calls (src/sdk/gc.ts, bench/server).
  */
 export { servePlugin } from './serve.js';
 export type { ListenOptions, NamedSocketListen, PluginServer, ServePluginOptions, SocketListen, TcpListen, TlsFiles } from './serve.js';
