@@ -146,4 +146,33 @@ describe('cnmkit record (CLI)', () => {
     expect(parsed.at(-1)!.type).toBe('summary');
     expect(readTrace(r.trace).sessions[0]!.header.upstream.kind).toBe('url');
   }, 60_000);
+
+  it('--upstream-plugin NAME finds a legacy plugin as dockerd does (root: /run/docker/plugins)', async (t) => {
+    if (process.getuid?.() !== 0) return t.skip('needs root to place a socket in /run/docker/plugins');
+    const name = `cnmkit-rec-up-${process.pid}`;
+    const { mkdirSync, rmSync } = await import('node:fs');
+    mkdirSync('/run/docker/plugins', { recursive: true });
+    const plugin = await startMiniIpam(`/run/docker/plugins/${name}.sock`, []);
+    try {
+      const socket = `${dir.path}/up-plugin.sock`;
+      const trace = `${dir.path}/up-plugin.jsonl`;
+      const { child } = await startCli(['record', '--upstream-plugin', name, '--name', 'up-plugin', '--socket', socket, '--out', trace, '--netns', 'none'], /serving/);
+      const c = await connect({ socket }, { timeoutMs: 3000 });
+      await c.call('GetDefaultAddressSpaces', undefined as never);
+      await c.close();
+      child.kill('SIGINT');
+      expect(await new Promise((r) => child.once('exit', (code) => r(code)))).toBe(0);
+      const h = readTrace(trace).sessions[0]!.header;
+      expect(h.upstream).toEqual({ kind: 'plugin', address: name, socket: `/run/docker/plugins/${name}.sock` });
+    } finally {
+      await plugin.close();
+      rmSync(`/run/docker/plugins/${name}.sock`, { force: true });
+    }
+  }, 60_000);
+
+  it('--upstream-plugin of a name nobody serves: one line, exit 2', async () => {
+    const r = await runCli(['record', '--upstream-plugin', `nobody-${process.pid}`, '--name', 'x', '--socket', `${dir.path}/nobody.sock`], { timeoutMs: 60_000 });
+    expect(r.code).toBe(2);
+    expect(r.stderr).toMatch(/no legacy plugin of that name/);
+  }, 60_000);
 });
