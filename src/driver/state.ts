@@ -6,9 +6,8 @@
  */
 import { mkdir, open, readFile, rename } from 'node:fs/promises';
 import { join } from 'node:path';
-import type { StaticRoute } from '../protocol/messages.js';
 import { DriverError } from './errors.js';
-import type { PoolConfig } from './options.js';
+import type { NetworkConfig } from './options.js';
 
 export const DRIVER_STATE_VERSION = 1;
 
@@ -32,18 +31,12 @@ export interface EndpointRecord {
   external: boolean;
 }
 
-export interface NetworkRecord {
+/** A network as CreateNetwork configured it (the parsed options it keeps), plus what the driver made. */
+export interface NetworkRecord extends Pick<NetworkConfig, 'mtu' | 'internal' | 'dstPrefix' | 'staticRoutes' | 'disableGatewayService' | 'ipv4' | 'ipv6'> {
   readonly id: string;
   readonly bridge: string;
   /** MAC set on the bridge at creation (stable gateway MAC); absent in states of older versions. */
   readonly bridgeMac?: string;
-  readonly mtu: number;
-  readonly internal: boolean;
-  readonly dstPrefix: string;
-  readonly staticRoutes: readonly StaticRoute[];
-  readonly disableGatewayService: boolean;
-  readonly ipv4: readonly PoolConfig[];
-  readonly ipv6: readonly PoolConfig[];
   /** Canonical JSON of the CreateNetwork request, to recognise a retry. */
   readonly requestKey: string;
   /** `cnmkit.segment` from the swarm manager's AllocateNetwork (global scope), when given. */
