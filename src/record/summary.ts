@@ -10,27 +10,44 @@ export function percentile(sorted: readonly number[], p: number): number {
 
 const round = (v: number): number => Math.round(v * 1000) / 1000;
 
+/** Durations kept per method: every one up to this many, then a uniform sample of this size (a week-long session stays small). */
+const SAMPLE = 100_000;
+
+interface Durations {
+  n: number;
+  max: number;
+  readonly sample: number[];
+}
+
 export class SessionStats {
   calls = 0;
   readonly violations: Record<ViolationLevel, number> = { must: 0, should: 0, compat: 0 };
-  private readonly durations = new Map<string, number[]>();
+  private readonly durations = new Map<string, Durations>();
 
   add(methodKey: string, durMs: number, levels: readonly ViolationLevel[]): void {
     this.calls++;
     for (const l of levels) this.violations[l]++;
-    let list = this.durations.get(methodKey);
-    if (list === undefined) {
-      list = [];
-      this.durations.set(methodKey, list);
+    let d = this.durations.get(methodKey);
+    if (d === undefined) {
+      d = { n: 0, max: 0, sample: [] };
+      this.durations.set(methodKey, d);
     }
-    list.push(durMs);
+    d.n++;
+    if (durMs > d.max) d.max = durMs;
+    if (d.sample.length < SAMPLE) d.sample.push(durMs);
+    else {
+      // Reservoir sampling (Algorithm R): every duration so far is in the sample with equal chance.
+      const j = Math.floor(Math.random() * d.n);
+      if (j < SAMPLE) d.sample[j] = durMs;
+    }
   }
 
   latency(): Record<string, LatencyStats> {
     const out: Record<string, LatencyStats> = {};
     for (const key of [...this.durations.keys()].sort()) {
-      const sorted = [...this.durations.get(key)!].sort((a, b) => a - b);
-      out[key] = { n: sorted.length, p50Ms: round(percentile(sorted, 50)), p99Ms: round(percentile(sorted, 99)), maxMs: round(sorted[sorted.length - 1]!) };
+      const d = this.durations.get(key)!;
+      const sorted = [...d.sample].sort((a, b) => a - b);
+      out[key] = { n: d.n, p50Ms: round(percentile(sorted, 50)), p99Ms: round(percentile(sorted, 99)), maxMs: round(d.max) };
     }
     return out;
   }
