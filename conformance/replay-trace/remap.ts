@@ -97,14 +97,16 @@ export class IdMap {
     return k;
   }
 
-  /** The recording's automatic pool `from` is `to` now (pools that overlap an existing move are not moved again). */
+  /** The recording's automatic pool `from` is `to` now. */
   learnPool(from: string, to: string): void {
     const a = parseCidrWithAddress(from)?.cidr;
     const b = parseCidrWithAddress(to)?.cidr;
     if (a === undefined || b === undefined || a.family !== b.family) return;
-    if (a.base === b.base && a.prefix === b.prefix) return;
-    const clash = (c: Cidr): boolean => this.moves.some((m) => overlapsCidr(m.from, c) || overlapsCidr(m.to, c));
-    if (clash(a) || clash(b) || overlapsCidr(a, b)) return;
+    if (sameCidr(a, b) || overlapsCidr(a, b)) return;
+    if (this.moves.some((m) => sameCidr(m.from, a) && sameCidr(m.to, b))) return;
+    // A pool handed out again after its network went (either side): the latest move wins.
+    const clash = (m: PoolMove): boolean => [a, b].some((c) => overlapsCidr(m.from, c) || overlapsCidr(m.to, c));
+    for (let i = this.moves.length - 1; i >= 0; i--) if (clash(this.moves[i]!)) this.moves.splice(i, 1);
     this.moves.push({ from: a, to: b });
   }
 
@@ -140,9 +142,13 @@ export class IdMap {
     if (c === null) return s;
     const family = c.cidr.family;
     if (c.addr === c.cidr.base && c.cidr.prefix < (family === 4 ? 32 : 128)) {
-      // A pool: moves as a whole.
+      // A pool: moves as a whole; a block inside a moved pool moves with its offset (an explicit
+      // --subnet inside the plugin's new automatic pool goes where it is free now, as it was then).
       for (const m of this.moves) if (sameCidr(m.from, c.cidr)) return formatCidr(m.to);
-      for (const m of this.moves) if (sizeOf(m.from) === sizeOf(m.to) && sameCidr(m.to, c.cidr)) return formatCidr(m.from);
+      for (const m of this.moves) {
+        const moved = moveBlock(c.cidr, m.from, m.to) ?? moveBlock(c.cidr, m.to, m.from);
+        if (moved !== null) return formatCidr(moved);
+      }
       return s;
     }
     const to = unkey(this.addresses.map(key(family, c.addr)));
@@ -163,6 +169,14 @@ export class IdMap {
     }
     return v;
   }
+}
+
+/** `block` inside `src`, at the same offset inside `dst` when it fits there; null otherwise. */
+function moveBlock(block: Cidr, src: Cidr, dst: Cidr): Cidr | null {
+  if (block.family !== src.family || block.prefix < src.prefix || !inside(src, block.family, block.base)) return null;
+  const off = block.base - src.base;
+  if (off + sizeOf(block) > sizeOf(dst)) return null;
+  return { family: dst.family, base: dst.base + off, prefix: block.prefix };
 }
 
 function bare(a: string): string {

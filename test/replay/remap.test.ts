@@ -57,6 +57,27 @@ describe('IdMap', () => {
     expect(ids.rewriteString('10.180.7.5')).toBe('10.250.0.5');
   });
 
+  it('a block inside a moved pool moves with its offset, both ways, when it fits', () => {
+    const ids = new IdMap();
+    ids.learnPool('172.17.0.0/16', '10.180.5.0/24');
+    // The recording later used 10.180.5.0/24 explicitly (free then); the plugin now holds it: sent as the block free now.
+    expect(ids.rewriteString('10.180.5.0/24')).toBe('172.17.0.0/24');
+    expect(ids.rewriteString('10.180.5.128/25')).toBe('172.17.0.128/25');
+    // A block of the recorded automatic pool that fits the new one.
+    expect(ids.rewriteString('172.17.0.64/26')).toBe('10.180.5.64/26');
+    expect(ids.rewriteString('172.17.1.0/24')).toBe('172.17.1.0/24');
+  });
+
+  it('a pool handed out again replaces the move it clashes with', () => {
+    const ids = new IdMap();
+    ids.learnPool('172.17.0.0/16', '10.180.0.0/24');
+    // That network went; the next automatic pool is 172.18.0.0/16 in the recording, 10.180.0.0/24 again now.
+    ids.learnPool('172.18.0.0/16', '10.180.0.0/24');
+    expect(ids.rewriteString('172.18.0.0/16')).toBe('10.180.0.0/24');
+    expect(ids.rewriteString('172.18.0.1/16')).toBe('10.180.0.1/24');
+    expect(ids.rewriteString('172.17.0.0/16')).toBe('172.17.0.0/16');
+  });
+
   it('MACs are matched without regard to case', () => {
     const ids = new IdMap();
     ids.learnMac('02:42:AC:11:00:02', 'ee:ee:ee:ee:ee:ee');
