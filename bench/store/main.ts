@@ -253,6 +253,8 @@ export async function main(): Promise<void> {
   const fmt = (cells: string[]): string => cells.map((c, i) => c.padEnd(widths[i]!)).join('  ');
   console.log(fmt(header));
   for (const row of table) console.log(fmt(row));
-  const two = rows.find((r) => r.instances === 2 && r.config === 'etcd, shared pool');
-  if (two !== undefined) console.log(`2 instances, shared pool: ${two.rate.toFixed(0)} allocs/s (target >= 5000): ${two.rate >= 5000 ? 'met' : 'NOT met'}`);
+  // Target: >= 5000 acknowledged allocations/s with 2 instances.
+  for (const r of rows.filter((x) => x.instances === 2)) {
+    console.log(`2 instances, ${r.config.slice('etcd, '.length)}: ${r.rate.toFixed(0)} allocs/s (target >= 5000): ${r.rate >= 5000 ? 'met' : 'NOT met'}`);
+  }
 }
