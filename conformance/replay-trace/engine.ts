@@ -48,6 +48,9 @@ export interface ReplayedCall {
   readonly request: unknown;
   readonly reply: { readonly status: number; readonly headers: Readonly<Record<string, string>>; readonly body: string } | null;
   readonly reading: ReplyReading;
+  /** Epoch ms (fractional) when the request went out and when the reply (or the error) came; 0 for a call not sent. */
+  readonly t0: number;
+  readonly t1: number;
 }
 
 export interface ReplayVerdict {
@@ -226,9 +229,11 @@ class Replayer {
   ) {}
 
   private async send(seq: string, path: string, method: string, body: string | Uint8Array, request: unknown): Promise<ReplayedCall> {
+    const t0 = performance.timeOrigin + performance.now();
     const res = await this.raw.send({ path, method, body }, this.opts.timeoutMs !== undefined ? { timeoutMs: this.opts.timeoutMs } : {});
+    const t1 = performance.timeOrigin + performance.now();
     const reply = res.kind === 'reply' ? { status: res.status, headers: res.headers, body: res.body } : null;
-    return { seq, path, body: typeof body === 'string' ? body : Buffer.from(body).toString('utf8'), request, reply, reading: nowReading(path, res) };
+    return { seq, path, body: typeof body === 'string' ? body : Buffer.from(body).toString('utf8'), request, reply, reading: nowReading(path, res), t0, t1 };
   }
 
   private finish(call: ReplayedCall, name: string, found: Divergence[]): void {
@@ -264,7 +269,7 @@ class Replayer {
         }
         const found: Divergence[] = [{ seq, call: name, kind: 'not-sent', level: 'compat', message: `not sent: the plugin gives the gateway ${gw} in RequestPool Data, so dockerd asks for none` }];
         this.divergences.push(...found);
-        this.opts.onCall?.({ seq, path, body: '', request: askedValue, reply: null, reading: { ok: true, value: {} } }, found);
+        this.opts.onCall?.({ seq, path, body: '', request: askedValue, reply: null, reading: { ok: true, value: {} }, t0: 0, t1: 0 }, found);
         return;
       }
     }

@@ -6,3 +6,4 @@ export { shapeOf, shapeDiff, type Shape } from './shape.js';
 export { traceOfReplayFile, replayFileOfTrace, type ReplayFileHeader, type ReplayFileCall } from './replay-file-trace.js';
 export { loadReplayInput, parseReplayInput, type ReplayInput } from './load.js';
 export { replayJudge } from './judge.js';
+export { traceLineOf } from './out.js';

@@ -9,6 +9,7 @@
  *   compares the statuses. Exit 1 when the violation still shows, 0 when it is gone.
  * Exit 2: usage error or the plugin is unreachable.
  */
+import { writeFileSync } from 'node:fs';
 import type { Argv } from 'yargs';
 import {
   consoleReport,
@@ -20,8 +21,9 @@ import {
   type RawSender,
   type TargetSpec,
 } from '../../conformance/index.js';
-import { atLevel, formatDivergence, loadReplayInput, replayJudge, replayTrace, type Divergence, type ReplayInput } from '../../conformance/replay-trace/index.js';
-import { headerValue, TraceFormatError, type ViolationLevel } from '../record/trace.js';
+import { atLevel, formatDivergence, loadReplayInput, replayJudge, replayTrace, traceLineOf, type Divergence, type ReplayInput } from '../../conformance/replay-trace/index.js';
+import { cnmkitVersion } from '../record/session.js';
+import { headerValue, TRACE_FORMAT, TraceFormatError, TraceWriter, type ViolationLevel } from '../record/trace.js';
 import { UsageError } from '../errors.js';
 import { MULTI_SUITE_ID, replayInstances } from '../../conformance/multi/index.js';
 import { listOf } from './check.js';
@@ -39,6 +41,7 @@ interface ReplayArgs {
   calls?: boolean;
   level: ViolationLevel;
   reporter: 'console' | 'json';
+  out?: string;
   timeout?: number;
 }
 
@@ -57,6 +60,7 @@ export function registerReplay(cli: Argv): Argv {
         .option('calls', { type: 'boolean', describe: 'replay file: replay its recorded calls with re-mapped ids (as a trace) instead of rerunning the check' })
         .option('level', { choices: ['must', 'should', 'compat'] as const, default: 'should' as const, describe: 'trace replay: lowest divergence level that fails (exit 1)' })
         .option('reporter', { choices: ['console', 'json'] as const, default: 'console' as const, describe: 'trace replay: one line per divergence, or one JSON document' })
+        .option('out', { type: 'string', describe: 'trace replay: write the replayed session as a trace (for simulate --trace, or to replay again)' })
         .option('timeout', { type: 'number', describe: 'per-call timeout in seconds (default: the one recorded)' }),
     async (argv) => {
       process.exitCode = await runReplay(argv as unknown as ReplayArgs);
@@ -164,10 +168,17 @@ async function runTraceReplay(a: ReplayArgs, input: ReplayInput): Promise<number
       const seen = input.sessions.flatMap((x) => x.calls.flatMap((c) => c.violations)).filter((v) => v.level !== 'compat');
       if (seen.length > 0) process.stdout.write(`  the recorder saw ${seen.length} must/should violation(s) then (first: ${seen[0]!.rule}); what counts now is what the plugin does in this replay\n`);
     }
+    const out = a.out === undefined ? null : openOut(a.out, input, target.description);
+    let written = 0;
     const result = await replayTrace(input.sessions, raw, {
       timeoutMs,
       judge: replayJudge(profileOf(input)),
-      onCall: (_c, found) => {
+      onCall: (c, found) => {
+        const line = out === null ? null : traceLineOf(c, written + 1, found);
+        if (line !== null) {
+          out!.append(line);
+          written++;
+        }
         if (lines) for (const d of atLevel(found, a.level)) process.stdout.write(`${formatDivergence(d)}\n`);
       },
     });
@@ -183,10 +194,36 @@ async function runTraceReplay(a: ReplayArgs, input: ReplayInput): Promise<number
     } else {
       process.stdout.write(`${JSON.stringify({ file: a.file, kind: input.kind, target: target.description, level: a.level, calls: result.calls.length, unjudged: result.unjudged, divergences: result.divergences, failed: failing.length > 0 }, null, 2)}\n`);
     }
+    if (out !== null) {
+      out.close();
+      if (lines) process.stdout.write(`wrote ${a.out} (${written} calls)\n`);
+    }
     return failing.length > 0 ? 1 : 0;
   } finally {
     await reference?.close();
   }
+}
+
+/** `--out`: a new trace (an existing file is replaced) whose header names the replay. */
+function openOut(path: string, input: ReplayInput, target: string): TraceWriter {
+  try {
+    writeFileSync(path, '');
+  } catch (e) {
+    throw new UsageError(`--out ${path}: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`);
+  }
+  const w = TraceWriter.open(path);
+  const first = input.sessions[0]!.header;
+  w.append({
+    type: 'header',
+    format: TRACE_FORMAT,
+    name: `replay of ${first.name}`,
+    socket: '',
+    upstream: { kind: 'socket', address: target },
+    startedAt: new Date().toISOString(),
+    cnmkit: cnmkitVersion(),
+    ...(first.profile !== undefined ? { profile: first.profile } : {}),
+  });
+  return w;
 }
 
 /** A failure of the multi suite, rerun against every instance (same check seed and fast-check path). */

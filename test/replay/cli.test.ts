@@ -82,6 +82,21 @@ describe('cnmkit replay TRACE', () => {
     expect(r.stderr).toContain('bad.jsonl');
   });
 
+  it('--out writes the replayed session as a trace: it shows in simulate --trace and replays again', async () => {
+    const out = join(dir, 'replayed.jsonl');
+    const r = await runCli(['replay', trace, '--socket', await other(), '--out', out]);
+    expect(r.code).toBe(0);
+    expect(r.stdout).toContain(`wrote ${out} (66 calls)`);
+    const view = await runCli(['simulate', '--trace', out]);
+    expect(view.code).toBe(0);
+    expect(view.stdout).toContain('# Recorded session: replay of test');
+    // The other plugin's own choices are in it: its PoolIDs and address space.
+    expect(view.stdout).toMatch(/"AddressSpace":"OtherLocal"/);
+    const again = await runCli(['replay', out, '--socket', await fresh(otherPluginMethods(8))]);
+    expect(again.stdout).toContain('no divergence at or above --level should');
+    expect(again.code).toBe(0);
+  });
+
   it('a plugin that does not answer: one line, exit 2 (not a divergence per call)', async () => {
     const r = await runCli(['replay', trace, '--socket', join(dir, 'nobody.sock')]);
     expect(r.code).toBe(2);
