@@ -38,9 +38,11 @@ export interface SharedSpaceOptions {
   maxBatch?: number;
 }
 
-/** Thrown inside a computation when a key is not in the cache yet. */
-class Need {
-  constructor(readonly key: string) {}
+/** Thrown inside a computation when a key is not in the cache yet (caught by the batch runner, which fetches it). */
+class Need extends Error {
+  constructor(readonly key: string) {
+    super(`store key ${key} not cached`);
+  }
 }
 
 type Outcome = { ok: true; value: unknown } | { ok: false; error: IpamError };
@@ -406,6 +408,7 @@ export class SharedSpace {
     const after = mastersOf(next.entries);
     if (JSON.stringify(next) === JSON.stringify(table)) return result;
     view.set(key, next, (t) => Buffer.from(JSON.stringify(t)));
+    // (Master keys written here are only encoded: a pool batch never reads them back; address batches decode them afresh.)
     for (const mid of before.keys()) if (!after.has(mid)) view.deletePrefix(this.masterPrefix(mid));
     for (const [mid, meta] of after) {
       const old = before.get(mid);
