@@ -111,6 +111,10 @@ async function record(a: RecordArgs): Promise<number> {
       if (json) process.stdout.write(`${JSON.stringify({ type: 'violation', seq: call.seq, method: call.call.method, ...v })}\n`);
       else process.stdout.write(`VIOLATION ${line}\n`);
     },
+    onFault(conn, err) {
+      // Never fatal: dockerd's traffic goes on; the trace misses this call.
+      process.stderr.write(`cnmkit record: checking a call on connection ${conn} failed (${err instanceof Error ? err.message : String(err)}); the call was forwarded unchecked\n`);
+    },
     onOpaque(conn, why) {
       process.stderr.write(`cnmkit record: connection ${conn} is not HTTP/1 (${why}); passing its bytes through unchecked\n`);
     },

@@ -34,6 +34,8 @@ export interface ExchangeHooks<T> {
   end(token: T, outcome: ExchangeEnd): void | Promise<void>;
   /** A connection stopped being interpreted (not HTTP/1). */
   opaque?(conn: number, why: string): void;
+  /** A hook threw: the bytes are forwarded regardless (checking must never break dockerd's traffic). */
+  failed?(conn: number, err: unknown): void;
 }
 
 export interface ProxyOptions<T> {
@@ -64,7 +66,8 @@ export function nowMs(): number {
 }
 
 interface Pending<T> {
-  readonly token: T;
+  /** Undefined when the request hook threw. */
+  readonly token: T | undefined;
   readonly head: boolean;
 }
 
@@ -127,7 +130,12 @@ class ConnectionPair<T> {
       const done = this.req.push(chunk);
       for (const d of done) {
         const t0 = nowMs();
-        const token = this.opts.hooks.request(this.id, d.message, t0);
+        let token: T | undefined;
+        try {
+          token = this.opts.hooks.request(this.id, d.message, t0);
+        } catch (e) {
+          this.opts.hooks.failed?.(this.id, e);
+        }
         this.pending.push({ token, head: d.message.head.method === 'HEAD' });
       }
       if (this.req.broken) this.goOpaque(`request stream: ${this.req.problem}`);
@@ -196,13 +204,24 @@ class ConnectionPair<T> {
   private complete(p: Pending<T>, reply: SplitMessage<ReplyHead>): void {
     this.streaming = false;
     const bytes = this.takeHeld();
-    const r = this.opts.hooks.end(p.token, { reply, t1: nowMs() });
-    this.emit(bytes, r instanceof Promise ? r : undefined);
+    this.emit(bytes, this.runEnd(p, { reply, t1: nowMs() }));
   }
 
   private endWithError(p: Pending<T>, kind: ExchangeErrorKind, message: string): void {
-    const r = this.opts.hooks.end(p.token, { error: { kind, message }, t1: nowMs() });
-    if (r instanceof Promise) this.out(() => undefined, r);
+    const wait = this.runEnd(p, { error: { kind, message }, t1: nowMs() });
+    if (wait !== undefined) this.out(() => undefined, wait);
+  }
+
+  /** The end hook, never throwing: a checker fault is reported and the reply still goes through. */
+  private runEnd(p: Pending<T>, outcome: ExchangeEnd): Promise<void> | undefined {
+    if (p.token === undefined) return undefined;
+    try {
+      const r = this.opts.hooks.end(p.token, outcome);
+      return r instanceof Promise ? r.catch((e: unknown) => this.opts.hooks.failed?.(this.id, e)) : undefined;
+    } catch (e) {
+      this.opts.hooks.failed?.(this.id, e);
+      return undefined;
+    }
   }
 
   /** Write to dockerd in order, after `wait` (an async hook) if given. */

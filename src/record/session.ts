@@ -42,6 +42,8 @@ export interface RecorderOptions {
   readonly onCall?: (call: TraceCall) => void;
   /** A connection whose bytes are no longer HTTP/1 (passed through uninterpreted). */
   readonly onOpaque?: (conn: number, why: string) => void;
+  /** The checker or the trace writer failed on a call (the call was forwarded all the same). */
+  readonly onFault?: (conn: number, err: unknown) => void;
   /** Longest call before `protocol.timely-replies` (default 30 s). */
   readonly timeoutMs?: number;
   readonly keepBodyBytes?: number;
@@ -193,6 +195,9 @@ export async function startRecorder(opts: RecorderOptions): Promise<Recorder> {
       },
       opaque(conn, why) {
         opts.onOpaque?.(conn, why);
+      },
+      failed(conn, err) {
+        opts.onFault?.(conn, err);
       },
     },
   });

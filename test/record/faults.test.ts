@@ -9,6 +9,7 @@ import { readFileSync } from 'node:fs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parseTrace } from '../../src/record/trace.js';
 import { startRecorder } from '../../src/record/session.js';
+import { startProxy } from '../../src/record/proxy.js';
 import { startMiniIpam } from '../conformance/plugins/mini-ipam.js';
 import { connect } from '../../src/client/index.js';
 import { recordInFront, tempDir, type TempDir } from './support.js';
@@ -99,5 +100,29 @@ describe('cnmkit record faults', () => {
     expect(new Set(got.map((g) => g.Address)).size).toBe(24);
     expect(new Set(rec.calls.map((c) => c.conn)).size).toBeGreaterThan(1);
     expect(rec.violations()).toEqual([]);
+  });
+
+  it('a checker that throws never breaks the traffic: the reply still reaches dockerd, the fault is reported', async () => {
+    const plugin = await startMiniIpam(`${dir.path}/ipam-t.sock`);
+    const faults: unknown[] = [];
+    let n = 0;
+    const proxy = await startProxy<number>({
+      listen: { path: `${dir.path}/throwing.sock` },
+      upstream: { path: plugin.socketPath },
+      hooks: {
+        request: () => {
+          if (++n % 2 === 0) throw new Error('request hook bug');
+          return n;
+        },
+        end: (t) => (t % 4 === 1 ? Promise.reject(new Error('async end bug')) : undefined),
+        failed: (_c, e) => faults.push(e),
+      },
+    });
+    const c = await connect({ socket: `${dir.path}/throwing.sock` }, { timeoutMs: 3000 });
+    for (let i = 0; i < 6; i++) expect((await c.call('GetDefaultAddressSpaces', undefined as never)).LocalDefaultAddressSpace).not.toBe('');
+    await c.close();
+    await proxy.close();
+    await plugin.close();
+    expect(faults.length).toBeGreaterThanOrEqual(4);
   });
 });
