@@ -158,6 +158,7 @@ async function runTraceReplay(a: ReplayArgs, input: ReplayInput): Promise<number
   const host = first.calls.length > 0 ? headerValue(first.calls[0]!.request, 'host') : undefined;
   const timeoutMs = a.timeout !== undefined ? Math.ceil(a.timeout * 1000) : input.kind === 'replay-file' ? input.file.config.timeoutMs : 30_000;
   const lines = a.reporter === 'console';
+  let out: TraceWriter | null = null;
   try {
     const target = createTarget(spec, clientConnector);
     const raw = failFastSender(target.rawSender({ hostHeader: host ?? '', defaultTimeoutMs: timeoutMs }), target.description);
@@ -168,15 +169,16 @@ async function runTraceReplay(a: ReplayArgs, input: ReplayInput): Promise<number
       const seen = input.sessions.flatMap((x) => x.calls.flatMap((c) => c.violations)).filter((v) => v.level !== 'compat');
       if (seen.length > 0) process.stdout.write(`  the recorder saw ${seen.length} must/should violation(s) then (first: ${seen[0]!.rule}); what counts now is what the plugin does in this replay\n`);
     }
-    const out = a.out === undefined ? null : openOut(a.out, input, target.description);
+    const writer = a.out === undefined ? null : openOut(a.out, input, target.description);
+    out = writer;
     let written = 0;
     const result = await replayTrace(input.sessions, raw, {
       timeoutMs,
       judge: replayJudge(profileOf(input)),
       onCall: (c, found) => {
-        const line = out === null ? null : traceLineOf(c, written + 1, found);
+        const line = writer === null ? null : traceLineOf(c, written + 1, found);
         if (line !== null) {
-          out!.append(line);
+          writer?.append(line);
           written++;
         }
         if (lines) for (const d of atLevel(found, a.level)) process.stdout.write(`${formatDivergence(d)}\n`);
@@ -194,12 +196,10 @@ async function runTraceReplay(a: ReplayArgs, input: ReplayInput): Promise<number
     } else {
       process.stdout.write(`${JSON.stringify({ file: a.file, kind: input.kind, target: target.description, level: a.level, calls: result.calls.length, unjudged: result.unjudged, divergences: result.divergences, failed: failing.length > 0 }, null, 2)}\n`);
     }
-    if (out !== null) {
-      out.close();
-      if (lines) process.stdout.write(`wrote ${a.out} (${written} calls)\n`);
-    }
+    if (writer !== null && lines) process.stdout.write(`wrote ${a.out} (${written} calls)\n`);
     return failing.length > 0 ? 1 : 0;
   } finally {
+    out?.close();
     await reference?.close();
   }
 }
