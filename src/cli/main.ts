@@ -18,7 +18,8 @@ async function main(argv: string[]): Promise<void> {
     .fail((msg, err) => {
       // yargs' own parse errors: one line, exit 2 (usage).
       if (err) exitWithError(err);
-      process.stderr.write(`cnmkit: ${msg}\nRun 'cnmkit --help' for usage.\n`);
+      // yargs words some messages over several lines (bad choices): fold them.
+      process.stderr.write(`cnmkit: ${msg.replace(/\s*\n\s*/g, ' ')} (see 'cnmkit --help')\n`);
       process.exit(2);
     })
     .help()
