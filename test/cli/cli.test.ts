@@ -65,7 +65,7 @@ describe('cnmkit CLI', () => {
   it('--help lists only the commands that exist, and each has its own help', async () => {
     const r = await runCli(['--help']);
     expect(r.code).toBe(0);
-    for (const cmd of ['serve', 'check', 'replay', 'simulate']) {
+    for (const cmd of ['serve', 'check', 'replay', 'simulate', 'record', 'merge-reports']) {
       expect(r.stdout).toContain(`cnmkit ${cmd}`);
       const sub = await runCli([cmd, '--help']);
       expect(sub.code).toBe(0);
@@ -73,10 +73,12 @@ describe('cnmkit CLI', () => {
   });
 
   it('usage errors are one line with exit code 2', async () => {
-    for (const args of [['check'], ['check', '--reference', '--socket', '/x.sock'], ['check', '--reference', '--reporter', 'xml'], ['bogus'], ['check', '--reference', '--level', 'high']]) {
+    for (const args of [['check'], ['check', '--reference', '--socket', '/x.sock'], ['check', '--reference', '--reporter', 'xml'], ['bogus'], ['check', '--reference', '--level', 'high'], ['serve', '--scope', 'cluster']]) {
       const r = await runCli(args);
       expect(r.code, args.join(' ')).toBe(2);
-      expect(r.stderr.trim().split('\n')[0]).toMatch(/^cnmkit: /);
+      const lines = r.stderr.trim().split('\n');
+      expect(lines, args.join(' ')).toHaveLength(1);
+      expect(lines[0]).toMatch(/^cnmkit: /);
     }
   });
 
