@@ -7,9 +7,13 @@
  * - `must`: a call that succeeded in the recording fails now (the user's
  *   command breaks), or a model violation at `must`;
  * - `compat`: a call that failed in the recording succeeds now (often the
- *   fix itself), or a successful reply of another shape (another design:
- *   the model judges whether it is harmful);
+ *   fix itself), a successful reply of another shape (another design: the
+ *   model judges whether it is harmful), or a call dockerd would skip or add
+ *   for this plugin's design (a gateway in RequestPool Data or not);
  * - the model's own level for a model violation on the replayed calls.
+ *
+ * A divergence that follows from an earlier one (a call naming an id that a
+ * call failing now should have created) says which.
  *
  * Error texts and statuses, ids, addresses and names are never compared:
  * another correct plugin picks others (conformance/README.md, "What a
@@ -135,7 +139,12 @@ export function learn(ids: IdMap, method: string, request: unknown, recorded: Re
       ids.learnString(str(recorded['PoolID']), str(now['PoolID']));
       const rd = obj(recorded['Data']);
       const nd = obj(now['Data']);
-      for (const k of Object.keys(rd)) if (typeof nd[k] === 'string') ids.learnAddress(str(rd[k]), str(nd[k]));
+      for (const k of Object.keys(rd)) {
+        if (typeof nd[k] !== 'string') continue;
+        ids.learnAddress(str(rd[k]), str(nd[k]));
+        // A Data gateway travels on as CIDR text (CreateNetwork Gateway): with its prefix.
+        if (str(rd[k]).includes('/')) ids.learnString(str(rd[k]), str(nd[k]));
+      }
       return;
     }
     case 'IpamDriver.RequestAddress':
