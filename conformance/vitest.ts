@@ -9,7 +9,7 @@
  */
 import type { ConformanceConfig } from './config.js';
 import { defaultConfig } from './config.js';
-import { counterexampleText } from './report/text.js';
+import { counterexampleText, specLinksText } from './report/text.js';
 import { runSuites, type RunOptions } from './runner.js';
 import { ALL_SUITES } from './suites.js';
 import type { Target, TargetSpec } from './target.js';
@@ -52,7 +52,8 @@ export function defineConformanceTests(
             return;
           }
           if (r.status === 'failed' && levelFails(r.level, resolved.level)) {
-            throw new ConformanceFailure(`${r.message}\nrule: ${r.reason}\n${counterexampleText(r)}`);
+            const see = specLinksText(r.reason);
+            throw new ConformanceFailure(`${r.message}\nrule: ${r.reason}\n${see === '' ? '' : `see: ${see}\n`}${counterexampleText(r)}`);
           }
         });
       }

@@ -1,8 +1,13 @@
 import type { RunReport } from '../types.js';
-import { counterexampleText } from './text.js';
+import { counterexampleText, specLinksText } from './text.js';
 
 function esc(s: string): string {
   return s.replace(/[<>&"']/g, (c) => ({ '<': '&lt;', '>': '&gt;', '&': '&amp;', '"': '&quot;', "'": '&apos;' })[c]!).replace(/[\u0000-\u0008\u000b\u000c\u000e-\u001f]/g, '');
+}
+
+function seeLine(reason: string): string {
+  const see = specLinksText(reason);
+  return see === '' ? '' : `see: ${see}\n`;
 }
 
 /** JUnit XML: one testsuite per suite; failures below --level are reported as skipped with a note. */
@@ -25,7 +30,7 @@ export function junitReport(report: RunReport): string {
     for (const c of checks) {
       out.push(`    <testcase classname="${esc(`cnmkit.${suite}`)}" name="${esc(`${c.id} [${c.level}] ${c.title}`)}" time="${(c.durationMs / 1000).toFixed(3)}">`);
       if (c.status === 'failed' && failing(c.level)) {
-        out.push(`      <failure message="${esc(c.message)}" type="${c.level}">${esc(`${c.message}\nreason: ${c.reason}\n${counterexampleText(c)}`)}</failure>`);
+        out.push(`      <failure message="${esc(c.message)}" type="${c.level}">${esc(`${c.message}\nreason: ${c.reason}\n${seeLine(c.reason)}${counterexampleText(c)}`)}</failure>`);
       } else if (c.status === 'failed') {
         out.push(`      <skipped message="${esc(`${c.level} difference (not failing at --level ${report.level}): ${c.message}`)}"/>`);
       } else if (c.status === 'skipped' || c.status === 'not-run') {

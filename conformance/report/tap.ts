@@ -1,6 +1,6 @@
 import type { RunReport } from '../types.js';
 import { levelFails } from '../types.js';
-import { counterexampleText } from './text.js';
+import { counterexampleText, specLinksText } from './text.js';
 
 /** TAP version 13; failures below --level are `not ok ... # TODO` so they do not fail the stream. */
 export function tapReport(report: RunReport): string {
@@ -15,6 +15,8 @@ export function tapReport(report: RunReport): string {
       out.push('  ---');
       out.push(`  message: ${JSON.stringify(c.message)}`);
       out.push(`  severity: ${c.level}`);
+      const see = specLinksText(c.reason);
+      if (see !== '') out.push(`  see: ${JSON.stringify(see)}`);
       out.push(`  seed: ${c.seed}`);
       if (c.replayPath) out.push(`  replay: ${JSON.stringify(c.replayPath)}`);
       const ce = counterexampleText(c, '');

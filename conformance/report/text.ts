@@ -1,6 +1,14 @@
 /** Plain-text rendering of a counterexample, shared by console, JUnit and TAP. */
+import { citationLinks } from '../citations.js';
 import { clip } from '../counterexample.js';
 import type { CheckResult } from '../types.js';
+
+/** `docs/protocol.md#229-join  docs/...`: where the rules a reason cites are written down ('' when it cites none). */
+export function specLinksText(reason: string, docsBase = 'docs/'): string {
+  return citationLinks(reason, docsBase)
+    .map((l) => l.href)
+    .join('  ');
+}
 
 export function counterexampleText(c: CheckResult, indent = '  '): string {
   const ce = c.counterexample;

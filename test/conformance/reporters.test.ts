@@ -76,6 +76,7 @@ describe('reporters', () => {
     expect(x).toContain('B &lt;&amp;&gt;');
     expect(x).toContain('<failure message="handed out 10.0.0.1 twice" type="should">');
     expect(x).not.toContain('<failure message="order differs"');
+    expect(x).toContain('see: docs/ipam-semantics.md#2-');
   });
 
   it('tap marks lower-level failures TODO', () => {
@@ -86,6 +87,7 @@ describe('reporters', () => {
     expect(t).toContain('ok 4 - ipam.d [must] D # SKIP plugin does not offer ipv6');
     expect(t).toContain('ok 5 - ipam.e [must] E # SKIP not run: the plugin died');
     expect(t).toContain('# plugin died (or stopped answering) during ipam.b on /IpamDriver.RequestAddress');
+    expect(t).toContain('  see: "docs/ipam-semantics.md#2-');
   });
 
   it('console shows tables, the shrunk calls, seed, replay, reproducer, leaks and calls/s', () => {
