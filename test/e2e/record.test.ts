@@ -16,11 +16,11 @@ import { createServer, type Server, type Socket } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { randomBytes } from 'node:crypto';
-import { afterAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { readTrace, type TraceCall } from '../../src/record/trace.js';
 import { startKernelDriver } from '../conformance/designs/kernel-driver.js';
 import { startFlawedDriver } from '../conformance/driver-plugins/flawed-driver.js';
-import { Cleanup, IMAGE, acquireE2eLock, docker, e2eSkipReason, run } from './harness.js';
+import { Cleanup, IMAGE, ROOT, acquireE2eLock, docker, e2eSkipReason, run } from './harness.js';
 import { E2E_TRACE_DIR, REFERENCE_TRACE, RecordProcess, recordReferenceSession } from './record-harness.js';
 
 let skip = await e2eSkipReason();
@@ -243,3 +243,56 @@ describe.skipIf(skip !== null)('cnmkit record under a real Docker daemon', { tim
   });
 });
 
+/**
+ * `--upstream-plugin NAME:TAG` of a managed (v2) plugin: the recorder finds
+ * its socket under /run/docker/plugins/<id>/ (docker plugin inspect) and
+ * dockerd uses it through the recorder's legacy name.
+ */
+describe.skipIf(skip !== null)('cnmkit record in front of a managed plugin', { timeout: 180_000 }, () => {
+  const tag = randomBytes(3).toString('hex');
+  const plugin = `cnmt-rec-plugin:${tag}`;
+  const out = mkdtempSync(join(tmpdir(), 'cnmt-rec-plugin-'));
+  const cleanup = new Cleanup();
+  beforeAll(async () => {
+    cleanup.file(out);
+    cleanup.add(() => run('docker', ['plugin', 'rm', '-f', plugin]));
+    cleanup.add(() => run('docker', ['plugin', 'disable', '-f', plugin]));
+    const build = await run('bash', [join(ROOT, 'scripts', 'build-managed-plugin.sh'), '--out', join(out, 'plugin')], 600_000);
+    if (!build.ok) throw new Error(`build-managed-plugin.sh failed: ${build.err}${build.out}`);
+    await docker('plugin', 'create', plugin, join(out, 'plugin'));
+    await docker('plugin', 'enable', plugin);
+  }, 600_000);
+  afterAll(async () => {
+    await cleanup.runAll();
+  });
+
+  it('records a session through --upstream-plugin NAME:TAG', async () => {
+    const name = 'cnmkit-rec-managed';
+    const trace = join(out, 'managed.jsonl');
+    const rec = new RecordProcess(['--upstream-plugin', plugin, '--name', name, '--out', trace]);
+    const local = new Cleanup();
+    local.add(() => rec.stop());
+    const net = `cnmt-rec-m-${tag}`;
+    const c = `cnmt-rec-mc-${tag}`;
+    try {
+      await rec.start(`/run/docker/plugins/${name}.sock`);
+      local.network(net);
+      await docker('network', 'create', '-d', name, '--ipam-driver', name, '--subnet', '10.236.13.0/24', net);
+      local.container(c);
+      await docker('run', '-d', '--name', c, '--network', net, IMAGE, 'sleep', '300');
+      expect(await docker('inspect', '-f', `{{(index .NetworkSettings.Networks "${net}").IPAddress}}`, c)).toMatch(/^10\.236\.13\./);
+      await docker('rm', '-f', c);
+      await docker('network', 'rm', net);
+      const exit = await rec.stop('SIGINT');
+      expect(exit.code, exit.out + exit.err).toBe(0);
+      const t = readTrace(trace).sessions[0]!;
+      expect(t.header.upstream.kind).toBe('plugin');
+      expect(t.header.upstream.address).toBe(plugin);
+      expect(t.header.upstream.socket).toMatch(/^\/run\/docker\/plugins\/[0-9a-f]{64}\//);
+      expect(methods(t.calls)).toContain('NetworkDriver.Join');
+      expect(bad(t.calls)).toEqual([]);
+    } finally {
+      await local.runAll();
+    }
+  });
+});
