@@ -11,12 +11,13 @@ import fc from 'fast-check';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startReferenceTarget } from '../../src/cli/reference-target.js';
 import type { TraceSession } from '../../src/record/trace.js';
-import { findChromium, openPage, type BrowserPage } from '../../src/simulate/browser.js';
+import { openPage, type BrowserPage } from '../../src/simulate/browser.js';
 import { renderHtml, pageData } from '../../src/simulate/html.js';
 import { generateScenario } from '../../src/simulate/generate.js';
 import { viewOfRecording } from '../../src/simulate/recording.js';
 import { renderText } from '../../src/simulate/text.js';
 import type { Trace } from '../../src/simulate/trace.js';
+import { chromiumOrSkip } from '../simulate/chromium.js';
 import { plainSteps, recordSession, SESSION } from './session.js';
 
 let recorded: TraceSession;
@@ -127,10 +128,10 @@ describe('generated sessions', () => {
   }, 120_000);
 });
 
-const chromium = findChromium();
-if (chromium === null) console.log('simulate-trace.test: browser part skipped: Chromium is not installed (scripts/setup-chromium.sh as root)');
+const chromium = chromiumOrSkip();
+if ('skip' in chromium) console.log(`simulate-trace.test: browser part skipped: ${chromium.skip}`);
 
-describe.skipIf(chromium === null)('simulate --trace page in headless Chromium', () => {
+describe.skipIf('skip' in chromium)('simulate --trace page in headless Chromium', () => {
   let page: BrowserPage;
   afterAll(async () => {
     await page?.close();
