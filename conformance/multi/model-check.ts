@@ -18,6 +18,9 @@ import { type MultiTargets, SETTLE_MS, SHARED_STORE_HINT, withCluster } from './
 
 type MultiCommand = AsyncCommand<MultiModel, MultiSystem>;
 
+/** How long a refusal on another instance is asked again within one step (shorter than SETTLE_MS: shrinking repeats it). */
+const MODEL_SETTLE_MS = 500;
+
 const name = (p: ModelPool): string => `pool ${p.poolId} (${formatCidr(p.cidr)}) from instance ${p.owner}`;
 const text = (p: ModelPool, a: bigint): string => formatIp(p.cidr.family, a);
 
@@ -96,7 +99,12 @@ class StartContainer implements MultiCommand {
   async run(m: MultiModel, r: MultiSystem): Promise<void> {
     const inst = r.instance(this.on);
     const p = m.pools[this.pool % m.pools.length]!;
-    const out = await r.call(inst, 'RequestAddress', { PoolID: p.poolId, Address: '', Options: null });
+    let out = await r.call(inst, 'RequestAddress', { PoolID: p.poolId, Address: '', Options: null });
+    // Another instance's new pool may take a moment to show here (a store's replication): ask again for a short while.
+    for (const until = performance.now() + MODEL_SETTLE_MS; !out.ok && inst.label !== p.owner && performance.now() < until; ) {
+      await new Promise((res) => setTimeout(res, 50));
+      out = await r.call(inst, 'RequestAddress', { PoolID: p.poolId, Address: '', Options: null });
+    }
     r.steps.push(`${inst.label}: RequestAddress (docker run) on ${name(p)} -> ${out.ok ? out.value.Address : `refused: ${out.error.message}`}`);
     if (out.ok) return hold(r, inst, p, granted(r, inst, p, out.value.Address, 'RequestAddress'));
     if (inst.label === p.owner) return;
@@ -106,7 +114,7 @@ class StartContainer implements MultiCommand {
     r.steps.push(`${owner.label}: RequestAddress on ${name(p)} -> ${probe.ok ? probe.value.Address : `refused: ${probe.error.message}`}`);
     if (!probe.ok) return;
     hold(r, owner, p, granted(r, owner, p, probe.value.Address, 'RequestAddress'));
-    r.violate(`instance ${inst.label} refused RequestAddress on ${name(p)} ("${out.error.message}") while instance ${p.owner} still hands out its addresses: containers on that host cannot start; ${SHARED_STORE_HINT}`);
+    r.violate(`instance ${inst.label} refused RequestAddress on ${name(p)} ("${out.error.message}", for ${MODEL_SETTLE_MS} ms) while instance ${p.owner} still hands out its addresses: containers on that host cannot start; ${SHARED_STORE_HINT}`);
   }
   toString(): string {
     return `StartContainer(on ${this.on}, pool ${this.pool})`;

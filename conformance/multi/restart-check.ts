@@ -8,7 +8,7 @@ import { formatCidr, formatIp } from '../cidr.js';
 import { RestartFailed } from '../restart.js';
 import type { Check, CheckContext } from '../types.js';
 import { requireGlobalSpaces } from './global-space.js';
-import { type MultiTargets, openGlobalPool, SHARED_STORE_HINT, sharedCidr, unknownPoolMessage, withCluster } from './shared-pool-checks.js';
+import { firstAddressOn, type MultiTargets, openGlobalPool, SHARED_STORE_HINT, sharedCidr, unknownPoolMessage, withCluster } from './shared-pool-checks.js';
 import { Story } from './steps.js';
 
 export function restartOneInstanceCheck(targets: MultiTargets): Check {
@@ -42,7 +42,17 @@ export function restartOneInstanceCheck(targets: MultiTargets): Check {
           if (dup !== undefined) story.fail(`instance ${inst.label} handed out ${got.value.bare} of ${formatCidr(cidr)} [PoolID ${pool.poolId}], held as ${dup}`);
           held.set(got.value.bare, `${what} on instance ${inst.label}`);
         };
-        for (const inst of cluster.instances) await take(inst, 'a container before the restart');
+        for (const inst of cluster.instances) {
+          if (inst === others[0]) {
+            await take(inst, 'a container before the restart');
+            continue;
+          }
+          const got = await firstAddressOn(story, inst, pool, '(a container before the restart)');
+          if (got.bare === null || !got.inPool) story.fail(`instance ${inst.label} answered RequestAddress on pool ${pool.poolId} with ${got.text}, not an address of ${formatCidr(cidr)}; ${SHARED_STORE_HINT}`);
+          const dup = held.get(got.bare);
+          if (dup !== undefined) story.fail(`instance ${inst.label} handed out ${got.bare} of ${formatCidr(cidr)} [PoolID ${pool.poolId}], held as ${dup}`);
+          held.set(got.bare, `a container before the restart on instance ${inst.label}`);
+        }
         const fixed = formatIp(cidr.family, cidr.base + 9n);
         if (!held.has(fixed)) {
           const got = await story.requestAddress(victim, pool, fixed, '(docker run --ip before the restart)');

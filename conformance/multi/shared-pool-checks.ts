@@ -32,8 +32,8 @@ export async function withCluster(ctx: CheckContext, targets: MultiTargets, body
   }
 }
 
-export function unknownPoolMessage(inst: Instance, pool: GlobalPool, error: string): string {
-  return `instance ${inst.label} does not know pool ${pool.poolId} (${formatCidr(pool.cidr)}) from instance ${pool.owner.label}: RequestAddress with that PoolID was refused ("${error}"); ${SHARED_STORE_HINT}`;
+export function unknownPoolMessage(inst: Instance, pool: GlobalPool, error: string, waitedMs = 0): string {
+  return `instance ${inst.label} does not know pool ${pool.poolId} (${formatCidr(pool.cidr)}) from instance ${pool.owner.label}: RequestAddress with that PoolID was refused ("${error}")${waitedMs > 0 ? ` for ${waitedMs} ms` : ''}; ${SHARED_STORE_HINT}`;
 }
 
 /** The first IPv4 slot of a fresh arena (or the first IPv4 --subnet). */
@@ -54,6 +54,19 @@ export async function openGlobalPool(ctx: CheckContext, story: Story, owner: Ins
     if (gw.ok && gw.value.bare !== null) held.set(gw.value.bare, `the gateway, from instance ${owner.label}`);
   }
   return { pool, held };
+}
+
+/**
+ * The first RequestAddress of `inst` on another instance's pool, retried while refused for up to
+ * SETTLE_MS: a store may take a moment to show a new pool on other hosts (dockerd on another host
+ * learns about the network later too). Still refused: the sharing failure.
+ */
+export async function firstAddressOn(story: Story, inst: Instance, pool: GlobalPool, why = ''): Promise<Grant> {
+  const attempt = (): Promise<Outcome<Grant>> => story.requestAddress(inst, pool, '', why);
+  const { out, waitedMs } = await within(SETTLE_MS, attempt);
+  if (!out.ok) story.fail(unknownPoolMessage(inst, pool, out.error, waitedMs));
+  if (waitedMs > 0) story.noteDelay(`instance ${inst.label} knew pool ${pool.poolId} from instance ${pool.owner.label} after ${waitedMs} ms`);
+  return out.value;
 }
 
 export function globalSpaceCheck(targets: MultiTargets): Check {
@@ -91,10 +104,9 @@ export function poolUsedEverywhereCheck(targets: MultiTargets): Check {
         const [a, ...others] = cluster.instances;
         const { pool, held } = await openGlobalPool(ctx, story, a!, spaces.get(a!.label)!, sharedCidr(ctx));
         for (const inst of others) {
-          const got = await story.requestAddress(inst, pool);
-          if (!got.ok) story.fail(unknownPoolMessage(inst, pool, got.error));
-          const bare = got.value.bare;
-          if (bare === null || !got.value.inPool) story.fail(`instance ${inst.label} answered RequestAddress on pool ${pool.poolId} (${formatCidr(pool.cidr)}) from instance ${pool.owner.label} with ${got.value.text}, not an address of that pool: ${SHARED_STORE_HINT}`);
+          const got = await firstAddressOn(story, inst, pool);
+          const bare = got.bare;
+          if (bare === null || !got.inPool) story.fail(`instance ${inst.label} answered RequestAddress on pool ${pool.poolId} (${formatCidr(pool.cidr)}) from instance ${pool.owner.label} with ${got.text}, not an address of that pool: ${SHARED_STORE_HINT}`);
           const before = held.get(bare);
           if (before !== undefined) story.fail(`instance ${inst.label} handed out ${bare} of pool ${pool.poolId} (${formatCidr(pool.cidr)}), already held as ${before}: two containers on different hosts get one address`);
           held.set(bare, `a container address from instance ${inst.label}`);
@@ -129,10 +141,9 @@ export function releaseSeenEverywhereCheck(targets: MultiTargets): Check {
         const cidr = sharedCidr(ctx);
         const { pool, held } = await openGlobalPool(ctx, story, a!, spaces.get(a!.label)!, cidr);
         // A container on B comes and goes: its address is free again on A (and every other instance).
-        const got = await story.requestAddress(b, pool, '', '(container on B)');
-        if (!got.ok) story.fail(unknownPoolMessage(b, pool, got.error));
-        const address = got.value.bare;
-        if (address === null || !got.value.inPool) story.fail(`instance ${b.label} answered RequestAddress on pool ${pool.poolId} from instance ${pool.owner.label} with ${got.value.text}, not an address of ${formatCidr(pool.cidr)}: ${SHARED_STORE_HINT}`);
+        const got = await firstAddressOn(story, b, pool, '(container on B)');
+        const address = got.bare;
+        if (address === null || !got.inPool) story.fail(`instance ${b.label} answered RequestAddress on pool ${pool.poolId} from instance ${pool.owner.label} with ${got.text}, not an address of ${formatCidr(pool.cidr)}: ${SHARED_STORE_HINT}`);
         const released: string = address;
         await story.releaseAddress(b, pool, released, '(the container on B stops)');
         for (const inst of cluster.instances) {

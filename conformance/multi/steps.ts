@@ -45,6 +45,11 @@ export class Story {
     this.steps.push(step);
   }
 
+  /** A visibility delay worth telling (not a failure): a note of the check. */
+  noteDelay(message: string): void {
+    this.ctx.note(message);
+  }
+
   /** RequestPool in the instance's global space (the swarm allocator's request); tracked for cleanup on that instance. */
   async requestPool(inst: Instance, space: string, cidr: Cidr): Promise<Outcome<GlobalPool>> {
     const req = { AddressSpace: space, Pool: formatCidr(cidr), SubPool: '', Options: { ...this.ctx.config.ipamOpts }, V6: cidr.family === 6 };

@@ -12,7 +12,7 @@ import { type AddressOp, findNonLinearizable } from '../ipam/linearizability.js'
 import type { Check, CheckContext } from '../types.js';
 import type { Cluster, Instance } from './instances.js';
 import { requireGlobalSpaces } from './global-space.js';
-import { type MultiTargets, openGlobalPool, SHARED_STORE_HINT, unknownPoolMessage, withCluster } from './shared-pool-checks.js';
+import { firstAddressOn, type MultiTargets, openGlobalPool, SHARED_STORE_HINT, unknownPoolMessage, withCluster } from './shared-pool-checks.js';
 import { type GlobalPool, Story } from './steps.js';
 
 /** A pool big enough for a storm: four adjacent /28 slots (a /26), or the first IPv4 --subnet. */
@@ -67,6 +67,18 @@ async function release(ctx: CheckContext, lane: Lane, pool: GlobalPool, address:
   return { lane, op: { kind: 'release', address, start, end, ok: out.ok, ref }, record: out.record, error: out.ok ? null : out.error.message, routed: false, outside: null };
 }
 
+/** Before a storm: every other instance has shown it knows the pool (one address each, held from then on). */
+async function knownEverywhere(story: Story, cluster: Cluster, pool: GlobalPool, held: Map<string, string>): Promise<void> {
+  for (const inst of cluster.instances) {
+    if (inst === pool.owner) continue;
+    const g = await firstAddressOn(story, inst, pool, '(the pool is known here)');
+    if (g.bare === null || !g.inPool) story.fail(`instance ${inst.label} answered RequestAddress on pool ${pool.poolId} (${formatCidr(pool.cidr)}) from instance ${pool.owner.label} with ${g.text}, not an address of that pool; ${SHARED_STORE_HINT}`);
+    const before = held.get(g.bare);
+    if (before !== undefined) story.fail(`instance ${inst.label} handed out ${g.bare} of ${formatCidr(pool.cidr)} [PoolID ${pool.poolId}], held as ${before}: two containers on different hosts get one address`);
+    held.set(g.bare, `a container address from instance ${inst.label}`);
+  }
+}
+
 /** An instance that refused every request of the storm on a pool it should share: the sharing failure, said plainly. */
 function refusedEverything(cluster: Cluster, story: Story, results: readonly Timed[], pool: GlobalPool): void {
   for (const inst of cluster.instances) {
@@ -92,9 +104,10 @@ export function stormNoDuplicateCheck(targets: MultiTargets): Check {
         const a = cluster.instances[0]!;
         const cidr = stormCidr(ctx);
         const { pool, held } = await openGlobalPool(ctx, story, a, spaces.get(a.label)!, cidr);
+        await knownEverywhere(story, cluster, pool, held);
         const ls = await lanes(ctx, cluster);
         const usable = Number(usableCount(cidr) > 100000n ? 100000n : usableCount(cidr));
-        const total = Math.min(ctx.config.stormSize, usable + ls.length * 2);
+        const total = Math.min(ctx.config.stormSize, Math.max(0, usable - held.size) + ls.length * 2);
         story.note(`${total} parallel RequestAddress calls over ${ls.length} connections to ${cluster.instances.length} instances`);
         const results = await Promise.all(Array.from({ length: total }, (_, i) => allocate(ctx, ls[i % ls.length]!, pool, i)));
         refusedEverything(cluster, story, results, pool);
@@ -103,7 +116,7 @@ export function stormNoDuplicateCheck(targets: MultiTargets): Check {
           if (r.outside !== null) cluster.fail(`instance ${r.lane.inst.label} answered RequestAddress on pool ${pool.poolId} (${formatCidr(cidr)}) from instance ${pool.owner.label} with ${r.outside}, not an address of that pool; ${SHARED_STORE_HINT}`, story.steps, [r.record]);
           if (!r.op) continue;
           const gw = held.get(r.op.address);
-          if (gw !== undefined) cluster.fail(`instance ${r.lane.inst.label} handed out ${r.op.address} of ${formatCidr(cidr)} [PoolID ${pool.poolId}], held as ${gw}`, story.steps, [r.record]);
+          if (gw !== undefined) cluster.fail(`instance ${r.lane.inst.label} handed out ${r.op.address} of ${formatCidr(cidr)} [PoolID ${pool.poolId}] during a storm on every instance, held as ${gw}: two containers get one address`, story.steps, [r.record]);
           const prev = owner.get(r.op.address);
           if (prev) {
             const where = prev.lane.inst === r.lane.inst ? `twice by instance ${r.lane.inst.label}` : `by instance ${prev.lane.inst.label} and by instance ${r.lane.inst.label}`;
@@ -133,6 +146,7 @@ export function stormLinearizableCheck(targets: MultiTargets): Check {
         const a = cluster.instances[0]!;
         const cidr = stormCidr(ctx);
         const { pool, held: gateway } = await openGlobalPool(ctx, story, a, spaces.get(a.label)!, cidr);
+        await knownEverywhere(story, cluster, pool, gateway);
         const ls = await lanes(ctx, cluster);
         // A first batch held through every instance, then released through another instance while new requests race on all.
         const firstBatch = Math.min(Number(usableCount(cidr)) - 2 - gateway.size, Math.floor(ctx.config.stormSize / 2), 60);

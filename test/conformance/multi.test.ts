@@ -59,6 +59,12 @@ describe('multi suite', () => {
     expect(r.counterexample?.steps.join('\n')).toMatch(/A: RequestPool .*\nA: RequestAddress .*gateway.*\nB: RequestAddress \(automatic\) on A's PoolID .* -> refused: .*unknown pool/);
     expect(r.counterexample?.reproducer).toMatch(/# instance A\ncurl .*\n# instance A\ncurl .*\n# instance B\ncurl /);
     expect(r.replayPath).toBeDefined();
+    const model = result(report, 'multi.model');
+    // Either a container start or a network rm on the instance that never saw the pool, shrunk to a few steps.
+    expect(model.message).toMatch(/^instance [AB] refused (RequestAddress on pool .* from instance [AB] \(".*unknown pool.*", for 500 ms\) while instance [AB] still hands out its addresses|ReleasePool of pool .* from instance [AB] \(".*unknown pool.*"\): docker network rm on that host cannot give the subnet back); .*shared store\?$/);
+    expect(model.counterexample?.steps.length).toBeLessThanOrEqual(4);
+    expect(model.counterexample?.seed).toBeDefined();
+    expect(model.counterexample?.path).toBeDefined();
     for (const id of ['multi.release-seen-everywhere', 'multi.model', 'multi.storm-no-duplicate', 'multi.storm-linearizable', 'multi.restart-one-instance']) {
       expect(result(report, id).status, id).toBe('failed');
       expect(result(report, id).message, id).toMatch(/do not share state/);
@@ -73,6 +79,20 @@ describe('multi suite', () => {
     expect(result(report, 'multi.storm-linearizable').status).toBe('failed');
     expect(result(report, 'multi.model').message).toMatch(/^instance [AB] handed out 10\.199\.\d+\.\d+ \(.*\) on pool .*, held through instance [AB]: two containers on different hosts get one address/);
     expect(result(report, 'multi.global-space').status).toBe('passed');
+  }, 60_000);
+
+  it('lagging replicas (an eventually consistent store): a pool shows late (tolerated), an address held on one host is granted on another (caught), storms hand one address to two instances', async () => {
+    const report = await runMulti('lagging');
+    expect(result(report, 'multi.global-space').status).toBe('passed');
+    const pools = result(report, 'multi.pool-used-everywhere');
+    expect(pools.notes.join('\n')).toMatch(/instance B knew pool .* from instance A after \d+ ms/);
+    expect(pools.message).toMatch(/^instance A granted 10\.199\.\d+\.\d+ \(preferred\) of pool .* although it is held as a container address from instance B: two containers on different hosts get one address/);
+    const storm = result(report, 'multi.storm-no-duplicate');
+    expect(storm.status).toBe('failed');
+    // Two storm calls on different instances, or a storm call and the address another instance handed out just before.
+    expect(storm.message).toMatch(/^(10\.199\.\d+\.\d+ of 10\.199\.\d+\.\d+\/26 \[PoolID .*\] was handed out by instance [AB] and by instance [AB]|instance [AB] handed out 10\.199\.\d+\.\d+ of 10\.199\.\d+\.\d+\/26 \[PoolID .*\] during a storm on every instance, held as a container address from instance [AB]:) .*two containers get one address$/);
+    expect(storm.counterexample?.reproducer).toMatch(/# instance [AB]\ncurl /);
+    expect(result(report, 'multi.storm-linearizable').status).toBe('failed');
   }, 60_000);
 
   it('a local-scope-only IPAM fails multi.global-space and the cross-instance checks skip', async () => {

@@ -9,6 +9,9 @@
  * - `shared-pools`: pools are shared but each instance keeps its own address
  *   set (a cache never written back). Hands out addresses twice across hosts.
  * - `local-only`: shared state, but no global address space at all.
+ * - `lagging`: each instance has its own replica and sees the other instances'
+ *   writes `lagMs` later (an eventually consistent store): every sequential
+ *   history looks right, yet two hosts starting containers at once get one address.
  *
  * `restart(i)` closes instance i's server and serves it again: with a shared
  * store the state survives; per-instance state (addresses in `shared-pools`,
@@ -21,7 +24,7 @@ import { flag, fmtAddr, fmtNet, inNet, type Net, netOf, netsOverlap, parseAddr, 
 /** 10.181.0.0 as a number: where automatic pools are carved. */
 const AUTO_BASE = (10n << 24n) | (181n << 16n);
 
-export type MultiIpamMode = 'shared' | 'independent' | 'shared-pools' | 'local-only';
+export type MultiIpamMode = 'shared' | 'independent' | 'shared-pools' | 'local-only' | 'lagging';
 
 interface Pool {
   readonly space: string;
@@ -42,6 +45,26 @@ export interface MultiIpamOptions {
   readonly random?: () => number;
   /** Opaque PoolIDs (`p-<n>-<hex>`) instead of `<space>/<cidr>`. */
   readonly opaqueIds?: boolean;
+  /** `lagging`: how late the other replicas see a write (default 40 ms). */
+  readonly lagMs?: number;
+}
+
+function copyState(s: State): State {
+  return { pools: new Map(s.pools), used: new Map([...s.used].map(([id, set]) => [id, new Set(set)])) };
+}
+
+/** What a handler changed in a replica: applied to the other replicas later. */
+function changeOf(before: State, after: State): ((s: State) => void) | null {
+  const ops: ((s: State) => void)[] = [];
+  for (const [id, p] of after.pools) if (!before.pools.has(id)) ops.push((s) => s.pools.set(id, p));
+  for (const id of before.pools.keys()) if (!after.pools.has(id)) ops.push((s) => (s.pools.delete(id), s.used.delete(id)));
+  for (const [id, set] of after.used) {
+    const old = before.used.get(id) ?? new Set<bigint>();
+    for (const v of set) if (!old.has(v)) ops.push((s) => (s.used.get(id) ?? s.used.set(id, new Set()).get(id)!).add(v));
+    for (const v of old) if (!set.has(v)) ops.push((s) => s.used.get(id)?.delete(v));
+  }
+  for (const [id, old] of before.used) if (!after.used.has(id) && after.pools.has(id)) for (const v of old) ops.push((s) => s.used.get(id)?.delete(v));
+  return ops.length === 0 ? null : (s) => ops.forEach((op) => op(s));
 }
 
 function methods(mode: MultiIpamMode, pools: () => State, addresses: () => State, o: MultiIpamOptions, counter: { n: number }): FixtureMethods {
@@ -136,24 +159,49 @@ export async function startMultiIpam(sockets: readonly string[], mode: MultiIpam
   const shared = newState();
   const own = sockets.map(newState);
   const counter = { n: 0 };
-  const table = (i: number): FixtureMethods =>
+  const ownPools = mode === 'independent' || mode === 'lagging';
+  const ownAddresses = ownPools || mode === 'shared-pools';
+  const plain = (i: number): FixtureMethods =>
     methods(
       mode,
-      () => (mode === 'independent' ? own[i]! : shared),
-      () => (mode === 'independent' || mode === 'shared-pools' ? own[i]! : shared),
+      () => (ownPools ? own[i]! : shared),
+      () => (ownAddresses ? own[i]! : shared),
       o,
       counter,
     );
+  const timers = new Set<NodeJS.Timeout>();
+  // Lagging replicas: every write shows on the other replicas lagMs later.
+  const lagging = (i: number): FixtureMethods =>
+    Object.fromEntries(
+      Object.entries(plain(i)).map(([path, handler]) => [
+        path,
+        (b: Record<string, unknown>) => {
+          const before = copyState(own[i]!);
+          const out = handler(b);
+          const change = changeOf(before, own[i]!);
+          if (change !== null) {
+            own.forEach((_, j) => {
+              if (j === i) return;
+              const t = setTimeout(() => (timers.delete(t), change(own[j]!)), o.lagMs ?? 40);
+              timers.add(t);
+            });
+          }
+          return out;
+        },
+      ]),
+    );
+  const table = (i: number): FixtureMethods => (mode === 'lagging' ? lagging(i) : plain(i));
   const servers: ListeningPlugin[] = await Promise.all(sockets.map((s, i) => serveFixture(s, table(i), { implements: ['IpamDriver'] })));
   return {
     sockets,
     async restart(i) {
       await servers[i]!.close();
-      // What lived only in the instance's memory is gone.
-      own[i] = newState();
+      // What lived only in the instance's memory is gone (a lagging replica resyncs from another).
+      own[i] = mode === 'lagging' ? copyState(own[(i + 1) % own.length]!) : newState();
       servers[i] = await serveFixture(sockets[i]!, table(i), { implements: ['IpamDriver'] });
     },
     async close() {
+      for (const t of timers) clearTimeout(t);
       await Promise.all(servers.map((s) => s.close()));
     },
   };
