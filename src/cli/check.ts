@@ -22,7 +22,7 @@ import {
   type TargetSpec,
 } from '../../conformance/index.js';
 import { UsageError } from '../errors.js';
-import { runInstances } from '../../conformance/multi/index.js';
+import { MULTI_SUITE_ID, runInstances } from '../../conformance/multi/index.js';
 import { restartCommandsFor } from '../../conformance/multi/restart-cmds.js';
 import { campaignExitCode, campaignOfShard, renderCampaign } from '../../conformance/report/merge.js';
 import { parseSeedRange, parseShard, runShard, type SeedRange, type ShardSpec, writeShardReport } from '../../conformance/shard.js';
@@ -90,7 +90,7 @@ export function checkOptions(y: Argv): Argv {
     .option('image-socket', { type: 'string', group: 'Target:', describe: 'socket file name the image creates (default: first *.sock)' })
     .option('image-wait', { type: 'number', group: 'Target:', describe: 'seconds to wait for the image\'s socket (default 30)' })
     .option('reference', { type: 'boolean', group: 'Target:', describe: 'the embedded reference plugin on the virtual backend' })
-    .option('suite', { type: 'string', array: true, describe: 'suites to run (protocol, ipam, driver, lifecycle; default all)' })
+    .option('suite', { type: 'string', array: true, describe: 'suites to run (protocol, ipam, driver, lifecycle; with several --socket/--url also multi; default all)' })
     .option('check', { type: 'string', array: true, describe: 'only these check ids (a trailing * matches a prefix)' })
     .option('level', { choices: ['must', 'should', 'compat'], default: 'should', describe: 'lowest level that fails the run' })
     .option('profile', { choices: PROFILES, default: 'docker-20.10' as Profile, describe: 'daemon behaviour to check against' })
@@ -229,6 +229,7 @@ async function check(a: CheckArgs): Promise<number> {
   if (n > 1 && instances === null) throw new UsageError('give only one target (--socket, --url, --plugin, --image or --reference), or several --socket/--url for instances of one plugin');
   const campaign = campaignOf(a);
   const config = configFromArgs(a);
+  if (instances === null && config.suites.includes(MULTI_SUITE_ID)) throw new UsageError('the multi suite checks instances of one plugin on several hosts: give every instance (--socket A --socket B ...)');
   const reporters = planReporters(a.reporter, a.output);
   const stdoutTaken = reporters.some((r) => r.file === null && r.name !== 'console');
   const progressStream = stdoutTaken ? process.stderr : process.stdout;

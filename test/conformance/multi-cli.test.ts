@@ -123,6 +123,7 @@ describe('cnmkit check with several instances', () => {
       [['--socket', a!, '--socket', b!, '--restart-cmd', 'true'], /with 2 targets give --restart-cmd once per target, or once with \{i\}/],
       [['--socket', a!, '--socket', b!, '--restart-cmd', 'a', '--restart-cmd', 'b', '--restart-cmd', 'c'], /--restart-cmd given 3 times for 2 targets/],
       [['--socket', a!, '--restart-cmd', 'a', '--restart-cmd', 'b'], /--restart-cmd given 2 times for one target/],
+      [['--socket', a!], /the multi suite checks instances of one plugin on several hosts: give every instance \(--socket A --socket B \.\.\.\)/],
     ];
     for (const [args, message] of cases) {
       const r = await runCli(['check', ...args, '--suite', 'multi']);
