@@ -116,6 +116,20 @@ describe('cnmkit check with several instances', () => {
     expect(one.stderr).toMatch(/is a failure of the multi suite: give every instance again \(--socket A --socket B/);
   }, 120_000);
 
+  it('a campaign over two instances: one full multi run per seed, one shard report', async () => {
+    const [a, b] = await start('shared');
+    const r = await runCli(['check', '--socket', a!, '--socket', b!, '--suite', 'multi', '--timeout', '5', '--runs', '10', '--seeds', '5..6', '--shard-dir', join(dir.path, 'shards'), '--replay-dir', join(dir.path, 'replays'), '--reporter', 'json'], { timeoutMs: 120_000 });
+    expect(r.code, r.stderr).toBe(0);
+    const c = JSON.parse(r.stdout) as { config: { instances: number }; runs: { seed: number; target: string; checks: { id: string; status: string }[] }[] };
+    expect(c.config.instances).toBe(2);
+    expect(c.runs.map((x) => x.seed)).toEqual([5, 6]);
+    for (const run of c.runs) {
+      expect(run.target).toMatch(/^A=unix:\/\/.* \+ B=unix:\/\//);
+      expect(run.checks.filter((k) => k.status === 'passed').map((k) => k.id)).toContain('multi.model');
+    }
+    expect(r.stderr).toMatch(/shard report .*shard-1-of-1\.json/);
+  }, 120_000);
+
   it('bad combinations are one line, exit 2', async () => {
     const [a, b] = await start('shared');
     const cases: [string[], RegExp][] = [
