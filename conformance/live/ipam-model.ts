@@ -145,6 +145,10 @@ export class LiveIpamModel {
     } else if (asked === '' && (pool.family === 6) !== v6) {
       out.push({ rule: 'ipam.pool-cidr', level: 'must', message: `RequestPool with V6=${v6} answered the IPv${pool.family} pool ${poolText}` });
     }
+    const dataGateway = str(strMap(reply['Data'])[GATEWAY_MARK]);
+    if (dataGateway !== '' && parseCidr(dataGateway) === null) {
+      out.push({ rule: 'ipam.pool-cidr', level: 'must', message: `RequestPool Data carries the gateway ${JSON.stringify(dataGateway)}, not a CIDR: dockerd fails the network create` });
+    }
     const askedCidr = parseCidr(asked);
     if (asked !== '' && pool !== null && askedCidr !== null && !(askedCidr.base === pool.base && askedCidr.prefix === pool.prefix && askedCidr.family === pool.family)) {
       out.push({ rule: 'ipam.request-pool-explicit', level: 'compat', message: `--subnet ${asked} was answered with the pool ${poolText}; dockerd uses the pool returned` });

@@ -81,4 +81,10 @@ describe('live IPAM model', () => {
     expect(s.call('/IpamDriver.RequestPool', POOL, 400, '')).toEqual([]);
     expect(s.call('/IpamDriver.RequestPool', POOL, 200, '{"Err":"pool taken"}')).toContain('reply.ipam-error-in-Err-field');
   });
+
+  it('a Data gateway must be a CIDR (routed designs answer 0.0.0.0/0)', () => {
+    const s = new Session();
+    expect(s.call('/IpamDriver.RequestPool', POOL, 200, '{"PoolID":"r","Pool":"0.0.0.0/0","Data":{"com.docker.network.gateway":"0.0.0.0/0"}}')).toEqual([]);
+    expect(s.call('/IpamDriver.RequestPool', POOL, 200, '{"PoolID":"x","Pool":"10.9.0.0/24","Data":{"com.docker.network.gateway":"10.9.0.1"}}')).toEqual(['ipam.pool-cidr']);
+  });
 });
