@@ -144,6 +144,11 @@ class ConnectionPair<T> {
       if (this.pending.length > 0) this.failUnreachable();
       return;
     }
+    if (this.upDone) {
+      // The plugin closed this connection (idle keep-alive) as dockerd reused it: dockerd gets the close, as directly.
+      for (const p of this.pending.splice(0)) this.endWithError(p, 'upstream-closed', 'the plugin had closed the connection when the request came');
+      return;
+    }
     if (!this.up.write(chunk)) this.down.pause();
   }
 
