@@ -39,7 +39,7 @@ export function restartOneInstanceCheck(targets: MultiTargets): Check {
           }
           if (got.value.bare === null || !got.value.inPool) story.fail(`instance ${inst.label} answered RequestAddress on pool ${pool.poolId} with ${got.value.text}, not an address of ${formatCidr(cidr)}; ${SHARED_STORE_HINT}`);
           const dup = held.get(got.value.bare);
-          if (dup !== undefined) story.fail(`instance ${inst.label} handed out ${got.value.bare} of ${formatCidr(cidr)} [PoolID ${pool.poolId}], held as ${dup}`);
+          if (dup !== undefined) story.fail(`instance ${inst.label} handed out ${got.value.bare} of ${formatCidr(cidr)} [PoolID ${pool.poolId}] (${what}), held as ${dup}: two containers get one address${what.includes('while') ? `; the restart of instance ${victim.label} lost acknowledged allocations` : ''}`);
           held.set(got.value.bare, `${what} on instance ${inst.label}`);
         };
         for (const inst of cluster.instances) {

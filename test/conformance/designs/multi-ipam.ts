@@ -12,6 +12,9 @@
  * - `lagging`: each instance has its own replica and sees the other instances'
  *   writes `lagMs` later (an eventually consistent store): every sequential
  *   history looks right, yet two hosts starting containers at once get one address.
+ * - `startup-gc`: shared state, but an instance that starts again releases every
+ *   address it handed out before ("the host rebooted, its containers are gone"),
+ *   though its containers still run.
  *
  * `restart(i)` closes instance i's server and serves it again: with a shared
  * store the state survives; per-instance state (addresses in `shared-pools`,
@@ -24,7 +27,7 @@ import { flag, fmtAddr, fmtNet, inNet, type Net, netOf, netsOverlap, parseAddr, 
 /** 10.181.0.0 as a number: where automatic pools are carved. */
 const AUTO_BASE = (10n << 24n) | (181n << 16n);
 
-export type MultiIpamMode = 'shared' | 'independent' | 'shared-pools' | 'local-only' | 'lagging';
+export type MultiIpamMode = 'shared' | 'independent' | 'shared-pools' | 'local-only' | 'lagging' | 'startup-gc';
 
 interface Pool {
   readonly space: string;
@@ -67,7 +70,7 @@ function changeOf(before: State, after: State): ((s: State) => void) | null {
   return ops.length === 0 ? null : (s) => ops.forEach((op) => op(s));
 }
 
-function methods(mode: MultiIpamMode, pools: () => State, addresses: () => State, o: MultiIpamOptions, counter: { n: number }): FixtureMethods {
+function methods(mode: MultiIpamMode, pools: () => State, addresses: () => State, o: MultiIpamOptions, counter: { n: number }, handedOut: (id: string, v: bigint) => void = () => {}): FixtureMethods {
   const spaces = mode === 'local-only' ? { local: 'MultiLocal', global: '' } : { local: 'MultiLocal', global: 'MultiGlobal' };
   const setOf = (id: string): Set<bigint> => {
     const used = addresses().used;
@@ -134,6 +137,7 @@ function methods(mode: MultiIpamMode, pools: () => State, addresses: () => State
         if (v === null) refuse('no free address in the pool');
       }
       setOf(id).add(v);
+      handedOut(id, v);
       return { Address: `${fmtAddr(p.net.family, v)}/${p.net.prefix}`, Data: {} };
     },
     '/IpamDriver.ReleaseAddress': (b) => {
@@ -168,7 +172,10 @@ export async function startMultiIpam(sockets: readonly string[], mode: MultiIpam
       () => (ownAddresses ? own[i]! : shared),
       o,
       counter,
+      (id, v) => mine[i]!.push([id, v]),
     );
+  /** Per instance: what it handed out (startup-gc releases it on restart). */
+  const mine: [string, bigint][][] = sockets.map(() => []);
   const timers = new Set<NodeJS.Timeout>();
   // Lagging replicas: every write shows on the other replicas lagMs later.
   const lagging = (i: number): FixtureMethods =>
@@ -198,6 +205,8 @@ export async function startMultiIpam(sockets: readonly string[], mode: MultiIpam
       await servers[i]!.close();
       // What lived only in the instance's memory is gone (a lagging replica resyncs from another).
       own[i] = mode === 'lagging' ? copyState(own[(i + 1) % own.length]!) : newState();
+      if (mode === 'startup-gc') for (const [id, v] of mine[i]!) shared.used.get(id)?.delete(v);
+      mine[i] = [];
       servers[i] = await serveFixture(sockets[i]!, table(i), { implements: ['IpamDriver'] });
     },
     async close() {
