@@ -231,6 +231,8 @@ class Replayer {
   private readonly gatewayInData = new Map<string, string>();
   /** Recorded ids whose creating call fails now -> that call's seq. */
   private readonly broken = new Map<string, string>();
+  /** The plugin's address space names, asked for when the trace has no GetDefaultAddressSpaces. */
+  private spacesNow: string[] = [];
 
   constructor(
     private readonly raw: RawSender,
@@ -250,6 +252,38 @@ class Replayer {
     this.calls.push(call);
     this.divergences.push(...found);
     this.opts.onCall?.(call, found);
+  }
+
+  /**
+   * A trace that starts after dockerd had activated the plugin (it does so
+   * once per plugin name) has no handshake; the plugin replayed now has never
+   * seen one. Send what dockerd sends on first use (Plugin.Activate, and
+   * GetDefaultAddressSpaces for an IPAM: its space names are the plugin's own
+   * and RequestPool carries them), so the session can go on.
+   */
+  async preamble(calls: readonly TraceCall[]): Promise<void> {
+    const has = (path: string): boolean => calls.some((c) => c.request.path === path);
+    const ipam = calls.some((c) => c.request.path.startsWith('/IpamDriver.'));
+    if (has('/Plugin.Activate') || (ipam && has('/IpamDriver.GetDefaultAddressSpaces'))) return;
+    const found: Divergence[] = [];
+    const activate = await this.send('0', '/Plugin.Activate', 'POST', '', null);
+    this.finish(activate, 'Plugin.Activate', found);
+    if (!ipam) return;
+    const spaces = await this.send('0', '/IpamDriver.GetDefaultAddressSpaces', 'POST', '', null);
+    const got: Divergence[] = [];
+    if (spaces.reading.ok) {
+      this.spacesNow = [str(spaces.reading.value['LocalDefaultAddressSpace']), str(spaces.reading.value['GlobalDefaultAddressSpace'])].filter((x) => x !== '');
+      got.push({ seq: '0', call: 'IpamDriver.GetDefaultAddressSpaces', kind: 'added', level: 'compat', message: `sent: the trace starts after the handshake; the plugin's address spaces are ${this.spacesNow.join(', ') || 'none'}` });
+    }
+    this.finish(spaces, 'IpamDriver.GetDefaultAddressSpaces', got);
+  }
+
+  /** Without a recorded GetDefaultAddressSpaces: the first space the recording names is the plugin's local one, the next its global one. */
+  private mapSpace(request: unknown): void {
+    const space = str(obj(request)['AddressSpace']);
+    if (space === '' || this.spacesNow.length === 0 || this.ids.strings.has(space)) return;
+    const next = this.spacesNow.shift()!;
+    this.ids.learnString(space, next);
   }
 
   /** The earlier failure a call follows from: it names an id that call should have created. */
@@ -282,6 +316,7 @@ class Replayer {
         return;
       }
     }
+    if (name === 'IpamDriver.RequestPool') this.mapSpace(askedValue);
     // A body that is not UTF-8 (never dockerd's) goes out byte for byte.
     const sent = c.request.encoding === 'base64' ? { body: Buffer.from(c.request.body, 'base64'), request: null } : rewriteBody(this.ids, recordedBody);
     const call = await this.send(seq, path, c.request.method, sent.body, sent.request);
@@ -340,6 +375,7 @@ class Replayer {
  */
 export async function replayTrace(sessions: readonly Pick<TraceSession, 'calls'>[], raw: RawSender, opts: ReplayTraceOptions = {}): Promise<ReplayTraceResult> {
   const r = new Replayer(raw, opts);
+  await r.preamble(sessions.flatMap((x) => x.calls));
   const many = sessions.length > 1;
   for (const [si, session] of sessions.entries()) {
     for (const c of session.calls) await r.replay(many ? `${si + 1}:${c.seq}` : String(c.seq), c);

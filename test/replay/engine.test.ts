@@ -54,6 +54,20 @@ describe('replay of a recorded session', () => {
     }
   });
 
+  it('a trace that starts after the handshake (dockerd activated the plugin earlier) replays too', async () => {
+    const handshake = ['/Plugin.Activate', '/NetworkDriver.GetCapabilities', '/IpamDriver.GetCapabilities', '/IpamDriver.GetDefaultAddressSpaces'];
+    const late = { ...recorded, calls: recorded.calls.filter((c) => !handshake.includes(c.request.path)) };
+    expect(late.calls.length).toBe(recorded.calls.length - 4);
+    const plugin = await servePlugin(dir.socket('late'), otherPluginMethods(9));
+    try {
+      const r = await replayTrace([late], socketRawSender({ socketPath: plugin.socketPath }), { judge: replayJudge() });
+      expect(atLevel(r.divergences, 'should').map(formatDivergence)).toEqual([]);
+      expect(r.divergences.find((d) => d.kind === 'added')?.message).toContain('OtherLocal');
+    } finally {
+      await plugin.close();
+    }
+  });
+
   it.each<[Breakage, string]>([
     ['duplicate-address', 'ipam.no-duplicate-address'],
     ['join-refused', 'fails now'],
