@@ -85,8 +85,10 @@ describe.skipIf(skip !== null)('replaying a session recorded under the real dock
     const steps = r.stdout.split('\n').filter((l) => l.startsWith('== step'));
     expect(steps.some((l) => /docker network create --subnet 10\.236\.7\.0\/24 -> network/.test(l))).toBe(true);
     expect(steps.filter((l) => /docker run \/ start ctr-/.test(l))).toHaveLength(2);
-    // `docker stop c1 c2` tears both down at once: one step.
-    expect(steps.filter((l) => /docker stop /.test(l)).map((l) => l.replace(/^== step \d+: /, '').replace(/[0-9a-f]{12}/g, 'ID'))).toEqual(['docker stop ctr-ID ctr-ID']);
+    // `docker stop c1 c2` stops both in parallel: one step when the teardowns interleave, two when they do not.
+    const stopped = steps.filter((l) => /docker stop /.test(l)).flatMap((l) => l.match(/ctr-[0-9a-f]{12}/g) ?? []);
+    expect(new Set(stopped).size).toBe(2);
+    expect(stopped).toHaveLength(2);
     expect(steps.some((l) => /docker network rm /.test(l))).toBe(true);
     expect(r.stdout).toMatch(/pool 10\.236\.7\.0\/24 \(network [0-9a-f]{12}\): 3 allocated/);
   });
