@@ -25,7 +25,12 @@ export type ExchangeErrorKind = 'upstream-closed' | 'upstream-unreachable' | 'cl
 
 export type ExchangeEnd =
   | { readonly reply: SplitMessage<ReplyHead>; readonly t1: number }
-  | { readonly error: { readonly kind: ExchangeErrorKind; readonly message: string }; readonly t1: number };
+  | {
+      readonly error: { readonly kind: ExchangeErrorKind; readonly message: string };
+      readonly t1: number;
+      /** The plugin had closed this (idle keep-alive) connection before the request came: it never saw the call. */
+      readonly idle?: boolean;
+    };
 
 export interface ExchangeHooks<T> {
   /** A complete request (before its bytes are written upstream). `t0`: epoch ms, fractional. */
@@ -146,7 +151,7 @@ class ConnectionPair<T> {
     }
     if (this.upDone) {
       // The plugin closed this connection (idle keep-alive) as dockerd reused it: dockerd gets the close, as directly.
-      for (const p of this.pending.splice(0)) this.endWithError(p, 'upstream-closed', 'the plugin had closed the connection when the request came');
+      for (const p of this.pending.splice(0)) this.endWithError(p, 'upstream-closed', 'the plugin had closed this idle connection when the request came', true);
       return;
     }
     if (!this.up.write(chunk)) this.down.pause();
@@ -212,8 +217,8 @@ class ConnectionPair<T> {
     this.emit(bytes, this.runEnd(p, { reply, t1: nowMs() }));
   }
 
-  private endWithError(p: Pending<T>, kind: ExchangeErrorKind, message: string): void {
-    const wait = this.runEnd(p, { error: { kind, message }, t1: nowMs() });
+  private endWithError(p: Pending<T>, kind: ExchangeErrorKind, message: string, idle = false): void {
+    const wait = this.runEnd(p, { error: { kind, message }, t1: nowMs(), ...(idle ? { idle } : {}) });
     if (wait !== undefined) this.out(() => undefined, wait);
   }
 

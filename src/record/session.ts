@@ -185,7 +185,9 @@ export async function startRecorder(opts: RecorderOptions): Promise<Recorder> {
       end(t, outcome) {
         const callSeq = ++seq;
         const reply: ObservedReply | null = 'reply' in outcome ? { status: outcome.reply.head.status, headers: lowerHeaders(outcome.reply.headers), body: outcome.reply.body } : null;
-        const checked = checker.end(t.pending, callSeq, reply, outcome.t1 - t.t0, 'error' in outcome ? `${outcome.error.kind}: ${outcome.error.message}` : undefined);
+        // An idle connection the plugin had closed never carried the call to it: no drop to judge (protocol.md §1.5 race).
+        const transport = 'error' in outcome ? `${outcome.idle === true ? 'upstream-idle-closed' : outcome.error.kind}: ${outcome.error.message}` : undefined;
+        const checked = checker.end(t.pending, callSeq, reply, outcome.t1 - t.t0, transport);
         if (opts.kernel && checked.srcName !== null) {
           const name = checked.srcName;
           return linkExists(name).then((exists) => finish(t, outcome, callSeq, reply, checked, exists === false ? [missingLinkViolation(name, callSeq)] : []));
