@@ -7,7 +7,7 @@
 import fc from 'fast-check';
 import type { AsyncCommand } from 'fast-check';
 import { Options } from '../../src/protocol/constants.js';
-import { contains, formatCidr, formatIp, parseCidrWithAddress } from '../cidr.js';
+import { type Cidr, contains, formatCidr, formatIp, parseCidrWithAddress } from '../cidr.js';
 import { POOL_HINT } from '../ipam/helpers.js';
 import { runModelCheck } from '../model-run.js';
 import type { Check, CheckContext } from '../types.js';
@@ -237,7 +237,9 @@ export function modelCheck(targets: MultiTargets): Check {
       await withCluster(ctx, targets, async (cluster) => {
         const spaces = await requireGlobalSpaces(ctx, cluster);
         const probe = ctx.pools.next();
-        if (probe.v4.length === 0) ctx.skip('no IPv4 pool to test with (give an IPv4 --subnet)');
+        // Dual-stack global networks too: IPv6 slots when the plugin took an IPv6 pool at the handshake.
+        const slotsOf = (a: typeof probe): Cidr[] => [...a.v4, ...(ctx.capabilities.has('ipv6') ? a.v6 : [])];
+        if (slotsOf(probe).length === 0) ctx.skip('no pool to test with (give a --subnet)');
         const shared: Shared = { granted: false, refusal: null };
         const transport = { broken: false };
         let failed: MultiSystem | null = null;
@@ -251,11 +253,11 @@ export function modelCheck(targets: MultiTargets): Check {
         };
         const replay = ctx.config.replay;
         await runModelCheck(withReproducer, {
-          commands: commands(cluster.instances.length, probe.v4.length, ctx.config.maxCommands, shared, replay?.commandsReplayPath),
+          commands: commands(cluster.instances.length, slotsOf(probe).length, ctx.config.maxCommands, shared, replay?.commandsReplayPath),
           runs: ctx.config.runs,
           transport,
           generateShare: 0.6,
-          newSystem: (timeUp) => new MultiSystem(ctx, cluster, spaces, ctx.pools.next().v4, transport, timeUp),
+          newSystem: (timeUp) => new MultiSystem(ctx, cluster, spaces, slotsOf(ctx.pools.next()), transport, timeUp),
           execute: async (sys, cmds) => {
             try {
               await fc.asyncModelRun(() => ({ model: newMultiModel(), real: sys }), cmds);
