@@ -79,8 +79,12 @@ async function knownEverywhere(story: Story, cluster: Cluster, pool: GlobalPool,
   }
 }
 
-/** An instance that refused every request of the storm on a pool it should share: the sharing failure, said plainly. */
-function refusedEverything(cluster: Cluster, story: Story, results: readonly Timed[], pool: GlobalPool): void {
+/**
+ * An instance that refused every request of the storm while the pool never ran out (the other
+ * instances together took fewer addresses than were free): the sharing failure, said plainly.
+ */
+function refusedEverything(cluster: Cluster, story: Story, results: readonly Timed[], pool: GlobalPool, free: number): void {
+  if (results.filter((r) => r.op?.kind === 'allocate').length >= free) return;
   for (const inst of cluster.instances) {
     const mine = results.filter((r) => r.lane.inst === inst && r.op?.kind !== 'release');
     if (mine.length > 0 && mine.every((r) => r.error !== null) && results.some((r) => r.op?.kind === 'allocate')) {
@@ -110,7 +114,7 @@ export function stormNoDuplicateCheck(targets: MultiTargets): Check {
         const total = Math.min(ctx.config.stormSize, Math.max(0, usable - held.size) + ls.length * 2);
         story.note(`${total} parallel RequestAddress calls over ${ls.length} connections to ${cluster.instances.length} instances`);
         const results = await Promise.all(Array.from({ length: total }, (_, i) => allocate(ctx, ls[i % ls.length]!, pool, i)));
-        refusedEverything(cluster, story, results, pool);
+        refusedEverything(cluster, story, results, pool, usable - held.size);
         const owner = new Map<string, Timed>();
         for (const r of results) {
           if (r.outside !== null) cluster.fail(`instance ${r.lane.inst.label} answered RequestAddress on pool ${pool.poolId} (${formatCidr(cidr)}) from instance ${pool.owner.label} with ${r.outside}, not an address of that pool; ${SHARED_STORE_HINT}`, story.steps, [r.record]);
