@@ -47,6 +47,24 @@ function granted(r: MultiSystem, inst: Instance, p: ModelPool, address: string, 
   return a;
 }
 
+/** The `pick`th held address of the `pool`th pool among those holding any (the address a --ip or a stop is about). */
+function heldAddress(m: Readonly<MultiModel>, pool: number, pick: number): { p: ModelPool; a: bigint } {
+  const withHeld = m.pools.filter((p) => p.held.size > 0);
+  const p = withHeld[pool % withHeld.length]!;
+  const held = [...p.held.keys()];
+  return { p, a: held[pick % held.length]! };
+}
+
+/** ReleaseAddress of a held address through `inst` (`why`: what dockerd is doing). */
+async function releaseHeld(r: MultiSystem, inst: Instance, p: ModelPool, a: bigint, why: string): Promise<void> {
+  const out = await r.call(inst, 'ReleaseAddress', { PoolID: p.poolId, Address: text(p, a) });
+  r.steps.push(`${inst.label}: ReleaseAddress ${text(p, a)} (${why}) on ${name(p)} -> ${out.ok ? 'ok' : `refused: ${out.error.message}`}`);
+  p.held.delete(a);
+  if (out.ok) r.resources.forgetAddress(p.poolId, text(p, a));
+  // dockerd only logs a refused release: whether the address is still taken is unknown.
+  else p.unknown.add(a);
+}
+
 class NewPool implements MultiCommand {
   constructor(
     readonly on: number,
@@ -132,10 +150,7 @@ class FixedIpOfHeld implements MultiCommand {
   }
   async run(m: MultiModel, r: MultiSystem): Promise<void> {
     const inst = r.instance(this.on);
-    const withHeld = m.pools.filter((p) => p.held.size > 0);
-    const p = withHeld[this.pool % withHeld.length]!;
-    const held = [...p.held.keys()];
-    const a = held[this.pick % held.length]!;
+    const { p, a } = heldAddress(m, this.pool, this.pick);
     const out = await r.call(inst, 'RequestAddress', { PoolID: p.poolId, Address: text(p, a), Options: null });
     r.steps.push(`${inst.label}: RequestAddress ${text(p, a)} (docker run --ip) on ${name(p)} -> ${out.ok ? out.value.Address : `refused: ${out.error.message}`}`);
     if (out.ok) granted(r, inst, p, out.value.Address, `RequestAddress ${text(p, a)} (preferred)`);
@@ -156,16 +171,8 @@ class StopContainer implements MultiCommand {
   }
   async run(m: MultiModel, r: MultiSystem): Promise<void> {
     const inst = r.instance(this.on);
-    const withHeld = m.pools.filter((p) => p.held.size > 0);
-    const p = withHeld[this.pool % withHeld.length]!;
-    const held = [...p.held.keys()];
-    const a = held[this.pick % held.length]!;
-    const out = await r.call(inst, 'ReleaseAddress', { PoolID: p.poolId, Address: text(p, a) });
-    r.steps.push(`${inst.label}: ReleaseAddress ${text(p, a)} (container stop) on ${name(p)} -> ${out.ok ? 'ok' : `refused: ${out.error.message}`}`);
-    p.held.delete(a);
-    if (out.ok) r.resources.forgetAddress(p.poolId, text(p, a));
-    // dockerd only logs a refused release: whether the address is still taken is unknown.
-    else p.unknown.add(a);
+    const { p, a } = heldAddress(m, this.pool, this.pick);
+    await releaseHeld(r, inst, p, a, 'container stop');
   }
   toString(): string {
     return `StopContainer(on ${this.on}, pool ${this.pool}, address ${this.pick})`;
@@ -185,13 +192,7 @@ class RemoveNetwork implements MultiCommand {
     const i = this.pool % m.pools.length;
     const p = m.pools[i]!;
     // docker network rm: every address (the gateway last), then the pool, all through this host's instance.
-    for (const a of [...p.held.keys()].reverse()) {
-      const out = await r.call(inst, 'ReleaseAddress', { PoolID: p.poolId, Address: text(p, a) });
-      r.steps.push(`${inst.label}: ReleaseAddress ${text(p, a)} (docker network rm) on ${name(p)} -> ${out.ok ? 'ok' : `refused: ${out.error.message}`}`);
-      p.held.delete(a);
-      if (out.ok) r.resources.forgetAddress(p.poolId, text(p, a));
-      else p.unknown.add(a);
-    }
+    for (const a of [...p.held.keys()].reverse()) await releaseHeld(r, inst, p, a, 'docker network rm');
     const out = await r.call(inst, 'ReleasePool', { PoolID: p.poolId });
     r.steps.push(`${inst.label}: ReleasePool ${p.poolId} (docker network rm) -> ${out.ok ? 'ok' : `refused: ${out.error.message}`}`);
     if (!out.ok) {

@@ -32,6 +32,21 @@ export async function withCluster(ctx: CheckContext, targets: MultiTargets, body
   }
 }
 
+/** `inst` answered RequestAddress on another instance's pool with `answer`, which is no address of that pool. */
+export function notInPoolMessage(inst: Instance, pool: GlobalPool, answer: string): string {
+  return `instance ${inst.label} answered RequestAddress on pool ${pool.poolId} (${formatCidr(pool.cidr)}) from instance ${pool.owner.label} with ${answer}, not an address of that pool; ${SHARED_STORE_HINT}`;
+}
+
+/** `got` (a grant of `inst` on `pool`) is an address of the pool that no one holds (else the sharing failure); it is held as `as` from then on. */
+export function holdGrant(story: Story, inst: Instance, pool: GlobalPool, got: Grant, held: Map<string, string>, as: string): string {
+  const bare = got.bare;
+  if (bare === null || !got.inPool) story.fail(notInPoolMessage(inst, pool, got.text));
+  const before = held.get(bare);
+  if (before !== undefined) story.fail(`instance ${inst.label} handed out ${bare} of pool ${pool.poolId} (${formatCidr(pool.cidr)}), already held as ${before}: two containers on different hosts get one address`);
+  held.set(bare, as);
+  return bare;
+}
+
 export function unknownPoolMessage(inst: Instance, pool: GlobalPool, error: string, waitedMs = 0): string {
   return `instance ${inst.label} does not know pool ${pool.poolId} (${formatCidr(pool.cidr)}) from instance ${pool.owner.label}: RequestAddress with that PoolID was refused ("${error}")${waitedMs > 0 ? ` for ${waitedMs} ms` : ''}; ${SHARED_STORE_HINT}`;
 }
@@ -104,12 +119,7 @@ export function poolUsedEverywhereCheck(targets: MultiTargets): Check {
         const [a, ...others] = cluster.instances;
         const { pool, held } = await openGlobalPool(ctx, story, a!, spaces.get(a!.label)!, sharedCidr(ctx));
         for (const inst of others) {
-          const got = await firstAddressOn(story, inst, pool);
-          const bare = got.bare;
-          if (bare === null || !got.inPool) story.fail(`instance ${inst.label} answered RequestAddress on pool ${pool.poolId} (${formatCidr(pool.cidr)}) from instance ${pool.owner.label} with ${got.text}, not an address of that pool: ${SHARED_STORE_HINT}`);
-          const before = held.get(bare);
-          if (before !== undefined) story.fail(`instance ${inst.label} handed out ${bare} of pool ${pool.poolId} (${formatCidr(pool.cidr)}), already held as ${before}: two containers on different hosts get one address`);
-          held.set(bare, `a container address from instance ${inst.label}`);
+          holdGrant(story, inst, pool, await firstAddressOn(story, inst, pool), held, `a container address from instance ${inst.label}`);
         }
         // Every held address is refused everywhere when asked for by name (docker run --ip on any host).
         for (const inst of cluster.instances) {
@@ -143,7 +153,7 @@ export function releaseSeenEverywhereCheck(targets: MultiTargets): Check {
         // A container on B comes and goes: its address is free again on A (and every other instance).
         const got = await firstAddressOn(story, b, pool, '(container on B)');
         const address = got.bare;
-        if (address === null || !got.inPool) story.fail(`instance ${b.label} answered RequestAddress on pool ${pool.poolId} from instance ${pool.owner.label} with ${got.text}, not an address of ${formatCidr(pool.cidr)}: ${SHARED_STORE_HINT}`);
+        if (address === null || !got.inPool) story.fail(notInPoolMessage(b, pool, got.text));
         const released: string = address;
         await story.releaseAddress(b, pool, released, '(the container on B stops)');
         for (const inst of cluster.instances) {

@@ -12,7 +12,7 @@ import { type AddressOp, findNonLinearizable } from '../ipam/linearizability.js'
 import type { Check, CheckContext } from '../types.js';
 import type { Cluster, Instance } from './instances.js';
 import { requireGlobalSpaces } from './global-space.js';
-import { firstAddressOn, type MultiTargets, openGlobalPool, SHARED_STORE_HINT, unknownPoolMessage, withCluster } from './shared-pool-checks.js';
+import { firstAddressOn, holdGrant, type MultiTargets, notInPoolMessage, openGlobalPool, unknownPoolMessage, withCluster } from './shared-pool-checks.js';
 import { type GlobalPool, Story } from './steps.js';
 
 /** A pool big enough for a storm: four adjacent /28 slots (a /26), or the first IPv4 --subnet. */
@@ -71,12 +71,19 @@ async function release(ctx: CheckContext, lane: Lane, pool: GlobalPool, address:
 async function knownEverywhere(story: Story, cluster: Cluster, pool: GlobalPool, held: Map<string, string>): Promise<void> {
   for (const inst of cluster.instances) {
     if (inst === pool.owner) continue;
-    const g = await firstAddressOn(story, inst, pool, '(the pool is known here)');
-    if (g.bare === null || !g.inPool) story.fail(`instance ${inst.label} answered RequestAddress on pool ${pool.poolId} (${formatCidr(pool.cidr)}) from instance ${pool.owner.label} with ${g.text}, not an address of that pool; ${SHARED_STORE_HINT}`);
-    const before = held.get(g.bare);
-    if (before !== undefined) story.fail(`instance ${inst.label} handed out ${g.bare} of ${formatCidr(pool.cidr)} [PoolID ${pool.poolId}], held as ${before}: two containers on different hosts get one address`);
-    held.set(g.bare, `a container address from instance ${inst.label}`);
+    holdGrant(story, inst, pool, await firstAddressOn(story, inst, pool, '(the pool is known here)'), held, `a container address from instance ${inst.label}`);
   }
+}
+
+/** A storm's setting: a pool granted by the first instance (with its gateway), known on every instance, and the storm's connections. */
+async function openStorm(ctx: CheckContext, cluster: Cluster): Promise<{ story: Story; cidr: Cidr; pool: GlobalPool; held: Map<string, string>; ls: Lane[] }> {
+  const spaces = await requireGlobalSpaces(ctx, cluster);
+  const story: Story = new Story(ctx, cluster);
+  const a = cluster.instances[0]!;
+  const cidr = stormCidr(ctx);
+  const { pool, held } = await openGlobalPool(ctx, story, a, spaces.get(a.label)!, cidr);
+  await knownEverywhere(story, cluster, pool, held);
+  return { story, cidr, pool, held, ls: await lanes(ctx, cluster) };
 }
 
 /**
@@ -103,13 +110,7 @@ export function stormNoDuplicateCheck(targets: MultiTargets): Check {
     requires: ['ipam'],
     async run(ctx: CheckContext) {
       await withCluster(ctx, targets, async (cluster) => {
-        const spaces = await requireGlobalSpaces(ctx, cluster);
-        const story: Story = new Story(ctx, cluster);
-        const a = cluster.instances[0]!;
-        const cidr = stormCidr(ctx);
-        const { pool, held } = await openGlobalPool(ctx, story, a, spaces.get(a.label)!, cidr);
-        await knownEverywhere(story, cluster, pool, held);
-        const ls = await lanes(ctx, cluster);
+        const { story, cidr, pool, held, ls } = await openStorm(ctx, cluster);
         const usable = Number(usableCount(cidr) > 100000n ? 100000n : usableCount(cidr));
         const total = Math.min(ctx.config.stormSize, Math.max(0, usable - held.size) + ls.length * 2);
         story.note(`${total} parallel RequestAddress calls over ${ls.length} connections to ${cluster.instances.length} instances`);
@@ -117,7 +118,7 @@ export function stormNoDuplicateCheck(targets: MultiTargets): Check {
         refusedEverything(cluster, story, results, pool, usable - held.size);
         const owner = new Map<string, Timed>();
         for (const r of results) {
-          if (r.outside !== null) cluster.fail(`instance ${r.lane.inst.label} answered RequestAddress on pool ${pool.poolId} (${formatCidr(cidr)}) from instance ${pool.owner.label} with ${r.outside}, not an address of that pool; ${SHARED_STORE_HINT}`, story.steps, [r.record]);
+          if (r.outside !== null) cluster.fail(notInPoolMessage(r.lane.inst, pool, r.outside), story.steps, [r.record]);
           if (!r.op) continue;
           const gw = held.get(r.op.address);
           if (gw !== undefined) cluster.fail(`instance ${r.lane.inst.label} handed out ${r.op.address} of ${formatCidr(cidr)} [PoolID ${pool.poolId}] during a storm on every instance, held as ${gw}: two containers get one address`, story.steps, [r.record]);
@@ -145,13 +146,7 @@ export function stormLinearizableCheck(targets: MultiTargets): Check {
     requires: ['ipam'],
     async run(ctx: CheckContext) {
       await withCluster(ctx, targets, async (cluster) => {
-        const spaces = await requireGlobalSpaces(ctx, cluster);
-        const story: Story = new Story(ctx, cluster);
-        const a = cluster.instances[0]!;
-        const cidr = stormCidr(ctx);
-        const { pool, held: gateway } = await openGlobalPool(ctx, story, a, spaces.get(a.label)!, cidr);
-        await knownEverywhere(story, cluster, pool, gateway);
-        const ls = await lanes(ctx, cluster);
+        const { story, cidr, pool, held: gateway, ls } = await openStorm(ctx, cluster);
         // A first batch held through every instance, then released through another instance while new requests race on all.
         const firstBatch = Math.min(Number(usableCount(cidr)) - 2 - gateway.size, Math.floor(ctx.config.stormSize / 2), 60);
         const held = new Map<string, Lane>();
