@@ -20,8 +20,8 @@ import { formatCidr } from '../cidr.js';
 import { summarizeRecord } from '../counterexample.js';
 import { StandInHost } from '../lifecycle/harness.js';
 import type { Check, CheckContext } from '../types.js';
-import { allocatePool, ctxPort, driverDesign, releasePool, trackNetwork, type Design, type PoolAddressing } from './addressing.js';
-import { join, openEndpoint, teardown, type OpenNetwork } from './helpers.js';
+import { ctxPort, driverDesign, releasePool, trackNetwork, type Design, type PoolAddressing } from './addressing.js';
+import { join, openEndpoint, slotAddressing, teardown, type OpenNetwork } from './helpers.js';
 import { IdSource } from './system.js';
 
 /** Stable ids of the global-scope checks. */
@@ -74,11 +74,7 @@ async function globalDesign(ctx: CheckContext): Promise<Design> {
 async function allocated(ctx: CheckContext, caller: PluginCaller = ctx.caller): Promise<{ id: string; ids: IdSource; design: Design; pool: PoolAddressing; options: Record<string, string>; free: () => Promise<string | null> }> {
   await requireGlobalScope(ctx);
   const design = await globalDesign(ctx);
-  const slot = ctx.pools.next().v4[0];
-  if (!slot) ctx.skip('no IPv4 pool to test with (give an IPv4 --subnet)');
-  const port = ctxPort(ctx, caller);
-  const pool = await allocatePool(port, design.mode, slot);
-  if (typeof pool === 'string') ctx.skip(`precondition: ${pool}`);
+  const { port, addressing: pool } = await slotAddressing(ctx, design.mode, caller);
   const ids = new IdSource(ctx.seed);
   const id = swarmId(ids);
   const t = { timeoutMs: ctx.config.timeoutMs };

@@ -3,7 +3,7 @@ import type { PluginCaller } from '../../src/client/types.js';
 import type { ResponseOf } from '../../src/protocol/methods.js';
 import type { Cidr } from '../cidr.js';
 import type { CheckContext } from '../types.js';
-import { type Design, type PoolAddressing, allocateAddress, allocatePool, ctxPort, hostOf, releaseAddress, releasePool, requireDesign, trackNetwork } from './addressing.js';
+import { type AddressingMode, type AddressingPort, type Design, type PoolAddressing, allocateAddress, allocatePool, ctxPort, hostOf, releaseAddress, releasePool, requireDesign, trackNetwork } from './addressing.js';
 import { subnetOf } from './rules.js';
 import { IdSource, endpointOptions, networkRequest, sandboxOptions } from './system.js';
 
@@ -20,17 +20,23 @@ export interface OpenNetwork {
 
 export { hostOf };
 
+/** Pool addressing as `mode` uses it on the next IPv4 arena slot, through `caller`; no slot or a refused pool skips. */
+export async function slotAddressing(ctx: CheckContext, mode: AddressingMode, caller: PluginCaller = ctx.caller): Promise<{ port: AddressingPort; addressing: PoolAddressing }> {
+  const slot = ctx.pools.next().v4[0];
+  if (!slot) ctx.skip('no IPv4 pool to test with (give an IPv4 --subnet)');
+  const port = ctxPort(ctx, caller);
+  const addressing = await allocatePool(port, mode, slot);
+  if (typeof addressing === 'string') ctx.skip(`precondition: ${addressing}`);
+  return { port, addressing };
+}
+
 /**
  * Create a network as `docker network create` does, with the addressing the
  * design probe chose (a refusal skips: driver.lifecycle-accepted owns that).
  */
 export async function openNetwork(ctx: CheckContext, ids = new IdSource(ctx.seed), caller: PluginCaller = ctx.caller): Promise<OpenNetwork> {
   const design = await requireDesign(ctx);
-  const slot = ctx.pools.next().v4[0];
-  if (!slot) ctx.skip('no IPv4 pool to test with (give an IPv4 --subnet)');
-  const port = ctxPort(ctx, caller);
-  const addressing = await allocatePool(port, design.mode, slot);
-  if (typeof addressing === 'string') ctx.skip(`precondition: ${addressing}`);
+  const { port, addressing } = await slotAddressing(ctx, design.mode, caller);
   const id = ids.next('net');
   const out = await port.call('CreateNetwork', networkRequest(ctx, id, addressing));
   if (!out.ok) {
