@@ -68,19 +68,23 @@ export function registerReplay(cli: Argv): Argv {
   );
 }
 
+/** --timeout checked, then the replay file or trace read (a malformed one is a usage error). */
+async function readInput(a: ReplayArgs): Promise<ReplayInput> {
+  if (a.timeout !== undefined && (!Number.isFinite(a.timeout) || a.timeout <= 0)) throw new UsageError(`--timeout must be a positive number of seconds, got ${a.timeout}`);
+  try {
+    return await loadReplayInput(a.file);
+  } catch (e) {
+    if (e instanceof TraceFormatError) throw new UsageError(e.message);
+    throw e;
+  }
+}
+
 async function runReplay(a: ReplayArgs): Promise<number> {
   const instances: TargetSpec[] = [...listOf(a.socket).map((socket) => ({ socket })), ...listOf(a.url).map((url) => ({ url }))];
   if (instances.length > 1) return replayOnInstances(a, instances);
   const given = [a.socket, a.url, a.plugin, a.reference ? true : undefined].filter((x) => x !== undefined).length;
   if (given !== 1) throw new UsageError('give exactly one target: --socket, --url, --plugin or --reference');
-  if (a.timeout !== undefined && (!Number.isFinite(a.timeout) || a.timeout <= 0)) throw new UsageError(`--timeout must be a positive number of seconds, got ${a.timeout}`);
-  let input: ReplayInput;
-  try {
-    input = await loadReplayInput(a.file);
-  } catch (e) {
-    if (e instanceof TraceFormatError) throw new UsageError(e.message);
-    throw e;
-  }
+  const input = await readInput(a);
   if (input.kind === 'trace' || a.calls) {
     if (a.raw) throw new UsageError(input.kind === 'trace' ? '--raw is for replay files; a trace is always replayed call by call' : 'give --raw or --calls, not both');
     return runTraceReplay(a, input);
@@ -230,14 +234,7 @@ function openOut(path: string, input: ReplayInput, target: string): TraceWriter 
 async function replayOnInstances(a: ReplayArgs, instances: readonly TargetSpec[]): Promise<number> {
   if (a.plugin !== undefined || a.reference === true) throw new UsageError('several instances are given with --socket/--url only (not with --plugin or --reference)');
   if (a.raw === true || a.calls === true) throw new UsageError('--raw and --calls replay against one target');
-  if (a.timeout !== undefined && (!Number.isFinite(a.timeout) || a.timeout <= 0)) throw new UsageError(`--timeout must be a positive number of seconds, got ${a.timeout}`);
-  let input: ReplayInput;
-  try {
-    input = await loadReplayInput(a.file);
-  } catch (e) {
-    if (e instanceof TraceFormatError) throw new UsageError(e.message);
-    throw e;
-  }
+  const input = await readInput(a);
   if (input.kind !== 'replay-file' || input.file.suite !== MULTI_SUITE_ID) throw new UsageError(`several targets replay a failure of the multi suite only; ${a.file} is ${input.kind === 'trace' ? 'a trace' : `a failure of ${input.file.check}`}: give one target`);
   const file = input.file;
   process.stdout.write(`replaying ${file.check} [${file.level}] ${file.title}\n  recorded: ${file.message}\n`);
