@@ -7,6 +7,7 @@
  * unusable MACs, names and gateways, duplicate names/MACs/addresses among
  * live objects, refused teardown of objects dockerd made.
  */
+import { addressPart } from '../../src/net/index.js';
 import { parseCidr, parseIp } from '../cidr.js';
 import { gatewayProblem, ifNameProblem, looksRouted, macProblem, normalMac, routeProblem, subnetOf, type RouteLike } from '../driver/rules.js';
 import type { LiveViolation } from './types.js';
@@ -45,11 +46,6 @@ function str(v: unknown): string {
 
 function obj(v: unknown): Record<string, unknown> {
   return typeof v === 'object' && v !== null && !Array.isArray(v) ? (v as Record<string, unknown>) : {};
-}
-
-function bareOf(cidr: string): string {
-  const i = cidr.indexOf('/');
-  return i < 0 ? cidr : cidr.slice(0, i);
 }
 
 export interface DriverModelOptions {
@@ -166,7 +162,7 @@ export class LiveDriverModel {
       if (!Array.isArray(list)) continue;
       for (const d of list) {
         const gw = str(obj(d)['Gateway']);
-        if (gw !== '') gateways.push(bareOf(gw));
+        if (gw !== '') gateways.push(addressPart(gw));
       }
     }
     this.networks.set(nid, { id: nid, seq, gateways, endpoints: new Set() });
@@ -196,7 +192,7 @@ export class LiveDriverModel {
       if (parseCidr(address) === null) out.push({ rule: 'driver.endpoint-address', level: 'must', message: `CreateEndpoint answered Address ${JSON.stringify(address)}, not a CIDR (dockerd: "invalid CIDR address")` });
       else {
         for (const other of this.endpoints.values()) {
-          if (other.nid !== nid || bareOf(other.address) !== bareOf(address) || this.goingAway(other)) continue;
+          if (other.nid !== nid || addressPart(other.address) !== addressPart(address) || this.goingAway(other)) continue;
           out.push({ rule: 'driver.endpoint-address', level: 'must', message: `CreateEndpoint answered Address ${address}, already the address of endpoint ${short(other.eid)} on the same network`, context: [other.seq] });
           break;
         }
@@ -248,7 +244,7 @@ export class LiveDriverModel {
       const subnet = subnetOf(e.address);
       const subnet6 = subnetOf(e.addressV6);
       if (gw !== '') {
-        const p = gatewayProblem(gw, subnet, bareOf(e.address), routes, 4);
+        const p = gatewayProblem(gw, subnet, addressPart(e.address), routes, 4);
         if (p !== null) out.push({ rule: 'driver.join-gateway', level: 'must', message: p, context: [e.seq] });
         const n = this.networks.get(e.nid);
         if (n !== undefined && n.gateways.length > 0 && parseIp(gw) !== null && !n.gateways.includes(gw)) {
@@ -256,7 +252,7 @@ export class LiveDriverModel {
         }
       }
       if (gw6 !== '') {
-        const p = gatewayProblem(gw6, subnet6, bareOf(e.addressV6), routes, 6);
+        const p = gatewayProblem(gw6, subnet6, addressPart(e.addressV6), routes, 6);
         if (p !== null) out.push({ rule: 'driver.join-gateway', level: 'must', message: p, context: [e.seq] });
       }
       for (const r of routes) {

@@ -19,6 +19,7 @@
  * another correct plugin picks others (conformance/README.md, "What a
  * failure means").
  */
+import { addressPart } from '../../src/net/index.js';
 import { methodByPath } from '../../src/protocol/methods.js';
 import { type TraceCall, type TraceSession, type ViolationLevel } from '../../src/record/trace.js';
 import type { RawResult, RawSender } from '../raw.js';
@@ -126,17 +127,19 @@ export function rewriteBody(ids: IdMap, body: string): { body: string; request: 
 
 /** What the recorded plugin chose and the plugin chose now, learnt from two successful replies. */
 export function learn(ids: IdMap, method: string, request: unknown, recorded: Record<string, unknown>, now: Record<string, unknown>): void {
+  /** A reply field whose text stands again, as is, in later requests. */
+  const learnField = (k: string): void => ids.learnString(str(recorded[k]), str(now[k]));
   switch (method) {
     case 'IpamDriver.GetDefaultAddressSpaces':
       // Address space names are the plugin's own (RequestPool carries them).
-      ids.learnString(str(recorded['LocalDefaultAddressSpace']), str(now['LocalDefaultAddressSpace']));
-      ids.learnString(str(recorded['GlobalDefaultAddressSpace']), str(now['GlobalDefaultAddressSpace']));
+      learnField('LocalDefaultAddressSpace');
+      learnField('GlobalDefaultAddressSpace');
       return;
     case 'IpamDriver.RequestPool': {
       const from = str(recorded['Pool']);
       const to = str(now['Pool']);
       if (from !== to) ids.learnPool(from, to);
-      ids.learnString(str(recorded['PoolID']), str(now['PoolID']));
+      learnField('PoolID');
       const rd = obj(recorded['Data']);
       const nd = obj(now['Data']);
       for (const k of Object.keys(rd)) {
@@ -150,7 +153,7 @@ export function learn(ids: IdMap, method: string, request: unknown, recorded: Re
     case 'IpamDriver.RequestAddress':
       ids.learnAddress(str(recorded['Address']), str(now['Address']));
       // dockerd passes the IPAM's CIDR on as is (CreateEndpoint Interface.Address, CreateNetwork Gateway): the prefix too.
-      ids.learnString(str(recorded['Address']), str(now['Address']));
+      learnField('Address');
       return;
     case 'NetworkDriver.CreateEndpoint': {
       const ri = obj(recorded['Interface']);
@@ -210,7 +213,7 @@ function createdBy(method: string, request: unknown, recorded: ReplyReading): st
       return [str(rep['PoolID'])];
     case 'IpamDriver.RequestAddress': {
       const a = str(rep['Address']);
-      return [a.includes('/') ? a.slice(0, a.indexOf('/')) : a];
+      return [addressPart(a)];
     }
     case 'NetworkDriver.CreateNetwork':
       return [str(req['NetworkID'])];

@@ -11,7 +11,8 @@
  * is sent as a value that is free now, exactly as it was free in the
  * recording: no false collision.
  */
-import { type Cidr, type Family, formatCidr, formatIp, lastOf, parseCidrWithAddress, parseIp, sizeOf } from '../cidr.js';
+import { addressPart } from '../../src/net/index.js';
+import { type Cidr, type Family, contains, formatCidr, formatIp, overlaps, parseCidrWithAddress, parseIp, sameCidr, sizeOf } from '../cidr.js';
 
 /** A bijection over `K` from transpositions over a base bijection (identity by default). */
 export class Permutation<K> {
@@ -57,10 +58,6 @@ interface PoolMove {
   readonly to: Cidr;
 }
 
-function inside(c: Cidr, family: Family, v: bigint): boolean {
-  return c.family === family && v >= c.base && v <= lastOf(c);
-}
-
 const key = (family: Family, v: bigint): string => `${family}:${v.toString(16)}`;
 
 function unkey(k: string): { family: Family; value: bigint } {
@@ -88,11 +85,11 @@ export class IdMap {
     const { family, value } = unkey(k);
     for (const m of this.moves) {
       const [src, dst] = backwards ? [m.to, m.from] : [m.from, m.to];
-      if (inside(src, family, value)) {
+      if (contains(src, family, value)) {
         const off = value - src.base;
         return off < sizeOf(dst) ? key(family, dst.base + off) : k;
       }
-      if (sizeOf(src) === sizeOf(dst) && inside(dst, family, value)) return key(family, src.base + (value - dst.base));
+      if (sizeOf(src) === sizeOf(dst) && contains(dst, family, value)) return key(family, src.base + (value - dst.base));
     }
     return k;
   }
@@ -102,18 +99,18 @@ export class IdMap {
     const a = parseCidrWithAddress(from)?.cidr;
     const b = parseCidrWithAddress(to)?.cidr;
     if (a === undefined || b === undefined || a.family !== b.family) return;
-    if (sameCidr(a, b) || overlapsCidr(a, b)) return;
+    if (sameCidr(a, b) || overlaps(a, b)) return;
     if (this.moves.some((m) => sameCidr(m.from, a) && sameCidr(m.to, b))) return;
     // A pool handed out again after its network went (either side): the latest move wins.
-    const clash = (m: PoolMove): boolean => [a, b].some((c) => overlapsCidr(m.from, c) || overlapsCidr(m.to, c));
+    const clash = (m: PoolMove): boolean => [a, b].some((c) => overlaps(m.from, c) || overlaps(m.to, c));
     for (let i = this.moves.length - 1; i >= 0; i--) if (clash(this.moves[i]!)) this.moves.splice(i, 1);
     this.moves.push({ from: a, to: b });
   }
 
   /** The recording's address `from` (bare or CIDR) is `to` now. */
   learnAddress(from: string, to: string): void {
-    const a = parseIp(bare(from));
-    const b = parseIp(bare(to));
+    const a = parseIp(addressPart(from));
+    const b = parseIp(addressPart(to));
     if (a === null || b === null || a.family !== b.family) return;
     this.addresses.learn(key(a.family, a.value), key(b.family, b.value));
   }
@@ -154,7 +151,7 @@ export class IdMap {
     const to = unkey(this.addresses.map(key(family, c.addr)));
     // An address of a moved pool takes the new pool's prefix length.
     let prefix = c.cidr.prefix;
-    for (const m of this.moves) if (inside(m.from, family, c.addr) && m.from.prefix === prefix) prefix = m.to.prefix;
+    for (const m of this.moves) if (contains(m.from, family, c.addr) && m.from.prefix === prefix) prefix = m.to.prefix;
     return `${formatIp(to.family, to.value)}/${prefix}`;
   }
 
@@ -173,21 +170,8 @@ export class IdMap {
 
 /** `block` inside `src`, at the same offset inside `dst` when it fits there; null otherwise. */
 function moveBlock(block: Cidr, src: Cidr, dst: Cidr): Cidr | null {
-  if (block.family !== src.family || block.prefix < src.prefix || !inside(src, block.family, block.base)) return null;
+  if (block.family !== src.family || block.prefix < src.prefix || !contains(src, block.family, block.base)) return null;
   const off = block.base - src.base;
   if (off + sizeOf(block) > sizeOf(dst)) return null;
   return { family: dst.family, base: dst.base + off, prefix: block.prefix };
-}
-
-function bare(a: string): string {
-  const i = a.indexOf('/');
-  return i < 0 ? a : a.slice(0, i);
-}
-
-function sameCidr(a: Cidr, b: Cidr): boolean {
-  return a.family === b.family && a.base === b.base && a.prefix === b.prefix;
-}
-
-function overlapsCidr(a: Cidr, b: Cidr): boolean {
-  return a.family === b.family && a.base <= lastOf(b) && b.base <= lastOf(a);
 }
