@@ -9,6 +9,7 @@ import { readdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import { type CampaignCommand, readShardReport, type SeedRange, type ShardReport, ShardReportError, shardSeeds } from '../shard.js';
 import { type CheckResult, type Level, levelFails, type RunReport } from '../types.js';
+import { checkJson } from './json.js';
 import { counterexampleText } from './text.js';
 import { specLinksHtml } from './html.js';
 
@@ -213,21 +214,7 @@ export function campaignJson(c: Campaign): string {
         profile: r.profile,
         summary: r.summary,
         deaths: r.deaths,
-        checks: r.checks.map((k) => ({
-          id: k.id,
-          suite: k.suite,
-          title: k.title,
-          level: k.level,
-          status: k.status,
-          message: k.message,
-          reason: k.reason,
-          notes: k.notes,
-          counterexample: k.counterexample ?? null,
-          seed: k.seed,
-          replayPath: k.replayPath ?? null,
-          calls: k.calls,
-          durationMs: k.durationMs,
-        })),
+        checks: r.checks.map(checkJson),
         leaks: r.leaks,
       })),
     },
