@@ -11,12 +11,8 @@ import { join } from 'node:path';
 import fc from 'fast-check';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parseSeedRange, parseShard, shardSeeds } from '../../conformance/shard.js';
-import { VirtualBackend } from '../../src/backend/virtual/index.js';
-import { createIpam } from '../../src/ipam/index.js';
-import type { IpamApi } from '../../src/protocol/api.js';
-import { createReferencePlugin } from '../../src/reference/plugin.js';
-import { servePlugin, type PluginServer } from '../../src/sdk/index.js';
 import { type MiniPlugin, startMiniIpam } from '../conformance/plugins/mini-ipam.js';
+import { serveDoubleAddressPlugin } from './double-address-plugin.js';
 import { runCli } from './run-cli.js';
 
 let dir: string;
@@ -158,26 +154,7 @@ describe('cnmkit simulate --seeds --steps --shard, then merge-reports', () => {
   /** The flawed plugin, started afresh (a plugin keeps the networks of earlier runs, whose ids a replay reuses). */
   async function fresh(): Promise<void> {
     await close?.();
-    const plugin = await createReferencePlugin({ backend: new VirtualBackend() });
-    const inner = createIpam({ requiresRequestReplay: false });
-    // The flaw: a container's address goes straight back to the free list.
-    const ipam: IpamApi = {
-      getCapabilities: () => inner.getCapabilities(),
-      getDefaultAddressSpaces: () => inner.getDefaultAddressSpaces(),
-      requestPool: (r) => inner.requestPool(r),
-      releasePool: (r) => inner.releasePool(r),
-      requestAddress: (r) => {
-        const res = inner.requestAddress(r);
-        if (r.Options?.['RequestAddressType'] === undefined) inner.releaseAddress({ PoolID: r.PoolID, Address: res.Address.split('/')[0]! });
-        return res;
-      },
-      releaseAddress: (r) => inner.releaseAddress(r),
-    };
-    const server: PluginServer = await servePlugin({ driver: plugin.driver, ipam, listen: { socket } });
-    close = async () => {
-      await server.close();
-      await plugin.close();
-    };
+    close = await serveDoubleAddressPlugin(socket);
   }
   beforeAll(async () => {
     socket = join(dir, 'sim-broken.sock');

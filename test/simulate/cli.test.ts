@@ -4,11 +4,7 @@ import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'no
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { VirtualBackend } from '../../src/backend/virtual/index.js';
-import { createIpam } from '../../src/ipam/index.js';
-import type { IpamApi } from '../../src/protocol/api.js';
-import { createReferencePlugin } from '../../src/reference/plugin.js';
-import { servePlugin, type PluginServer } from '../../src/sdk/index.js';
+import { serveDoubleAddressPlugin } from '../cli/double-address-plugin.js';
 import type { Trace } from '../../src/simulate/trace.js';
 
 const root = join(import.meta.dirname, '../..');
@@ -90,31 +86,11 @@ describe('cnmkit simulate --seed N --steps K', () => {
   });
 
   describe('against a plugin whose IPAM hands an address out twice', () => {
-    let server: PluginServer;
     let socket: string;
     let close: () => Promise<void>;
     beforeAll(async () => {
       socket = join(dir, 'broken.sock');
-      const plugin = await createReferencePlugin({ backend: new VirtualBackend() });
-      const inner = createIpam({ requiresRequestReplay: false });
-      // The bug: a container's address goes straight back to the free list.
-      const ipam: IpamApi = {
-        getCapabilities: () => inner.getCapabilities(),
-        getDefaultAddressSpaces: () => inner.getDefaultAddressSpaces(),
-        requestPool: (r) => inner.requestPool(r),
-        releasePool: (r) => inner.releasePool(r),
-        requestAddress: (r) => {
-          const res = inner.requestAddress(r);
-          if (r.Options?.['RequestAddressType'] === undefined) inner.releaseAddress({ PoolID: r.PoolID, Address: res.Address.split('/')[0] });
-          return res;
-        },
-        releaseAddress: (r) => inner.releaseAddress(r),
-      };
-      server = await servePlugin({ driver: plugin.driver, ipam, listen: { socket } });
-      close = async () => {
-        await server.close();
-        await plugin.close();
-      };
+      close = await serveDoubleAddressPlugin(socket);
     });
     afterAll(async () => {
       await close?.();
