@@ -27,9 +27,9 @@ afterAll(async () => {
 const GW = { RequestAddressType: 'com.docker.network.gateway' };
 let n = 0;
 
-async function session<T>(start: (socket: string) => Promise<{ socketPath: string; close(): Promise<void> }>, play: (c: ConnectedClient, rec: RecordedSession) => Promise<T>): Promise<RecordedSession> {
+async function session<T>(start: (socket: string) => Promise<{ socketPath: string; close(): Promise<void> }>, play: (c: ConnectedClient, rec: RecordedSession) => Promise<T>, opts: { kernel?: boolean } = {}): Promise<RecordedSession> {
   const plugin = await start(`${dir.path}/p${++n}.sock`);
-  const rec = await recordInFront(dir.path, plugin.socketPath);
+  const rec = await recordInFront(dir.path, plugin.socketPath, opts);
   const client = await connect({ socket: rec.socket }, { timeoutMs: 5000 });
   try {
     await play(client, rec);
@@ -235,22 +235,13 @@ describe('cnmkit record flags the broken driver fixtures live', () => {
   it('missing-srcname -> driver.netns-linux on the real kernel (root only)', async (t) => {
     const rootSkip = netnsSkipReason();
     if (rootSkip !== null) return t.skip(`needs root networking (the SrcName is looked up with ip link): ${rootSkip}`);
-    const plugin = await startFlawedDriver(`${dir.path}/k${++n}.sock`, { flaw: 'missing-srcname' });
-    const rec = await recordInFront(dir.path, plugin.socketPath, { kernel: true });
-    const c = await connect({ socket: rec.socket }, { timeoutMs: 5000 });
-    try {
-      await play(c);
-    } finally {
-      await c.close();
-      await rec.stop();
-      await plugin.close();
-    }
+    const rec = await session((s) => startFlawedDriver(s, { flaw: 'missing-srcname' }), (c) => play(c), { kernel: true });
     expect(rules(rec)).toContain('driver.netns-linux');
   });
 
   it('the kernel look-up stays silent when the SrcName exists (root only)', async (t) => {
     if (process.getuid?.() !== 0) return t.skip('needs root: the SrcName is looked up with ip link');
-    const plugin = await serveFixture(`${dir.path}/lo${++n}.sock`, {
+    const fixture = {
       '/NetworkDriver.GetCapabilities': () => ({ Scope: 'local' }),
       '/NetworkDriver.CreateNetwork': () => ({}),
       '/NetworkDriver.CreateEndpoint': () => ({}),
@@ -259,16 +250,8 @@ describe('cnmkit record flags the broken driver fixtures live', () => {
       '/NetworkDriver.Join': () => ({ InterfaceName: { SrcName: 'lo', DstPrefix: 'eth' }, Gateway: '10.78.0.1' }),
       '/NetworkDriver.Leave': () => ({}),
       '/NetworkDriver.DeleteEndpoint': () => ({}),
-    }, { implements: ['NetworkDriver'] });
-    const rec = await recordInFront(dir.path, plugin.socketPath, { kernel: true });
-    const c = await connect({ socket: rec.socket }, { timeoutMs: 5000 });
-    try {
-      await play(c);
-    } finally {
-      await c.close();
-      await rec.stop();
-      await plugin.close();
-    }
+    };
+    const rec = await session((s) => serveFixture(s, fixture, { implements: ['NetworkDriver'] }), (c) => play(c), { kernel: true });
     expect(rec.calls.filter((x) => x.call.method === 'Join').length).toBeGreaterThan(0);
     expect(rules(rec).filter((r) => r !== 'driver.interface-name-unique')).toEqual([]);
   });
