@@ -1,11 +1,9 @@
 /** A failure's replay file reproduces it against the broken plugin and not against a fixed one. */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { readReplayFile } from '../../conformance/replay-file.js';
 import { replay, resendCalls } from '../../conformance/replay.js';
 import { socketRawSender } from '../../conformance/raw.js';
 import { IpamIds } from '../../conformance/ipam/ids.js';
-import { startMiniIpam } from './plugins/mini-ipam.js';
-import { quickConfig, result, runOn, tempDir, type TempDir } from './support.js';
+import { tempDir, type TempDir, withDuplicateFailure } from './support.js';
 
 let dir: TempDir;
 beforeAll(async () => {
@@ -17,13 +15,7 @@ afterAll(async () => {
 
 describe('replay', () => {
   it('re-runs the shrunk case from seed + path and says whether the violation still shows', async () => {
-    const broken = await startMiniIpam(dir.socket('dup'), ['cursor-wrap-duplicate']);
-    const fixed = await startMiniIpam(dir.socket('fixed'));
-    try {
-      const report = await runOn(broken.socketPath, quickConfig(dir, { checks: [IpamIds.noDuplicate] }));
-      const failure = result(report, IpamIds.noDuplicate);
-      expect(failure.status).toBe('failed');
-      const file = await readReplayFile(failure.replayPath!);
+    await withDuplicateFailure(dir, async ({ broken, fixed, failure, file }) => {
       expect(file.check).toBe(IpamIds.noDuplicate);
       expect(file.path).toBeTruthy();
       expect(file.calls.length).toBe(failure.counterexample!.calls.length);
@@ -42,9 +34,6 @@ describe('replay', () => {
       const resent = await resendCalls(file, socketRawSender({ socketPath: broken.socketPath }));
       expect(resent.length).toBe(file.calls.length);
       expect(resent[0]!.same).toBe(true);
-    } finally {
-      await broken.close();
-      await fixed.close();
-    }
+    });
   });
 });

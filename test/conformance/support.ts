@@ -6,6 +6,12 @@ import { runSuites, type RunOptions } from '../../conformance/runner.js';
 import type { ListeningPlugin } from './plugins/listen.js';
 import type { ConformanceConfig } from '../../conformance/config.js';
 import type { CheckResult, RunReport } from '../../conformance/types.js';
+import { IpamIds } from '../../conformance/ipam/ids.js';
+import { readReplayFile, type ReplayFile } from '../../conformance/replay-file.js';
+import { type MiniPlugin, startMiniIpam } from './plugins/mini-ipam.js';
+
+/** The multi suite's checks, in the order a run reports them. */
+export const MULTI_CHECK_IDS: readonly string[] = ['multi.global-space', 'multi.pool-used-everywhere', 'multi.release-seen-everywhere', 'multi.model', 'multi.storm-no-duplicate', 'multi.storm-linearizable', 'multi.restart-one-instance'];
 
 export interface TempDir {
   readonly path: string;
@@ -52,5 +58,23 @@ export async function runPlugin(
     return await runSuites({ socket }, quickConfig(dir, config), options);
   } finally {
     await plugin.close();
+  }
+}
+
+/**
+ * A recorded failure to replay: ipam.no-duplicate-address failed on the mini IPAM with the
+ * cursor-wrap flaw, its replay file, and the same IPAM without the flaw; both stop after `body`.
+ */
+export async function withDuplicateFailure(dir: TempDir, body: (x: { broken: MiniPlugin; fixed: MiniPlugin; failure: CheckResult; file: ReplayFile }) => Promise<void>): Promise<void> {
+  const broken = await startMiniIpam(dir.socket('dup'), ['cursor-wrap-duplicate']);
+  const fixed = await startMiniIpam(dir.socket('fixed'));
+  try {
+    const report = await runOn(broken.socketPath, quickConfig(dir, { checks: [IpamIds.noDuplicate] }));
+    const failure = result(report, IpamIds.noDuplicate);
+    if (failure.status !== 'failed') throw new Error(`${IpamIds.noDuplicate} did not fail on the flawed IPAM: ${failure.status} ${failure.message}`);
+    await body({ broken, fixed, failure, file: await readReplayFile(failure.replayPath!) });
+  } finally {
+    await broken.close();
+    await fixed.close();
   }
 }

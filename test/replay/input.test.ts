@@ -5,14 +5,12 @@
  */
 import fc from 'fast-check';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { IpamIds } from '../../conformance/ipam/ids.js';
 import { socketRawSender } from '../../conformance/raw.js';
-import { readReplayFile, REPLAY_FORMAT, type ReplayFile } from '../../conformance/replay-file.js';
+import { REPLAY_FORMAT, type ReplayFile } from '../../conformance/replay-file.js';
 import { atLevel, parseReplayInput, replayFileOfTrace, replayJudge, replayTrace, traceOfReplayFile } from '../../conformance/replay-trace/index.js';
 import type { CallSummary } from '../../conformance/types.js';
 import { parseTrace, TraceFormatError } from '../../src/record/trace.js';
-import { startMiniIpam } from '../conformance/plugins/mini-ipam.js';
-import { quickConfig, result, runOn, tempDir, type TempDir } from '../conformance/support.js';
+import { tempDir, type TempDir, withDuplicateFailure } from '../conformance/support.js';
 import { headerFor, traceText } from './session.js';
 
 let dir: TempDir;
@@ -79,13 +77,7 @@ describe('replay files as traces', () => {
   });
 
   it('a replay file of cnmkit check replays through the trace engine: still failing on the broken plugin, clean on a fixed one', async () => {
-    const broken = await startMiniIpam(dir.socket('dup'), ['cursor-wrap-duplicate']);
-    const fixed = await startMiniIpam(dir.socket('fixed'));
-    try {
-      const report = await runOn(broken.socketPath, quickConfig(dir, { checks: [IpamIds.noDuplicate] }));
-      const failure = result(report, IpamIds.noDuplicate);
-      expect(failure.status).toBe('failed');
-      const file = await readReplayFile(failure.replayPath!);
+    await withDuplicateFailure(dir, async ({ broken, fixed, file }) => {
       const input = parseReplayInput(JSON.stringify(file));
       expect(input.kind).toBe('replay-file');
       expect(input.sessions[0]!.calls).toHaveLength(file.calls.length);
@@ -94,10 +86,7 @@ describe('replay files as traces', () => {
       expect(atLevel(again.divergences, 'must').map((d) => d.rule)).toContain('ipam.no-duplicate-address');
       const onFixed = await replayTrace(input.sessions, socketRawSender({ socketPath: fixed.socketPath }), { judge: replayJudge() });
       expect(atLevel(onFixed.divergences, 'should').filter((d) => d.kind === 'model')).toEqual([]);
-    } finally {
-      await broken.close();
-      await fixed.close();
-    }
+    });
   });
 });
 
