@@ -5,50 +5,33 @@
  * instances on different prefixes share nothing and fail with the shared-store
  * message. Skipped with the reason when etcd is not installed.
  */
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { runInstances } from '../../conformance/multi/index.js';
-import { etcdSkipReason, startEtcd, type EtcdCluster } from '../helpers/etcd.js';
-import { newPrefix, startServe, type ServeProcess } from '../ipam/store/harness.js';
-import { result } from './support.js';
+import { etcdSkipReason } from '../helpers/etcd.js';
+import { newPrefix, serveFleet } from '../ipam/store/harness.js';
+import { MULTI_CHECK_IDS, result } from './support.js';
 
 const skip = etcdSkipReason();
 if (skip !== null) console.log(`multi suite on etcd-backed instances skipped: ${skip}`);
 
 describe.skipIf(skip !== null)('multi suite on etcd-backed reference instances', () => {
-  let etcd: EtcdCluster;
-  let dir: string;
-  const live: ServeProcess[] = [];
-  beforeAll(async () => {
-    etcd = await startEtcd(1);
-    dir = mkdtempSync(join(tmpdir(), 'cnmkit-multi-etcd-'));
-  }, 60_000);
-  afterAll(async () => {
-    for (const s of live) s.child.kill('SIGKILL');
-    await Promise.all(live.map((s) => s.exited()));
-    await etcd?.close();
-    if (dir !== undefined) rmSync(dir, { recursive: true, force: true });
-  });
+  const fleet = serveFleet(1, 'cnmkit-multi-etcd-');
 
   /** Instances on `prefixes` (one socket each); restart(i) is kill -9 and a new process on the same socket and prefix. */
   async function instances(name: string, prefixes: readonly string[]): Promise<{ sockets: string[]; restart: (i: number) => Promise<void> }> {
-    const sockets = prefixes.map((_, i) => join(dir, `${name}-${i}.sock`));
-    const procs = await Promise.all(prefixes.map((p, i) => startServe(etcd.url, p, sockets[i]!)));
-    live.push(...procs);
+    const procs = await Promise.all(prefixes.map((p, i) => fleet.serve(`${name}-${i}`, p)));
     return {
-      sockets,
+      sockets: procs.map((p) => p.socket),
       async restart(i) {
         procs[i]!.child.kill('SIGKILL');
         await procs[i]!.exited();
-        procs[i] = await startServe(etcd.url, prefixes[i]!, sockets[i]!);
-        live.push(procs[i]!);
+        procs[i] = await fleet.serve(`${name}-${i}`, prefixes[i]!);
       },
     };
   }
 
-  const config = (seed: number) => ({ seed, runs: 20, timeoutMs: 10_000, replayDir: join(dir, 'replays') });
+  const config = (seed: number) => ({ seed, runs: 20, timeoutMs: 10_000, replayDir: join(fleet.dir, 'replays') });
 
   it('two instances on one prefix pass every check of the multi suite and the ipam suite on the first', async () => {
     const prefix = newPrefix();
@@ -62,15 +45,7 @@ describe.skipIf(skip !== null)('multi suite on etcd-backed reference instances',
     const failed = report.checks.filter((c) => c.status === 'failed' && c.level !== 'compat');
     expect(failed.map((c) => `${c.id}: ${c.message}`)).toEqual([]);
     const multi = report.checks.filter((c) => c.suite === 'multi');
-    expect(multi.map((c) => `${c.id}:${c.status}`)).toEqual([
-      'multi.global-space:passed',
-      'multi.pool-used-everywhere:passed',
-      'multi.release-seen-everywhere:passed',
-      'multi.model:passed',
-      'multi.storm-no-duplicate:passed',
-      'multi.storm-linearizable:passed',
-      'multi.restart-one-instance:passed',
-    ]);
+    expect(multi.map((c) => `${c.id}:${c.status}`)).toEqual(MULTI_CHECK_IDS.map((id) => `${id}:passed`));
     expect(report.checks.filter((c) => c.suite === 'ipam' && c.status === 'passed').length).toBeGreaterThan(20);
   }, 300_000);
 

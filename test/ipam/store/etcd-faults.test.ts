@@ -5,12 +5,9 @@
  * calls fail with a clear {"Err"} within the configured time, never a wrong
  * answer, and work again once quorum is back.
  */
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { etcdSkipReason, startEtcd, type EtcdCluster } from '../../helpers/etcd.js';
-import { newPrefix, post, startServe, type ServeProcess } from './harness.js';
+import { describe, expect, it } from 'vitest';
+import { etcdSkipReason } from '../../helpers/etcd.js';
+import { newPrefix, post, serveFleet } from './harness.js';
 
 const skip = etcdSkipReason();
 if (skip !== null) console.log(`etcd fault tests skipped: ${skip}`);
@@ -60,43 +57,38 @@ async function expectAllHeld(socket: string, poolId: string, acked: Map<string, 
 
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 
-describe.skipIf(skip !== null)('shared IPAM faults on a three-member etcd cluster', () => {
-  let etcd: EtcdCluster;
-  let dir: string;
-  const serves: ServeProcess[] = [];
-  beforeAll(async () => {
-    etcd = await startEtcd(3);
-    dir = mkdtempSync(join(tmpdir(), 'cnmkit-etcd-serve-'));
-  });
-  afterAll(async () => {
-    for (const s of serves) s.child.kill('SIGKILL');
-    await Promise.all(serves.map((s) => s.exited()));
-    await etcd?.close();
-    if (dir !== undefined) rmSync(dir, { recursive: true, force: true });
-  });
-  const serve = async (name: string, prefix: string, timeoutMs?: number): Promise<ServeProcess> => {
-    const s = await startServe(etcd.url, prefix, join(dir, `${name}.sock`), timeoutMs);
-    serves.push(s);
-    return s;
+/** A GlobalDefault pool `cidr` requested on `via`, then a storm of 16 clients over `sockets` on it until `stop` resolves. */
+async function poolUnderStorm(via: string, cidr: string, sockets: string[]): Promise<{ poolId: string; ledger: Ledger; stop: () => Promise<void> }> {
+  const pool = await post(via, '/IpamDriver.RequestPool', { AddressSpace: 'GlobalDefault', Pool: cidr });
+  const poolId = String(pool.body.PoolID);
+  const ledger: Ledger = { acked: new Map(), errors: [], duplicates: [] };
+  let end!: () => void;
+  const load = storm(sockets, poolId, 16, new Promise<void>((r) => (end = r)), ledger);
+  return {
+    poolId,
+    ledger,
+    stop: async () => {
+      end();
+      await load;
+    },
   };
+}
+
+describe.skipIf(skip !== null)('shared IPAM faults on a three-member etcd cluster', () => {
+  const fleet = serveFleet(3, 'cnmkit-etcd-serve-');
+  const serve = fleet.serve;
 
   it('kill -9 of a serve instance under load loses nothing acknowledged', async () => {
     const prefix = newPrefix();
     const [a, b] = await Promise.all([serve('k-a', prefix), serve('k-b', prefix)]);
-    const pool = await post(a.socket, '/IpamDriver.RequestPool', { AddressSpace: 'GlobalDefault', Pool: '10.80.0.0/16' });
-    const poolId = String(pool.body.PoolID);
-    const ledger: Ledger = { acked: new Map(), errors: [], duplicates: [] };
-    let stop!: () => void;
-    const stopped = new Promise<void>((r) => (stop = r));
-    const load = storm([a.socket, b.socket], poolId, 16, stopped, ledger);
+    const { poolId, ledger, stop } = await poolUnderStorm(a.socket, '10.80.0.0/16', [a.socket, b.socket]);
     // Kill in the middle of the storm (bounded wait: a loaded machine is slow).
     const t0 = Date.now();
     while (ledger.acked.size < 300 && Date.now() - t0 < 20_000) await sleep(50);
     a.child.kill('SIGKILL');
     await a.exited();
     await sleep(500);
-    stop();
-    await load;
+    await stop();
     expect(ledger.duplicates).toEqual([]);
     expect(ledger.acked.size).toBeGreaterThanOrEqual(300);
     await expectAllHeld(b.socket, poolId, ledger.acked);
@@ -110,24 +102,18 @@ describe.skipIf(skip !== null)('shared IPAM faults on a three-member etcd cluste
   it('the etcd leader killed under load: calls go on, nothing acknowledged lost or duplicated', async () => {
     const prefix = newPrefix();
     const [a, b] = await Promise.all([serve('l-a', prefix), serve('l-b', prefix)]);
-    const pool = await post(b.socket, '/IpamDriver.RequestPool', { AddressSpace: 'GlobalDefault', Pool: '10.81.0.0/16' });
-    const poolId = String(pool.body.PoolID);
-    const ledger: Ledger = { acked: new Map(), errors: [], duplicates: [] };
-    let stop!: () => void;
-    const stopped = new Promise<void>((r) => (stop = r));
-    const load = storm([a.socket, b.socket], poolId, 16, stopped, ledger);
+    const { poolId, ledger, stop } = await poolUnderStorm(b.socket, '10.81.0.0/16', [a.socket, b.socket]);
     await sleep(1000);
-    const leader = await etcd.leader();
+    const leader = await fleet.etcd.leader();
     expect(leader).toBeGreaterThanOrEqual(0);
     const before = ledger.acked.size;
-    await etcd.kill(leader);
+    await fleet.etcd.kill(leader);
     // The storm goes on once the other two members have elected a leader (bounded wait: a loaded machine is slow).
     const t0 = Date.now();
     while (ledger.acked.size < before + 200 && Date.now() - t0 < 20_000) await sleep(100);
     const during = ledger.acked.size;
-    stop();
-    await load;
-    const now = await etcd.leader();
+    await stop();
+    const now = await fleet.etcd.leader();
     expect(now).toBeGreaterThanOrEqual(0);
     expect(now).not.toBe(leader);
     expect(during).toBeGreaterThanOrEqual(before + 200);
@@ -135,7 +121,7 @@ describe.skipIf(skip !== null)('shared IPAM faults on a three-member etcd cluste
     // A call may fail while the cluster elects, but only with the store's clear error.
     for (const e of ledger.errors) expect(e).toMatch(/^IPAM store \(etcd\) unavailable/);
     await expectAllHeld(a.socket, poolId, ledger.acked);
-    await etcd.start(leader);
+    await fleet.etcd.start(leader);
   });
 
   it('without quorum calls fail with a clear {"Err"} in bounded time, and work again once quorum is back', async () => {
@@ -145,8 +131,8 @@ describe.skipIf(skip !== null)('shared IPAM faults on a three-member etcd cluste
     const poolId = String(pool.body.PoolID);
     const first = await post(a.socket, '/IpamDriver.RequestAddress', { PoolID: poolId, Address: '', Options: null });
     expect(first.body.Address).toBe('10.82.0.1/24');
-    await etcd.kill(1);
-    await etcd.kill(2);
+    await fleet.etcd.kill(1);
+    await fleet.etcd.kill(2);
     for (const [path, body] of [
       ['/IpamDriver.RequestAddress', { PoolID: poolId, Address: '', Options: null }],
       ['/IpamDriver.ReleaseAddress', { PoolID: poolId, Address: '10.82.0.1' }],
@@ -163,7 +149,7 @@ describe.skipIf(skip !== null)('shared IPAM faults on a three-member etcd cluste
     }
     // LocalDefault does not depend on etcd.
     expect((await post(a.socket, '/IpamDriver.RequestPool', { AddressSpace: 'LocalDefault', Pool: '' })).status).toBe(200);
-    await Promise.all([etcd.start(1), etcd.start(2)]);
+    await Promise.all([fleet.etcd.start(1), fleet.etcd.start(2)]);
     // Back with quorum: the pool is still there, its address still held, allocation goes on.
     const next = await post(a.socket, '/IpamDriver.RequestAddress', { PoolID: poolId, Address: '', Options: null });
     expect(next.status).toBe(200);

@@ -5,6 +5,11 @@
  * (Wing & Gong search with memoised states) for concurrent histories.
  */
 import { randomBytes } from 'node:crypto';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, beforeAll } from 'vitest';
+import { startEtcd, type EtcdCluster } from '../../helpers/etcd.js';
 import { request } from 'node:http';
 import { Allocator, type StateSnapshot } from '../../../src/ipam/allocator.js';
 import { createIpam, type AddressPoolSpec } from '../../../src/ipam/index.js';
@@ -174,4 +179,45 @@ export async function startServe(url: string, prefix: string, socket: string, ti
     child.once('exit', (code) => reject(new Error(`serve exited (${code}) before listening: ${out}${err}`)));
   });
   return { socket, child, exited };
+}
+
+/** A suite's etcd cluster, temp dir and `cnmkit serve --store` processes (see serveFleet). */
+export interface ServeFleet {
+  readonly etcd: EtcdCluster;
+  readonly dir: string;
+  /** A `cnmkit serve --store` on the fleet's etcd at `dir/name.sock`, killed after the suite. */
+  serve(name: string, prefix: string, timeoutMs?: number): Promise<ServeProcess>;
+}
+
+/**
+ * Inside a describe: an etcd cluster of `members` and a temp dir started before the suite;
+ * after it every serve process is killed (kill -9), etcd closed and the dir removed.
+ */
+export function serveFleet(members: Parameters<typeof startEtcd>[0], tmpName: string): ServeFleet {
+  let etcd: EtcdCluster | undefined;
+  let dir: string | undefined;
+  const live: ServeProcess[] = [];
+  beforeAll(async () => {
+    etcd = await startEtcd(members);
+    dir = mkdtempSync(join(tmpdir(), tmpName));
+  }, 60_000);
+  afterAll(async () => {
+    for (const s of live) s.child.kill('SIGKILL');
+    await Promise.all(live.map((s) => s.exited()));
+    await etcd?.close();
+    if (dir !== undefined) rmSync(dir, { recursive: true, force: true });
+  });
+  return {
+    get etcd() {
+      return etcd!;
+    },
+    get dir() {
+      return dir!;
+    },
+    async serve(name, prefix, timeoutMs) {
+      const s = await startServe(etcd!.url, prefix, join(dir!, `${name}.sock`), timeoutMs);
+      live.push(s);
+      return s;
+    },
+  };
 }
