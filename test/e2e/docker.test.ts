@@ -13,18 +13,12 @@ import { createIpam } from '../../src/ipam/index.js';
 import { HOST_NAMESPACE } from '../../src/backend/backend.js';
 import { netContains, parseCidr, parseIp } from '../../src/net/index.js';
 import { createIptablesFirewall, createLinuxBackend } from '../../src/backend/linux/index.js';
-import { Cleanup, IMAGE, ROOT, ServeProcess, acquireE2eLock, cnmRules, docker, e2eSkipReason, existingLinks, portsOf, run, socketLive } from './harness.js';
+import { Cleanup, IMAGE, ROOT, ServeProcess, cnmRules, docker, e2eGate, existingLinks, portsOf, run, socketLive } from './harness.js';
 
 const SOCKET = '/run/docker/plugins/cnmkit.sock';
-let skip = await e2eSkipReason();
-let release: (() => void) | null = null;
-if (skip === null) {
-  release = await acquireE2eLock();
-  if (release === null) skip = 'another cnmkit e2e run holds /run/lock/cnmkit-e2e.lock';
-}
+let skip = await e2eGate();
 if (skip === null && (await socketLive(SOCKET))) skip = `${SOCKET} is in use by another plugin process`;
 if (skip !== null) console.log(`docker e2e skipped: ${skip}`);
-afterAll(() => release?.());
 
 /** Which of the netns files are still mounted (a live namespace). */
 async function mountedOf(paths: readonly string[]): Promise<string[]> {

@@ -9,6 +9,7 @@ import { existsSync, rmSync } from 'node:fs';
 import { connect } from 'node:net';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { afterAll } from 'vitest';
 import { optedOut } from '../helpers/skip.js';
 
 export const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
@@ -163,6 +164,19 @@ function alive(pid: number): boolean {
   } catch {
     return false;
   }
+}
+
+/**
+ * The gate of an e2e test file: e2eSkipReason, then the e2e lock, held until the
+ * file's tests end (released in afterAll). Null when the tests may run.
+ */
+export async function e2eGate(): Promise<string | null> {
+  const skip = await e2eSkipReason();
+  if (skip !== null) return skip;
+  const release = await acquireE2eLock();
+  if (release === null) return 'another cnmkit e2e run holds /run/lock/cnmkit-e2e.lock';
+  afterAll(() => release());
+  return null;
 }
 
 /**

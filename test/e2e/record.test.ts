@@ -20,17 +20,11 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { readTrace, type TraceCall } from '../../src/record/trace.js';
 import { startKernelDriver } from '../conformance/designs/kernel-driver.js';
 import { startFlawedDriver } from '../conformance/driver-plugins/flawed-driver.js';
-import { Cleanup, IMAGE, ROOT, acquireE2eLock, docker, e2eSkipReason, run } from './harness.js';
+import { Cleanup, IMAGE, ROOT, docker, e2eGate, run } from './harness.js';
 import { E2E_TRACE_DIR, REFERENCE_TRACE, RecordProcess, recordReferenceSession } from './record-harness.js';
 
-let skip = await e2eSkipReason();
-let release: (() => void) | null = null;
-if (skip === null) {
-  release = await acquireE2eLock();
-  if (release === null) skip = 'another cnmkit e2e run holds /run/lock/cnmkit-e2e.lock';
-}
+const skip = await e2eGate();
 if (skip !== null) console.log(`record e2e skipped: ${skip}`);
-afterAll(() => release?.());
 
 const methods = (calls: readonly TraceCall[]): string[] => calls.map((c) => `${c.call.iface}.${c.call.method}`);
 const bad = (calls: readonly TraceCall[]): string[] => calls.flatMap((c) => c.violations.filter((v) => v.level !== 'compat').map((v) => `#${c.seq} ${v.rule}: ${v.message}`));

@@ -15,17 +15,11 @@ import { readTrace } from '../../src/record/trace.js';
 import { runCli } from '../cli/run-cli.js';
 import type { ListeningPlugin } from '../conformance/plugins/listen.js';
 import { brokenPluginMethods, otherPluginMethods, servePlugin, type Breakage } from '../replay/session.js';
-import { acquireE2eLock, e2eSkipReason } from './harness.js';
+import { e2eGate } from './harness.js';
 import { recordedReferenceTrace } from './record-harness.js';
 
-let skip = await e2eSkipReason();
-let release: (() => void) | null = null;
-if (skip === null) {
-  release = await acquireE2eLock();
-  if (release === null) skip = 'another cnmkit e2e run holds /run/lock/cnmkit-e2e.lock';
-}
+const skip = await e2eGate();
 if (skip !== null) console.log(`replay e2e skipped: ${skip}`);
-afterAll(() => release?.());
 
 describe.skipIf(skip !== null)('replaying a session recorded under the real dockerd', { timeout: 300_000 }, () => {
   const dir = mkdtempSync(join(tmpdir(), 'cnmt-replay-'));
