@@ -13,6 +13,14 @@
  * without the SDK's GC setting (parallel scavenging stays on, src/sdk/gc.ts).
  * The table gives p50, p99 and max latency beside req/s; the summary the
  * ratios to the Go anchor in the same run (req/s, and p99 at 16 clients).
+ *
+ * Reading p99 at 16 clients: the load generator is closed-loop and shares the
+ * 2 cores with the server, so a server that needs less CPU per call leaves the
+ * generator saturated and its own threads queue (stalls of a scheduler tick,
+ * > 4 ms). Measured 2026-12 on an idle 2-core machine: the SDK at 1.24-1.35x the
+ * Go anchor's req/s had p99 1.15-1.2x Go's, with p90/p95 half of Go's; with
+ * 8 µs of extra CPU per call (Go's cost) its req/s fell to 0.8-0.95x and its
+ * p99 to 0.65-0.87x Go's. Compare p99 at like req/s.
  */
 import { execFile } from 'node:child_process';
 import { existsSync } from 'node:fs';

@@ -6,10 +6,10 @@
  * of them. On a small host that is busy (2 cores, the daemon and containers
  * running) a helper thread is often not scheduled for a few milliseconds, so a
  * scavenge that takes 0.3 ms of work stops the server for 3 to 50 ms; every call
- * in flight then waits. Measured with bench/server at 16 clients on a loaded
- * 2-core machine: scavenge pauses p90 3-12 ms with parallel scavenging,
- * 0.6-0.7 ms without it, and the client-side p99 dropped from 2.7-3.9 ms to
- * 1.6-1.8 ms (the Go plugin measured 2.1-2.8 ms in the same runs).
+ * in flight then waits. Measured with the bench/server load (16 clients) on a
+ * 2-core machine with load average 8-14: scavenge pauses p90 2-12 ms with
+ * parallel scavenging, 0.6-0.7 ms without it; client-side p99 2.7-3.9 ms
+ * against 1.6-1.8 ms. On an idle machine both settings measure the same.
  *
  * The setting is process-wide; a plugin process serves, so servePlugin applies
  * it unless told not to (`latencyGc: false`) or the process was started with
