@@ -14,6 +14,7 @@
  * Written from protocol.md and the public behaviour of those plugins, not from src/.
  */
 import type { ListeningPlugin } from '../plugins/listen.js';
+import { linkEndpointMethods } from './link-endpoints.js';
 import { type FixtureMethods, field, refuse, serveFixture } from './serve.js';
 
 export type GlobalDesign = 'segment' | 'stateless';
@@ -37,8 +38,6 @@ export function globalDriverMethods(design: GlobalDesign): FixtureMethods {
   const allocated = new Map<string, number>();
   /** Node side: network id -> segment (or null for the stateless design). */
   const networks = new Map<string, number | null>();
-  const endpoints = new Map<string, { net: string; link: string | null }>();
-  let links = 0;
   return {
     '/NetworkDriver.GetCapabilities': () => ({ Scope: 'global', ConnectivityScope: 'global' }),
     '/NetworkDriver.AllocateNetwork': (b) => {
@@ -87,39 +86,7 @@ export function globalDriverMethods(design: GlobalDesign): FixtureMethods {
       networks.delete(field(b, 'NetworkID'));
       return {};
     },
-    '/NetworkDriver.CreateEndpoint': (b) => {
-      const net = field(b, 'NetworkID');
-      const id = field(b, 'EndpointID');
-      if (!networks.has(net)) refuse(`network ${net} not found`);
-      if (endpoints.has(id)) refuse(`endpoint ${id} already exists`);
-      endpoints.set(id, { net, link: null });
-      return {};
-    },
-    '/NetworkDriver.DeleteEndpoint': (b) => {
-      endpoints.delete(field(b, 'EndpointID'));
-      return {};
-    },
-    '/NetworkDriver.EndpointOperInfo': (b) => {
-      if (!endpoints.has(field(b, 'EndpointID'))) refuse('endpoint not found');
-      return { Value: {} };
-    },
-    '/NetworkDriver.Join': (b) => {
-      const id = field(b, 'EndpointID');
-      const ep = endpoints.get(id);
-      if (!ep) refuse(`endpoint ${id} not found`);
-      ep.link = `ov${(++links).toString(36)}`;
-      return { InterfaceName: { SrcName: ep.link, DstPrefix: 'eth' } };
-    },
-    '/NetworkDriver.Leave': (b) => {
-      const ep = endpoints.get(field(b, 'EndpointID'));
-      if (!ep) refuse('endpoint not found');
-      ep.link = null;
-      return {};
-    },
-    '/NetworkDriver.DiscoverNew': () => ({}),
-    '/NetworkDriver.DiscoverDelete': () => ({}),
-    '/NetworkDriver.ProgramExternalConnectivity': () => ({}),
-    '/NetworkDriver.RevokeExternalConnectivity': () => ({}),
+    ...linkEndpointMethods({ hasNetwork: (id) => networks.has(id), linkPrefix: 'ov', leaveUnknown: 'refuse' }),
   };
 }
 

@@ -7,12 +7,11 @@
  * fe80::/64). It keeps the addresses IPAM gave and returns no MAC.
  */
 import type { ListeningPlugin } from '../plugins/listen.js';
+import { linkEndpointMethods } from './link-endpoints.js';
 import { type FixtureMethods, field, refuse, serveFixture } from './serve.js';
 
 export function linkLocalDriverMethods(): FixtureMethods {
   const networks = new Map<string, { v6: boolean }>();
-  const endpoints = new Map<string, { net: string; link: string | null }>();
-  let links = 0;
   return {
     '/NetworkDriver.GetCapabilities': () => ({ Scope: 'local', ConnectivityScope: 'local' }),
     '/NetworkDriver.CreateNetwork': (b) => {
@@ -26,44 +25,16 @@ export function linkLocalDriverMethods(): FixtureMethods {
       networks.delete(field(b, 'NetworkID'));
       return {};
     },
-    '/NetworkDriver.CreateEndpoint': (b) => {
-      const net = field(b, 'NetworkID');
-      const id = field(b, 'EndpointID');
-      if (!networks.has(net)) refuse(`network ${net} not found`);
-      if (endpoints.has(id)) refuse(`endpoint ${id} already exists`);
-      endpoints.set(id, { net, link: null });
-      return {};
-    },
-    '/NetworkDriver.DeleteEndpoint': (b) => {
-      endpoints.delete(field(b, 'EndpointID'));
-      return {};
-    },
-    '/NetworkDriver.EndpointOperInfo': (b) => {
-      if (!endpoints.has(field(b, 'EndpointID'))) refuse('endpoint not found');
-      return { Value: {} };
-    },
-    '/NetworkDriver.Join': (b) => {
-      const id = field(b, 'EndpointID');
-      const ep = endpoints.get(id);
-      if (!ep) refuse(`endpoint ${id} not found`);
-      ep.link = `ll${(++links).toString(36)}`;
-      const v6 = networks.get(ep.net)?.v6 === true;
-      return {
-        InterfaceName: { SrcName: ep.link, DstPrefix: 'eth' },
+    ...linkEndpointMethods({
+      hasNetwork: (id) => networks.has(id),
+      linkPrefix: 'll',
+      leaveUnknown: 'ignore',
+      joinExtra: (net) => ({
         Gateway: '169.254.0.1',
-        ...(v6 ? { GatewayIPv6: 'fe80::1' } : {}),
+        ...(networks.get(net)?.v6 === true ? { GatewayIPv6: 'fe80::1' } : {}),
         StaticRoutes: [{ Destination: '169.254.0.1/32', RouteType: 1 }],
-      };
-    },
-    '/NetworkDriver.Leave': (b) => {
-      const ep = endpoints.get(field(b, 'EndpointID'));
-      if (ep) ep.link = null;
-      return {};
-    },
-    '/NetworkDriver.DiscoverNew': () => ({}),
-    '/NetworkDriver.DiscoverDelete': () => ({}),
-    '/NetworkDriver.ProgramExternalConnectivity': () => ({}),
-    '/NetworkDriver.RevokeExternalConnectivity': () => ({}),
+      }),
+    }),
   };
 }
 
