@@ -13,7 +13,7 @@ import { createIpam } from '../../src/ipam/index.js';
 import { HOST_NAMESPACE } from '../../src/backend/backend.js';
 import { netContains, parseCidr, parseIp } from '../../src/net/index.js';
 import { createIptablesFirewall, createLinuxBackend } from '../../src/backend/linux/index.js';
-import { Cleanup, IMAGE, ROOT, ServeProcess, cnmRules, docker, e2eGate, existingLinks, portsOf, run, socketLive } from './harness.js';
+import { buildManagedPlugin, Cleanup, IMAGE, ROOT, ServeProcess, cnmRules, docker, e2eGate, existingLinks, portsOf, run, socketLive } from './harness.js';
 
 const SOCKET = '/run/docker/plugins/cnmkit.sock';
 let skip = await e2eGate();
@@ -228,10 +228,7 @@ describe.skipIf(skip !== null)('cnmkit as a managed plugin', { timeout: 120_000 
 
   beforeAll(async () => {
     cleanup.file(out);
-    cleanup.add(() => run('docker', ['plugin', 'rm', '-f', plugin]));
-    cleanup.add(() => run('docker', ['plugin', 'disable', '-f', plugin]));
-    const build = await run('bash', [join(ROOT, 'scripts', 'build-managed-plugin.sh'), '--out', out], 600_000);
-    if (!build.ok) throw new Error(`build-managed-plugin.sh failed: ${build.err}${build.out}`);
+    await buildManagedPlugin(cleanup, plugin, out);
   }, 600_000);
 
   afterAll(async () => {

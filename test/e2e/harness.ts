@@ -167,6 +167,17 @@ function alive(pid: number): boolean {
 }
 
 /**
+ * Build the managed (v2) plugin into `out` with scripts/build-managed-plugin.sh; `cleanup`
+ * disables and removes `plugin` (NAME:TAG) at the end, whatever the test created.
+ */
+export async function buildManagedPlugin(cleanup: Cleanup, plugin: string, out: string): Promise<void> {
+  cleanup.add(() => run('docker', ['plugin', 'rm', '-f', plugin]));
+  cleanup.add(() => run('docker', ['plugin', 'disable', '-f', plugin]));
+  const build = await run('bash', [join(ROOT, 'scripts', 'build-managed-plugin.sh'), '--out', out], 600_000);
+  if (!build.ok) throw new Error(`build-managed-plugin.sh failed: ${build.err}${build.out}`);
+}
+
+/**
  * The gate of an e2e test file: e2eSkipReason, then the e2e lock, held until the
  * file's tests end (released in afterAll). Null when the tests may run.
  */

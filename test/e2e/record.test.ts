@@ -20,7 +20,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { readTrace, type TraceCall } from '../../src/record/trace.js';
 import { startKernelDriver } from '../conformance/designs/kernel-driver.js';
 import { startFlawedDriver } from '../conformance/driver-plugins/flawed-driver.js';
-import { Cleanup, IMAGE, ROOT, docker, e2eGate, run } from './harness.js';
+import { buildManagedPlugin, Cleanup, IMAGE, ROOT, docker, e2eGate, run } from './harness.js';
 import { E2E_TRACE_DIR, REFERENCE_TRACE, RecordProcess, recordReferenceSession } from './record-harness.js';
 
 const skip = await e2eGate();
@@ -249,10 +249,7 @@ describe.skipIf(skip !== null)('cnmkit record in front of a managed plugin', { t
   const cleanup = new Cleanup();
   beforeAll(async () => {
     cleanup.file(out);
-    cleanup.add(() => run('docker', ['plugin', 'rm', '-f', plugin]));
-    cleanup.add(() => run('docker', ['plugin', 'disable', '-f', plugin]));
-    const build = await run('bash', [join(ROOT, 'scripts', 'build-managed-plugin.sh'), '--out', join(out, 'plugin')], 600_000);
-    if (!build.ok) throw new Error(`build-managed-plugin.sh failed: ${build.err}${build.out}`);
+    await buildManagedPlugin(cleanup, plugin, join(out, 'plugin'));
     await docker('plugin', 'create', plugin, join(out, 'plugin'));
     await docker('plugin', 'enable', plugin);
   }, 600_000);
