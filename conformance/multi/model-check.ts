@@ -139,7 +139,8 @@ class StartContainer implements MultiCommand {
   }
 }
 
-class FixedIpOfHeld implements MultiCommand {
+/** A step about one held address (a --ip of it, its container's stop): possible while some pool holds one. */
+abstract class OnHeldAddress implements MultiCommand {
   constructor(
     readonly on: number,
     readonly pool: number,
@@ -148,33 +149,29 @@ class FixedIpOfHeld implements MultiCommand {
   check(m: Readonly<MultiModel>): boolean {
     return m.pools.some((p) => p.held.size > 0);
   }
-  async run(m: MultiModel, r: MultiSystem): Promise<void> {
+  abstract run(m: MultiModel, r: MultiSystem): Promise<void>;
+}
+
+class FixedIpOfHeld extends OnHeldAddress {
+  override async run(m: MultiModel, r: MultiSystem): Promise<void> {
     const inst = r.instance(this.on);
     const { p, a } = heldAddress(m, this.pool, this.pick);
     const out = await r.call(inst, 'RequestAddress', { PoolID: p.poolId, Address: text(p, a), Options: null });
     r.steps.push(`${inst.label}: RequestAddress ${text(p, a)} (docker run --ip) on ${name(p)} -> ${out.ok ? out.value.Address : `refused: ${out.error.message}`}`);
     if (out.ok) granted(r, inst, p, out.value.Address, `RequestAddress ${text(p, a)} (preferred)`);
   }
-  toString(): string {
+  override toString(): string {
     return `FixedIpOfHeld(on ${this.on}, pool ${this.pool}, address ${this.pick})`;
   }
 }
 
-class StopContainer implements MultiCommand {
-  constructor(
-    readonly on: number,
-    readonly pool: number,
-    readonly pick: number,
-  ) {}
-  check(m: Readonly<MultiModel>): boolean {
-    return m.pools.some((p) => p.held.size > 0);
-  }
-  async run(m: MultiModel, r: MultiSystem): Promise<void> {
+class StopContainer extends OnHeldAddress {
+  override async run(m: MultiModel, r: MultiSystem): Promise<void> {
     const inst = r.instance(this.on);
     const { p, a } = heldAddress(m, this.pool, this.pick);
     await releaseHeld(r, inst, p, a, 'container stop');
   }
-  toString(): string {
+  override toString(): string {
     return `StopContainer(on ${this.on}, pool ${this.pool}, address ${this.pick})`;
   }
 }

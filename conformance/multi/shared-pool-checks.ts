@@ -71,6 +71,16 @@ export async function openGlobalPool(ctx: CheckContext, story: Story, owner: Ins
   return { pool, held };
 }
 
+/** How a cross-instance check begins: the global spaces, a Story, and a pool on `pick(ctx)` from the first instance (with its gateway). */
+export async function poolOfFirst(ctx: CheckContext, cluster: Cluster, pick: (ctx: CheckContext) => Cidr): Promise<{ spaces: Map<string, string>; story: Story; cidr: Cidr; pool: GlobalPool; held: Map<string, string> }> {
+  const spaces = await requireGlobalSpaces(ctx, cluster);
+  const story: Story = new Story(ctx, cluster);
+  const a = cluster.instances[0]!;
+  const cidr = pick(ctx);
+  const { pool, held } = await openGlobalPool(ctx, story, a, spaces.get(a.label)!, cidr);
+  return { spaces, story, cidr, pool, held };
+}
+
 /**
  * The first RequestAddress of `inst` on another instance's pool, retried while refused for up to
  * SETTLE_MS: a store may take a moment to show a new pool on other hosts (dockerd on another host
@@ -114,11 +124,8 @@ export function poolUsedEverywhereCheck(targets: MultiTargets): Check {
     requires: ['ipam'],
     async run(ctx: CheckContext) {
       await withCluster(ctx, targets, async (cluster) => {
-        const spaces = await requireGlobalSpaces(ctx, cluster);
-        const story: Story = new Story(ctx, cluster);
-        const [a, ...others] = cluster.instances;
-        const { pool, held } = await openGlobalPool(ctx, story, a!, spaces.get(a!.label)!, sharedCidr(ctx));
-        for (const inst of others) {
+        const { story, pool, held } = await poolOfFirst(ctx, cluster, sharedCidr);
+        for (const inst of cluster.instances.slice(1)) {
           holdGrant(story, inst, pool, await firstAddressOn(story, inst, pool), held, `a container address from instance ${inst.label}`);
         }
         // Every held address is refused everywhere when asked for by name (docker run --ip on any host).
@@ -144,12 +151,10 @@ export function releaseSeenEverywhereCheck(targets: MultiTargets): Check {
     requires: ['ipam'],
     async run(ctx: CheckContext) {
       await withCluster(ctx, targets, async (cluster) => {
-        const spaces = await requireGlobalSpaces(ctx, cluster);
-        const story: Story = new Story(ctx, cluster);
-        const [a, ...others] = cluster.instances;
-        const b = others[others.length - 1]!;
-        const cidr = sharedCidr(ctx);
-        const { pool, held } = await openGlobalPool(ctx, story, a!, spaces.get(a!.label)!, cidr);
+        const { spaces, story: opened, cidr, pool, held } = await poolOfFirst(ctx, cluster, sharedCidr);
+        // Typed here: its fail() narrows only through an explicitly typed name.
+        const story: Story = opened;
+        const b = cluster.instances[cluster.instances.length - 1]!;
         // A container on B comes and goes: its address is free again on A (and every other instance).
         const got = await firstAddressOn(story, b, pool, '(container on B)');
         const address = got.bare;

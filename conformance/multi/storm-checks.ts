@@ -11,8 +11,7 @@ import { type Cidr, formatCidr, parseCidrWithAddress, formatIp, contains, sizeOf
 import { type AddressOp, findNonLinearizable } from '../ipam/linearizability.js';
 import type { Check, CheckContext } from '../types.js';
 import type { Cluster, Instance } from './instances.js';
-import { requireGlobalSpaces } from './global-space.js';
-import { firstAddressOn, holdGrant, type MultiTargets, notInPoolMessage, openGlobalPool, unknownPoolMessage, withCluster } from './shared-pool-checks.js';
+import { firstAddressOn, holdGrant, type MultiTargets, notInPoolMessage, poolOfFirst, unknownPoolMessage, withCluster } from './shared-pool-checks.js';
 import { type GlobalPool, Story } from './steps.js';
 
 /** A pool big enough for a storm: four adjacent /28 slots (a /26), or the first IPv4 --subnet. */
@@ -77,11 +76,7 @@ async function knownEverywhere(story: Story, cluster: Cluster, pool: GlobalPool,
 
 /** A storm's setting: a pool granted by the first instance (with its gateway), known on every instance, and the storm's connections. */
 async function openStorm(ctx: CheckContext, cluster: Cluster): Promise<{ story: Story; cidr: Cidr; pool: GlobalPool; held: Map<string, string>; ls: Lane[] }> {
-  const spaces = await requireGlobalSpaces(ctx, cluster);
-  const story: Story = new Story(ctx, cluster);
-  const a = cluster.instances[0]!;
-  const cidr = stormCidr(ctx);
-  const { pool, held } = await openGlobalPool(ctx, story, a, spaces.get(a.label)!, cidr);
+  const { story, cidr, pool, held } = await poolOfFirst(ctx, cluster, stormCidr);
   await knownEverywhere(story, cluster, pool, held);
   return { story, cidr, pool, held, ls: await lanes(ctx, cluster) };
 }
