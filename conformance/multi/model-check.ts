@@ -106,7 +106,8 @@ class NewPool implements MultiCommand {
   }
 }
 
-class StartContainer implements MultiCommand {
+/** A step on one pool (a container start, the network's removal): possible while any pool is open. */
+abstract class OnPool implements MultiCommand {
   constructor(
     readonly on: number,
     readonly pool: number,
@@ -114,7 +115,11 @@ class StartContainer implements MultiCommand {
   check(m: Readonly<MultiModel>): boolean {
     return m.pools.length > 0;
   }
-  async run(m: MultiModel, r: MultiSystem): Promise<void> {
+  abstract run(m: MultiModel, r: MultiSystem): Promise<void>;
+}
+
+class StartContainer extends OnPool {
+  override async run(m: MultiModel, r: MultiSystem): Promise<void> {
     const inst = r.instance(this.on);
     const p = m.pools[this.pool % m.pools.length]!;
     let out = await r.call(inst, 'RequestAddress', { PoolID: p.poolId, Address: '', Options: null });
@@ -134,7 +139,7 @@ class StartContainer implements MultiCommand {
     hold(r, owner, p, granted(r, owner, p, probe.value.Address, 'RequestAddress'));
     r.violate(`instance ${inst.label} refused RequestAddress on ${name(p)} ("${out.error.message}", for ${MODEL_SETTLE_MS} ms) while instance ${p.owner} still hands out its addresses: containers on that host cannot start; ${SHARED_STORE_HINT}`);
   }
-  toString(): string {
+  override toString(): string {
     return `StartContainer(on ${this.on}, pool ${this.pool})`;
   }
 }
@@ -176,15 +181,8 @@ class StopContainer extends OnHeldAddress {
   }
 }
 
-class RemoveNetwork implements MultiCommand {
-  constructor(
-    readonly on: number,
-    readonly pool: number,
-  ) {}
-  check(m: Readonly<MultiModel>): boolean {
-    return m.pools.length > 0;
-  }
-  async run(m: MultiModel, r: MultiSystem): Promise<void> {
+class RemoveNetwork extends OnPool {
+  override async run(m: MultiModel, r: MultiSystem): Promise<void> {
     const inst = r.instance(this.on);
     const i = this.pool % m.pools.length;
     const p = m.pools[i]!;
@@ -201,7 +199,7 @@ class RemoveNetwork implements MultiCommand {
     // Only when every address was surely released is the subnet surely free again.
     if (p.unknown.size === 0) m.freed.add(p.slot);
   }
-  toString(): string {
+  override toString(): string {
     return `RemoveNetwork(on ${this.on}, pool ${this.pool})`;
   }
 }
