@@ -23,18 +23,22 @@
  * p99 to 0.65-0.87x Go's. The ceiling (a canned reply) misses Go's p99 the same
  * way: 1.17-1.48x in the same runs. Compare p99 at like req/s.
  */
-import { execFile } from 'node:child_process';
+import { execFile, spawn, type ChildProcess } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { createServer as createHttpServer } from 'node:http';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import type { IpamApi } from '../../src/protocol/api.js';
 import { CONTENT_TYPE } from '../../src/protocol/constants.js';
 import { createPluginHandler, PluginError, servePlugin } from '../../src/sdk/index.js';
 
 const POOL_ID = 'LocalDefault/10.0.0.0/16';
 const ANCHOR = process.env['BENCH_ANCHOR'] ?? '/work/shared/bench-anchor/run.sh';
+const OPENLOAD_DIR = join(dirname(fileURLToPath(import.meta.url)), 'openload');
+/** Connections of the like-rate section, as the closed-loop section's 16 clients. */
+const LIKE_CONNS = 16;
 
 /** Lowest free host of 10.0.0.0/16 (network and .1 reserved), as the Go anchor does. */
 export function memoryIpam(): IpamApi {
@@ -181,6 +185,120 @@ function median(xs: number[]): number {
   return s.length % 2 === 1 ? s[mid]! : (s[mid - 1]! + s[mid]!) / 2;
 }
 
+/** One line of bench/server/openload (latencies in µs). */
+export interface OpenLoadResult {
+  rate: number;
+  conns: number;
+  requests: number;
+  errors: number;
+  achieved: number;
+  p50_us: number;
+  p90_us: number;
+  p99_us: number;
+  p999_us: number;
+  max_us: number;
+  sched_p99_us: number;
+  lag_p99_us: number;
+  backlogged: number;
+}
+
+const OPEN_LOAD_FIELDS = [
+  'rate', 'conns', 'requests', 'errors', 'achieved', 'p50_us', 'p90_us', 'p99_us', 'p999_us', 'max_us', 'sched_p99_us', 'lag_p99_us', 'backlogged',
+] as const;
+
+/** The JSON line openload prints; throws on anything else, so a broken generator cannot pass as figures. */
+export function parseOpenLoadOutput(out: string): OpenLoadResult {
+  const line = out.trim().split('\n').at(-1) ?? '';
+  const parsed: unknown = JSON.parse(line);
+  if (typeof parsed !== 'object' || parsed === null) throw new Error(`openload printed no object: ${line}`);
+  const obj = parsed as Record<string, unknown>;
+  const res: Partial<Record<(typeof OPEN_LOAD_FIELDS)[number], number>> = {};
+  for (const k of OPEN_LOAD_FIELDS) {
+    const v = obj[k];
+    if (typeof v !== 'number' || !Number.isFinite(v)) throw new Error(`openload output lacks ${k}: ${line}`);
+    res[k] = v;
+  }
+  return res as OpenLoadResult;
+}
+
+function run(file: string, args: string[], opts: { cwd?: string; env?: NodeJS.ProcessEnv; timeoutMs: number }): Promise<string> {
+  return new Promise((resolve, reject) => {
+    execFile(file, args, { cwd: opts.cwd, env: opts.env, timeout: opts.timeoutMs, maxBuffer: 1 << 20 }, (err, stdout, stderr) => {
+      if (err !== null) reject(new Error(`${file} ${args.join(' ')} failed: ${err.message}\n${stderr}`));
+      else resolve(stdout);
+    });
+  });
+}
+
+/** The open-loop generator and the anchor's Go plugin and ceiling, built as run.sh builds them. */
+interface Tools {
+  dir: string;
+  openload: string;
+  goplugin: string;
+  rawlimit: string;
+}
+
+async function buildTools(): Promise<Tools> {
+  const dir = await mkdtemp(join(tmpdir(), 'cnmkit-bench-go-'));
+  const env = { ...process.env, GO111MODULE: 'off', GOPATH: join(dir, 'gopath') };
+  const tools: Tools = { dir, openload: join(dir, 'openload'), goplugin: join(dir, 'goplugin'), rawlimit: join(dir, 'rawlimit') };
+  const anchorDir = dirname(ANCHOR);
+  await run('go', ['build', '-o', tools.openload, '.'], { cwd: OPENLOAD_DIR, env, timeoutMs: 300_000 });
+  for (const p of ['goplugin', 'rawlimit'] as const) await run('go', ['build', '-o', tools[p], `./${p}`], { cwd: anchorDir, env, timeoutMs: 300_000 });
+  return tools;
+}
+
+async function startBinary(bin: string, socket: string): Promise<ChildProcess> {
+  const child = spawn(bin, [socket], { stdio: 'ignore' });
+  for (let i = 0; i < 100 && !existsSync(socket); i++) await new Promise((r) => setTimeout(r, 50));
+  if (!existsSync(socket)) {
+    child.kill();
+    throw new Error(`${bin} did not create ${socket}`);
+  }
+  return child;
+}
+
+interface LikeRow {
+  fraction: number;
+  server: string;
+  res: OpenLoadResult;
+}
+
+const fmtUs = (us: number): string => (us >= 1000 ? `${(us / 1000).toFixed(2)}ms` : `${us.toFixed(0)}µs`);
+
+function printLikeTable(rows: LikeRow[]): void {
+  const goOf = (f: number): LikeRow | undefined => rows.find((r) => r.server === 'go-anchor' && r.fraction === f);
+  const header = ['rate', 'server', 'achieved', 'p50', 'p90', 'p99', 'p99.9', 'max', 'errors', 'p99 x go', 'p50 x go'];
+  const table = rows.map(({ fraction, server, res }) => {
+    const go = goOf(fraction)?.res;
+    return [
+      `${Math.round(fraction * 100)}% ${res.rate.toFixed(0)}/s`,
+      server,
+      res.achieved.toFixed(0),
+      fmtUs(res.p50_us),
+      fmtUs(res.p90_us),
+      fmtUs(res.p99_us),
+      fmtUs(res.p999_us),
+      fmtUs(res.max_us),
+      String(res.errors),
+      go ? (res.p99_us / go.p99_us).toFixed(2) : '-',
+      go ? (res.p50_us / go.p50_us).toFixed(2) : '-',
+    ];
+  });
+  const widths = header.map((h, i) => Math.max(h.length, ...table.map((row) => row[i]!.length)));
+  const fmt = (cells: string[]): string => cells.map((c, i) => c.padEnd(widths[i]!)).join('  ');
+  console.log(fmt(header));
+  for (const row of table) console.log(fmt(row));
+}
+
+/** Fractions of Go's closed-loop req/s at 16 clients, from BENCH_RATES (default `0.5,0.8`). */
+function likeFractions(): number[] {
+  const text = process.env['BENCH_RATES'] ?? '0.5,0.8';
+  const xs = text.split(',').map((x) => Number(x.trim()));
+  if (xs.length === 0 || xs.some((x) => !(x > 0 && x <= 2))) throw new Error(`BENCH_RATES must be fractions in (0, 2] separated by commas, got ${text}`);
+  return xs;
+}
+
 export async function main(): Promise<void> {
   if (!existsSync(ANCHOR)) {
     console.log(`bench/server: skipped, ${ANCHOR} not found`);
@@ -196,32 +314,67 @@ export async function main(): Promise<void> {
     `candidate: ${variant}${variant === 'sdk' ? `, latencyGc ${latencyGc ? 'on' : 'off'}` : ''} (in-memory RequestAddress/ReleaseAddress),` +
       ` ${secs}s per measurement, ${rounds} round(s) of run.sh`,
   );
+  const fractions = process.env['BENCH_RATES'] === 'off' ? [] : likeFractions();
   const ratios = new Map<string, number[]>();
-  for (let round = 1; round <= rounds; round++) {
-    const dir = await mkdtemp(join(tmpdir(), 'cnmkit-bench-'));
-    const socket = join(dir, 'candidate.sock');
-    const served: Served =
-      variant === 'sdk' ? await servePlugin({ ipam: memoryIpam(), listen: { socket }, latencyGc }) : await serveWithNodeHttp(socket);
-    let out: string;
-    try {
-      out = await runAnchor(socket, secs);
-    } finally {
-      await served.close();
-      await rm(dir, { recursive: true, force: true });
-    }
-    const rows = parseAnchorOutput(out);
-    if (rows.length === 0) throw new Error(`could not parse the anchor output:\n${out}`);
-    console.log(`\nround ${round}/${rounds} (ratios are within this run)`);
-    printTable(rows);
-    for (const server of ['candidate', 'ceiling']) {
-      for (const c of [1, 16]) {
-        for (const of of ['rps', 'p99'] as const) {
-          const r = ratio(rows, server, c, of);
-          const key = `${server}@${c}:${of}`;
-          if (r !== undefined) ratios.set(key, [...(ratios.get(key) ?? []), r]);
+  const push = (key: string, v: number | undefined): void => {
+    if (v !== undefined && Number.isFinite(v)) ratios.set(key, [...(ratios.get(key) ?? []), v]);
+  };
+  let tools: Tools | undefined;
+  try {
+    for (let round = 1; round <= rounds; round++) {
+      const dir = await mkdtemp(join(tmpdir(), 'cnmkit-bench-'));
+      const socket = join(dir, 'candidate.sock');
+      const served: Served =
+        variant === 'sdk' ? await servePlugin({ ipam: memoryIpam(), listen: { socket }, latencyGc }) : await serveWithNodeHttp(socket);
+      const children: ChildProcess[] = [];
+      try {
+        const rows = parseAnchorOutput(await runAnchor(socket, secs));
+        if (rows.length === 0) throw new Error('could not parse the anchor output');
+        console.log(`\nround ${round}/${rounds}, closed loop (run.sh; ratios are within this run)`);
+        printTable(rows);
+        for (const server of ['candidate', 'ceiling']) {
+          for (const c of [1, 16]) for (const of of ['rps', 'p99'] as const) push(`${server}@${c}:${of}`, ratio(rows, server, c, of));
         }
+        const goMax = rows.find((r) => r.server === 'go-anchor' && r.clients === LIKE_CONNS)?.rps;
+        if (fractions.length === 0 || goMax === undefined) continue;
+        tools ??= await buildTools();
+        const sockets: Record<string, string> = { 'go-anchor': join(dir, 'anchor.sock'), candidate: socket, ceiling: join(dir, 'raw.sock') };
+        children.push(await startBinary(tools.goplugin, sockets['go-anchor']!), await startBinary(tools.rawlimit, sockets['ceiling']!));
+        const like: LikeRow[] = [];
+        // Rotate the order per round so no server always runs right after another's load.
+        const order = ['go-anchor', 'candidate', 'ceiling'];
+        for (let k = 1; k < round; k++) order.push(order.shift()!);
+        for (const fraction of fractions) {
+          const rate = Math.round(goMax * fraction);
+          for (const server of order) {
+            const out = await run(
+              tools.openload,
+              ['-socket', sockets[server]!, '-pool', POOL_ID, '-c', String(LIKE_CONNS), '-rate', String(rate), '-d', `${secs}s`],
+              { timeoutMs: (secs + 30) * 1000 },
+            );
+            like.push({ fraction, server, res: parseOpenLoadOutput(out) });
+          }
+        }
+        like.sort((a, b) => a.fraction - b.fraction || order.indexOf(a.server) - order.indexOf(b.server));
+        console.log(`\nround ${round}/${rounds}, open loop at like rates (fractions of go-anchor's ${goMax} req/s at c=${LIKE_CONNS}; ${LIKE_CONNS} connections)`);
+        printLikeTable(like);
+        for (const fraction of fractions) {
+          const go = like.find((r) => r.fraction === fraction && r.server === 'go-anchor')?.res;
+          for (const server of ['candidate', 'ceiling']) {
+            const x = like.find((r) => r.fraction === fraction && r.server === server)?.res;
+            if (go === undefined || x === undefined) continue;
+            push(`like${fraction}:${server}:p99`, x.p99_us / go.p99_us);
+            push(`like${fraction}:${server}:p50`, x.p50_us / go.p50_us);
+          }
+        }
+      } finally {
+        for (const child of children) child.kill();
+        await served.close();
+        await rm(dir, { recursive: true, force: true });
       }
     }
+  } finally {
+    if (tools !== undefined) await rm(tools.dir, { recursive: true, force: true });
   }
   console.log('\nsummary (median over rounds; machines are noisy, compare ratios, not req/s)');
   const list = (xs: number[]): string => xs.map((x) => x.toFixed(2)).join(' ');
@@ -246,5 +399,17 @@ export async function main(): Promise<void> {
           (ceilP99.length > 0 ? `; ceiling p99/go = ${median(ceilP99).toFixed(2)}x [${list(ceilP99)}]` : ''),
       );
     }
+  }
+  for (const fraction of fractions) {
+    const p99 = ratios.get(`like${fraction}:candidate:p99`) ?? [];
+    if (p99.length === 0) continue;
+    const p50 = ratios.get(`like${fraction}:candidate:p50`) ?? [];
+    const ceil = ratios.get(`like${fraction}:ceiling:p99`) ?? [];
+    const mp = median(p99);
+    console.log(
+      `like rate ${Math.round(fraction * 100)}% of go: p99 candidate/go = ${mp.toFixed(2)}x [${list(p99)}] target <= 1.0x: ${mp <= 1 ? 'met' : 'NOT met'}` +
+        `; p50 candidate/go = ${median(p50).toFixed(2)}x` +
+        (ceil.length > 0 ? `; ceiling p99/go = ${median(ceil).toFixed(2)}x [${list(ceil)}]` : ''),
+    );
   }
 }
