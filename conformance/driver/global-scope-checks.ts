@@ -18,7 +18,7 @@ import type { RequestOf } from '../../src/protocol/methods.js';
 import { createSwarm } from '../../src/daemon/swarm.js';
 import { formatCidr } from '../cidr.js';
 import { summarizeRecord } from '../counterexample.js';
-import { StandInHost } from '../lifecycle/harness.js';
+import { defaultIpamStandIn, StandInHost } from '../lifecycle/harness.js';
 import type { Check, CheckContext } from '../types.js';
 import { ctxPort, driverDesign, releasePool, trackNetwork, type Design, type PoolAddressing } from './addressing.js';
 import { join, openEndpoint, slotAddressing, teardown, type OpenNetwork } from './helpers.js';
@@ -218,9 +218,8 @@ export const globalSwarmLifecycle: Check = {
     const closers: Array<() => Promise<void>> = [];
     const ipamFor = async (caller: PluginCaller): Promise<PluginCaller> => {
       if (pluginIpam) return caller;
-      // dockerd's built-in default IPAM, one per host; cnmkit's reference IPAM plays it.
-      const [{ inProcessPlugin }, { createIpam }] = await Promise.all([import('../../src/daemon/inprocess.js'), import('../../src/ipam/index.js')]);
-      const p = await inProcessPlugin({ ipam: createIpam(), profile: ctx.config.profile, label: 'default IPAM' });
+      // dockerd's built-in default IPAM, one per host.
+      const p = await defaultIpamStandIn(ctx.config.profile);
       closers.push(() => p.close());
       return p.client;
     };

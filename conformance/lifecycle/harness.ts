@@ -17,7 +17,7 @@ import { createDaemon, type SimulatedDaemon } from '../../src/daemon/index.js';
 import { DaemonError } from '../../src/daemon/errors.js';
 import { createIdGenerator } from '../../src/daemon/ids.js';
 import type { NetworkView } from '../../src/daemon/types.js';
-import { LOCAL_DEFAULT } from '../../src/protocol/constants.js';
+import { LOCAL_DEFAULT, type Profile } from '../../src/protocol/constants.js';
 import { summarizeRecord } from '../counterexample.js';
 import type { CallSummary, CheckContext } from '../types.js';
 import { cidr, formatCidr, formatIp, parseCidr, parseCidrWithAddress, sizeOf } from '../cidr.js';
@@ -179,6 +179,15 @@ async function resolveSetup(ctx: CheckContext): Promise<Setup> {
   return { driverMode: 'plugin', ipamMode: await probeAddressing(ctx) };
 }
 
+/**
+ * dockerd's built-in default IPAM, one per daemon: cnmkit's reference IPAM plays it, loaded on demand.
+ * A stand-in for a part of dockerd, never a model that judges the plugin.
+ */
+export async function defaultIpamStandIn(profile: Profile): Promise<{ client: PluginCaller; close(): Promise<void> }> {
+  const [{ inProcessPlugin }, { createIpam }] = await Promise.all([import('../../src/daemon/inprocess.js'), import('../../src/ipam/index.js')]);
+  return inProcessPlugin({ ipam: createIpam(), profile, label: 'default IPAM' });
+}
+
 export async function openHarness(ctx: CheckContext, opts: HarnessOptions = {}): Promise<Harness> {
   const setup = await resolveSetup(ctx);
   const backend = new StandInHost({ seed: ctx.seed >>> 0 || 1 });
@@ -199,9 +208,7 @@ export async function openHarness(ctx: CheckContext, opts: HarnessOptions = {}):
     closers.push(() => p.close());
   }
   if (setup.ipamMode === 'default') {
-    // dockerd's built-in default IPAM; cnmkit's reference IPAM plays it.
-    const [{ inProcessPlugin }, { createIpam }] = await Promise.all([import('../../src/daemon/inprocess.js'), import('../../src/ipam/index.js')]);
-    const p = await inProcessPlugin({ ipam: createIpam(), profile: ctx.config.profile, label: 'default IPAM' });
+    const p = await defaultIpamStandIn(ctx.config.profile);
     ipam = p.client;
     closers.push(() => p.close());
   } else if (setup.ipamMode === 'null') {
