@@ -32,15 +32,17 @@
  * p99; the ceiling missed Go's closed-loop p99 by 1.17-1.48x on an idle machine
  * although it does no work. At the same offered rate the servers get the same
  * work and the same generator. Measured 2026-12-05 on a shared 2-core machine
- * (other jobs running; Go's closed-loop max at 16 clients 15k-55k req/s between
- * rounds), 6 rounds: at 50% of Go's max the SDK's p99 was 0.52-1.14x Go's
- * (medians of 3 rounds 0.62x, 0.83x), at 80% 0.32-0.72x (medians 0.53x, 0.65x);
- * the ceiling's 0.39-1.16x and 0.30-1.04x, which is the round-to-round spread
- * of such a machine. The SDK's p50 was 0.75-1.43x Go's at 50% and 0.54-2.5x at
- * 80% (Go's p50 there is often ~0.1 ms with a p90 of 1-2 ms; one Node thread
- * serves calls that arrive together one after the other). V8 during a like-rate
- * run (--trace-gc, 10k and 20k req/s): scavenges 0.17 ms p50, 1.3 ms p99, about
- * one per 1,300 calls; two 7 ms mark-compacts in 150k calls (p99.9, not p99).
+ * (other jobs running in some rounds; Go's closed-loop max at 16 clients 15k-55k
+ * req/s between rounds), 4 runs, 11 rounds. SDK p99 / Go p99 at 50% of Go's max:
+ * [0.52 1.14 0.62] [0.70 0.83 0.91] [1.36 1.55 1.68] [0.56 0.85]; at 80%:
+ * [0.40 0.70 0.53] [0.72 0.65 0.32] [1.44 0.88 0.72] [0.36 0.43]. The ceiling's
+ * ratios spread as widely (0.21-1.18x), so one run says little; the third run
+ * (1.36-1.68x at 50%) did not come back in the fourth nor in 6 stand-alone pairs
+ * at 26k req/s (0.67-1.22x). The SDK's p50 is 1.2-1.4x Go's at 50% on a quiet
+ * machine (~0.12 ms against ~0.09 ms: one Node thread serves calls that arrive
+ * together one after the other, Go two threads) and 0.5-0.9x at 80% (Go's p99
+ * there is 3-7 ms). GC does not set the p99: --trace-gc at 26k req/s shows one
+ * scavenge per ~2,000 calls, 0.16 ms p50, 1.2 ms max, under the 2-3 ms p99.
  */
 import { execFile, spawn, type ChildProcess } from 'node:child_process';
 import { existsSync } from 'node:fs';
