@@ -32,17 +32,17 @@
  * p99; the ceiling missed Go's closed-loop p99 by 1.17-1.48x on an idle machine
  * although it does no work. At the same offered rate the servers get the same
  * work and the same generator. Measured 2026-12-05 on a shared 2-core machine
- * (other jobs running in some rounds; Go's closed-loop max at 16 clients 15k-55k
- * req/s between rounds), 4 runs, 11 rounds. SDK p99 / Go p99 at 50% of Go's max:
- * [0.52 1.14 0.62] [0.70 0.83 0.91] [1.36 1.55 1.68] [0.56 0.85]; at 80%:
- * [0.40 0.70 0.53] [0.72 0.65 0.32] [1.44 0.88 0.72] [0.36 0.43]. The ceiling's
- * ratios spread as widely (0.21-1.18x), so one run says little; the third run
- * (1.36-1.68x at 50%) did not come back in the fourth nor in 6 stand-alone pairs
- * at 26k req/s (0.67-1.22x). The SDK's p50 is 1.2-1.4x Go's at 50% on a quiet
- * machine (~0.12 ms against ~0.09 ms: one Node thread serves calls that arrive
- * together one after the other, Go two threads) and 0.5-0.9x at 80% (Go's p99
- * there is 3-7 ms). GC does not set the p99: --trace-gc at 26k req/s shows one
- * scavenge per ~2,000 calls, 0.16 ms p50, 1.2 ms max, under the 2-3 ms p99.
+ * (other jobs running in runs 1-2; Go's closed-loop max at 16 clients 15k-55k
+ * req/s between rounds), 5 runs, 13 rounds. SDK p99 / Go p99 at 50% of Go's max:
+ * [0.52 1.14 0.62] [0.70 0.83 0.91] [1.36 1.55 1.68] [0.56 0.85] [1.22 1.31];
+ * at 80%: [0.40 0.70 0.53] [0.72 0.65 0.32] [1.44 0.88 0.72] [0.36 0.43]
+ * [0.64 0.78]. The ceiling's ratios spread widely too (0.21-1.18x). So: at 80%
+ * the SDK's p99 is below Go's (Go's is 2-7 ms there); at 50% on a quiet machine
+ * (runs 3-5) it is mostly 1.2-1.7x Go's, with the whole distribution shifted, not
+ * a tail: p50 1.2-1.4x Go's (~0.115 ms against ~0.09 ms) and p90 ~1.2x. One Node
+ * thread serves calls that arrive together one after the other where Go uses
+ * both cores. GC does not set the p99: --trace-gc at 26k req/s shows one
+ * scavenge per ~2,000 calls, 0.16 ms p50, 1.2 ms max, under the 1.5-3 ms p99.
  */
 import { execFile, spawn, type ChildProcess } from 'node:child_process';
 import { existsSync } from 'node:fs';
