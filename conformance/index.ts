@@ -37,3 +37,4 @@ export { parseSeedRange, parseShard, shardSeeds, runShard, writeShardReport, rea
 export { mergeShardReports, readShardDir, renderCampaign, campaignExitCode, campaignOfShard, CAMPAIGN_FORMAT, type Campaign, type CampaignReporter } from './report/merge.js';
 export { defineConformanceTests, ConformanceFailure, type TestApi } from './vitest.js';
 export * from './types.js';
+export { startRecorder, type Recorder, type RecorderOptions, type RecorderUpstream } from './live/recorder.js';

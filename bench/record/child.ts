@@ -9,7 +9,7 @@ import { servePlugin } from '../../src/sdk/index.js';
 import { preferLatencyGc } from '../../src/sdk/gc.js';
 import { memoryIpam } from '../server/main.js';
 import { startProxy } from '../../src/record/proxy.js';
-import { startRecorder } from '../../src/record/session.js';
+import { startRecorder } from '../../conformance/live/recorder.js';
 import { LiveChecker } from '../../conformance/live/checker.js';
 
 const [mode, socket, upstream, trace] = process.argv.slice(2);

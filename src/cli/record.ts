@@ -13,7 +13,7 @@ import { atOrAbove } from '../../conformance/live/types.js';
 import { findPlugin } from '../client/index.js';
 import { UsageError } from '../errors.js';
 import { PLUGIN_SOCKET_DIR, PROFILES, type Profile } from '../protocol/constants.js';
-import { startRecorder, type RecorderUpstream } from '../record/session.js';
+import { startRecorder, type RecorderUpstream } from '../../conformance/live/recorder.js';
 import { SocketInUseError } from '../sdk/errors.js';
 import { formatSummary } from '../record/summary.js';
 import type { TraceViolation, ViolationLevel } from '../record/trace.js';

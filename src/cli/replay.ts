@@ -22,7 +22,7 @@ import {
   type TargetSpec,
 } from '../../conformance/index.js';
 import { atLevel, formatDivergence, loadReplayInput, replayJudge, replayTrace, traceLineOf, type Divergence, type ReplayInput } from '../../conformance/replay-trace/index.js';
-import { cnmkitVersion } from '../record/session.js';
+import { cnmkitVersion } from '../record/trace.js';
 import { headerValue, TRACE_FORMAT, TraceFormatError, TraceWriter, type ViolationLevel } from '../record/trace.js';
 import { UsageError } from '../errors.js';
 import { MULTI_SUITE_ID, replayInstances } from '../../conformance/multi/index.js';

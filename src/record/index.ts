@@ -1,5 +1,8 @@
-/** `cnmkit record`: the recording proxy, its live checks and the trace format (docs/record.md, docs/trace.md). */
-export { startRecorder, cnmkitVersion, type Recorder, type RecorderOptions, type RecorderUpstream } from './session.js';
+/**
+ * `cnmkit record`'s parts that know no rules: the byte-exact proxy, HTTP/1 message splitting, the
+ * session summary and the trace format (docs/trace.md). The recorder that checks live is
+ * conformance/live/recorder.ts (docs/record.md).
+ */
 export { startProxy, nowMs, type ExchangeEnd, type ExchangeErrorKind, type ExchangeHooks, type ProxyOptions, type RunningProxy, type UpstreamAddress } from './proxy.js';
 export { MessageSplitter, type HeaderPair, type ReplyHead, type RequestHead, type SplitMessage } from './http1-split.js';
 export { SessionStats, formatSummary, percentile } from './summary.js';

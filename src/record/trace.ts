@@ -9,6 +9,8 @@
  * crash can leave a partial last line: readers ignore it.
  */
 import { closeSync, openSync, readFileSync, statSync, writeSync, readSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { CnmkitError } from '../errors.js';
 
 export const TRACE_FORMAT = 'cnmkit-trace/1';
@@ -295,4 +297,17 @@ export function readTrace(path: string): ParsedTrace {
 /** Every call of every session in file order (sessions of restarted recorders follow each other). */
 export function allCalls(trace: ParsedTrace): TraceCall[] {
   return trace.sessions.flatMap((s) => s.calls);
+}
+
+/** cnmkit's version, for the trace header (from the sources or from dist/). */
+export function cnmkitVersion(): string {
+  for (const rel of ['../../package.json', '../../../package.json']) {
+    try {
+      const pkg = JSON.parse(readFileSync(join(dirname(fileURLToPath(import.meta.url)), rel), 'utf8')) as { name?: string; version?: string };
+      if (pkg.name === 'cnmkit' && typeof pkg.version === 'string') return pkg.version;
+    } catch {
+      // try the next layout (sources vs dist/)
+    }
+  }
+  return 'unknown';
 }

@@ -8,7 +8,7 @@ import { connect as netConnect, createServer, type Server } from 'node:net';
 import { readFileSync } from 'node:fs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parseTrace } from '../../src/record/trace.js';
-import { startRecorder } from '../../src/record/session.js';
+import { startRecorder } from '../../conformance/live/recorder.js';
 import { startProxy } from '../../src/record/proxy.js';
 import { startMiniIpam } from '../conformance/plugins/mini-ipam.js';
 import { connect } from '../../src/client/index.js';

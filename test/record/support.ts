@@ -2,7 +2,7 @@
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { startRecorder, type Recorder } from '../../src/record/session.js';
+import { startRecorder, type Recorder } from '../../conformance/live/recorder.js';
 import type { TraceCall, TraceViolation } from '../../src/record/trace.js';
 import type { Profile } from '../../src/protocol/constants.js';
 
