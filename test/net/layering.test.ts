@@ -50,6 +50,16 @@ describe('layering of the address math', () => {
     expect(offenders('conformance', (s) => /(^|\/)src\/(ipam|driver|reference)\//.test(s)).filter((o) => !standIns.includes(o))).toEqual([]);
   });
 
+  it('the library (src/) does not reach up into the conformance suites; only the CLI binds them', () => {
+    const library = sources(join(ROOT, 'src'))
+      .map((f) => relative(ROOT, f))
+      .filter((f) => !f.startsWith('src/cli/'))
+      .map((f) => f.split('/')[1]!);
+    for (const dir of [...new Set(library)].filter((d) => !d.endsWith('.ts'))) {
+      expect(offenders(`src/${dir}`, (s) => /(^|\/)conformance\//.test(s))).toEqual([]);
+    }
+  });
+
   it('the check itself sees every form of import (so that an empty list means something)', () => {
     const text = [
       "import { a } from '../ipam/a.js';",
