@@ -52,7 +52,9 @@
  * anchor uses ~27 µs (its idle threads spin on both cores). The `node-floor`
  * row (a node:net server writing a canned reply, parsing nothing) carries most
  * of the gap: in separate processes at 25k req/s over 6 alternations its p50
- * was 103-122 µs, the SDK's 113-126 µs, Go's 87-95 µs. The p50 is worse at 50%
+ * was 103-122 µs, the SDK's 113-126 µs, Go's 87-95 µs; in this bench (2 quiet
+ * rounds of 3) the floor 103-112 µs, the SDK 107-111 µs, Go 80-87 µs, with p99
+ * x go 0.97-1.27 for the floor and 1.09-1.14 for the SDK. The p50 is worse at 50%
  * than at 80% (SDK 70-82 µs at 40k req/s, below Go's 93-103 µs): the one event
  * loop thread sleeps between calls, and on this VM (cpuidle haltpoll with
  * guest_halt_poll_ns 0) every wake-up from an idle vCPU costs tens of µs.
