@@ -2,7 +2,7 @@
 import { citationLinks, specDocsDir, type SpecSections } from '../citations.js';
 import type { RunEvent, RunReport } from '../types.js';
 import { levelFails } from '../types.js';
-import { counterexampleText } from './text.js';
+import { counterexampleText, paint } from './text.js';
 
 export interface ConsoleOptions {
   readonly color?: boolean;
@@ -13,8 +13,6 @@ export interface ConsoleOptions {
   /** The documents' sections (default: read from this cnmkit's docs). */
   readonly sections?: SpecSections;
 }
-
-const paint = (on: boolean, code: number, s: string): string => (on ? `\u001b[${code}m${s}\u001b[0m` : s);
 
 export function consoleReport(report: RunReport, opts: ConsoleOptions = {}): string {
   const color = opts.color ?? false;

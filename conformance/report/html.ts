@@ -7,7 +7,7 @@ import { pathToFileURL } from 'node:url';
 import { citationLinks, specDocsDir, type CitationLink, type SpecSections } from '../citations.js';
 import type { CheckResult, RunReport } from '../types.js';
 import { levelFails } from '../types.js';
-import { counterexampleText } from './text.js';
+import { counterexampleText, htmlText } from './text.js';
 
 export interface HtmlOptions {
   /**
@@ -17,10 +17,6 @@ export interface HtmlOptions {
   readonly docsBase?: string;
   /** The documents' sections (default: read from this cnmkit's docs). */
   readonly sections?: SpecSections;
-}
-
-function esc(s: string): string {
-  return s.replace(/[<>&"']/g, (c) => ({ '<': '&lt;', '>': '&gt;', '&': '&amp;', '"': '&quot;', "'": '&#39;' })[c]!);
 }
 
 /** The default base: this cnmkit's docs folder as a file URL, or the package-relative path. */
@@ -50,7 +46,7 @@ section.failure.diff{border-color:#0b6e99}`;
 /** `<p>Specification: <a …>protocol.md §2.2 (Join)</a>…</p>` for a check's reason, or '' when it cites nothing (for other HTML pages, e.g. merged campaigns). */
 export function specLinksHtml(reason: string, opts: HtmlOptions = {}): string {
   const links = citationLinks(reason, opts.docsBase ?? defaultDocsBase(), opts.sections);
-  return links.length === 0 ? '' : `<p>Specification: ${links.map((l) => `<a href="${esc(l.href)}">${esc(l.label)}</a>`).join(' ')}</p>`;
+  return links.length === 0 ? '' : `<p>Specification: ${links.map((l) => `<a href="${htmlText(l.href)}">${htmlText(l.label)}</a>`).join(' ')}</p>`;
 }
 
 /** Page-internal id of a cited section's copy under "Cited rules". */
@@ -64,33 +60,33 @@ export function htmlReport(report: RunReport, opts: HtmlOptions = {}): string {
     const links = citationLinks(reason, base, opts.sections);
     if (links.length === 0) return '';
     const html = links.map((l) => {
-      const a = `<a href="${esc(l.href)}">${esc(l.label)}</a>`;
+      const a = `<a href="${htmlText(l.href)}">${htmlText(l.label)}</a>`;
       if (!copy || l.section === undefined) return a;
       cited.set(ruleId(l), l);
-      return `${a} <a href="#${esc(ruleId(l))}" title="the section's text below">(text)</a>`;
+      return `${a} <a href="#${htmlText(ruleId(l))}" title="the section's text below">(text)</a>`;
     });
     return `<span class="spec">${html.join('')}</span>`;
   };
   const s = report.summary;
   const out: string[] = [];
-  out.push('<!DOCTYPE html>', '<html lang="en">', '<head>', '<meta charset="utf-8">', `<title>cnmkit check ${esc(report.target)}</title>`, `<style>${STYLE}</style>`, '</head>', '<body>');
-  out.push(`<h1>cnmkit check ${esc(report.target)}</h1>`);
+  out.push('<!DOCTYPE html>', '<html lang="en">', '<head>', '<meta charset="utf-8">', `<title>cnmkit check ${htmlText(report.target)}</title>`, `<style>${STYLE}</style>`, '</head>', '<body>');
+  out.push(`<h1>cnmkit check ${htmlText(report.target)}</h1>`);
   out.push(
-    `<p>Level ${esc(report.level)}, profile ${esc(report.profile)}, seed ${report.seed}, ${report.pluginKind === 'managed' ? 'managed (v2) plugin' : 'v1 plugin'}, capabilities: ${esc(report.capabilities.join(', ') || 'none')}; started ${esc(report.startedAt)}.</p>`,
+    `<p>Level ${htmlText(report.level)}, profile ${htmlText(report.profile)}, seed ${report.seed}, ${report.pluginKind === 'managed' ? 'managed (v2) plugin' : 'v1 plugin'}, capabilities: ${htmlText(report.capabilities.join(', ') || 'none')}; started ${htmlText(report.startedAt)}.</p>`,
   );
   out.push(
-    `<p class="verdict ${s.failing > 0 ? 'bad' : 'ok'}">${s.failing > 0 ? 'NOT CONFORMANT' : 'CONFORMANT'} at level ${esc(report.level)}: ${s.passed} passed, ${s.failed} failed (${s.failing} failing), ${s.skipped} skipped${s.notRun > 0 ? `, ${s.notRun} not run` : ''}; ${s.calls} plugin calls in ${s.seconds} s (${s.callsPerSecond} calls/s).</p>`,
+    `<p class="verdict ${s.failing > 0 ? 'bad' : 'ok'}">${s.failing > 0 ? 'NOT CONFORMANT' : 'CONFORMANT'} at level ${htmlText(report.level)}: ${s.passed} passed, ${s.failed} failed (${s.failing} failing), ${s.skipped} skipped${s.notRun > 0 ? `, ${s.notRun} not run` : ''}; ${s.calls} plugin calls in ${s.seconds} s (${s.callsPerSecond} calls/s).</p>`,
   );
   for (const d of report.deaths) {
-    out.push(`<p class="bad">${esc(d.message)}${d.restarted ? ' (restarted, the run went on)' : ' (no way to restart it: later checks not run)'}</p>`);
+    out.push(`<p class="bad">${htmlText(d.message)}${d.restarted ? ' (restarted, the run went on)' : ' (no way to restart it: later checks not run)'}</p>`);
   }
   for (const suite of [...new Set(report.checks.map((c) => c.suite))]) {
-    out.push(`<h2>Suite ${esc(suite)}</h2>`, '<table>', '<tr><th></th><th>check</th><th>level</th><th>ms</th><th>title</th><th>rule</th></tr>');
+    out.push(`<h2>Suite ${htmlText(suite)}</h2>`, '<table>', '<tr><th></th><th>check</th><th>level</th><th>ms</th><th>title</th><th>rule</th></tr>');
     for (const c of report.checks.filter((x) => x.suite === suite)) {
       const v = verdict(c, report.level);
-      const tail = c.status === 'skipped' || c.status === 'not-run' ? ` <span class="rule">(${esc(c.message)})</span>` : '';
+      const tail = c.status === 'skipped' || c.status === 'not-run' ? ` <span class="rule">(${htmlText(c.message)})</span>` : '';
       out.push(
-        `<tr><td class="${v}">${v.toUpperCase()}</td><td>${c.status === 'failed' ? `<a href="#${esc(c.id)}">${esc(c.id)}</a>` : esc(c.id)}</td><td>${esc(c.level)}</td><td>${c.durationMs}</td><td>${esc(c.title)}${tail}</td><td>${specLinks(c.reason)}</td></tr>`,
+        `<tr><td class="${v}">${v.toUpperCase()}</td><td>${c.status === 'failed' ? `<a href="#${htmlText(c.id)}">${htmlText(c.id)}</a>` : htmlText(c.id)}</td><td>${htmlText(c.level)}</td><td>${c.durationMs}</td><td>${htmlText(c.title)}${tail}</td><td>${specLinks(c.reason)}</td></tr>`,
       );
     }
     out.push('</table>');
@@ -100,27 +96,27 @@ export function htmlReport(report: RunReport, opts: HtmlOptions = {}): string {
     out.push('<h2>Failures</h2>');
     for (const c of failed) {
       const v = verdict(c, report.level);
-      out.push(`<section class="failure ${v}" id="${esc(c.id)}">`);
-      out.push(`<h3><span class="${v}">${v === 'fail' ? '✗' : '~'}</span> ${esc(c.id)} [${esc(c.level)}] ${esc(c.title)}</h3>`);
-      out.push(`<p>${esc(c.message)}</p>`);
-      out.push(`<p class="rule">Rule: ${esc(c.reason)}</p>`);
+      out.push(`<section class="failure ${v}" id="${htmlText(c.id)}">`);
+      out.push(`<h3><span class="${v}">${v === 'fail' ? '✗' : '~'}</span> ${htmlText(c.id)} [${htmlText(c.level)}] ${htmlText(c.title)}</h3>`);
+      out.push(`<p>${htmlText(c.message)}</p>`);
+      out.push(`<p class="rule">Rule: ${htmlText(c.reason)}</p>`);
       const links = specLinks(c.reason, true);
       if (links) out.push(`<p>Specification: ${links}</p>`);
-      for (const n of c.notes) out.push(`<p class="rule">Note: ${esc(n)}</p>`);
+      for (const n of c.notes) out.push(`<p class="rule">Note: ${htmlText(n)}</p>`);
       const ce = counterexampleText(c, '');
-      if (ce) out.push(`<pre>${esc(ce)}</pre>`);
+      if (ce) out.push(`<pre>${htmlText(ce)}</pre>`);
       out.push('</section>');
     }
   }
   if (report.leaks.length > 0) {
     out.push('<h2>Leaks (still held after cleanup)</h2>', '<ul>');
-    for (const l of report.leaks) out.push(`<li>${esc(l.kind)} ${esc(l.id)} (from ${esc(l.check)}): ${esc(l.detail)}</li>`);
+    for (const l of report.leaks) out.push(`<li>${htmlText(l.kind)} ${htmlText(l.id)} (from ${htmlText(l.check)}): ${htmlText(l.detail)}</li>`);
     out.push('</ul>');
   }
   if (cited.size > 0) {
     out.push('<h2>Cited rules</h2>');
     for (const [id, l] of cited) {
-      out.push(`<details id="${esc(id)}"><summary>${esc(l.doc)} ${esc(l.section!.title)} (<a href="${esc(l.href)}">document</a>)</summary><pre>${esc(l.section!.body)}</pre></details>`);
+      out.push(`<details id="${htmlText(id)}"><summary>${htmlText(l.doc)} ${htmlText(l.section!.title)} (<a href="${htmlText(l.href)}">document</a>)</summary><pre>${htmlText(l.section!.body)}</pre></details>`);
     }
   }
   out.push('</body>', '</html>');

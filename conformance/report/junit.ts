@@ -1,9 +1,5 @@
 import type { RunReport } from '../types.js';
-import { counterexampleText, specLinksText } from './text.js';
-
-function esc(s: string): string {
-  return s.replace(/[<>&"']/g, (c) => ({ '<': '&lt;', '>': '&gt;', '&': '&amp;', '"': '&quot;', "'": '&apos;' })[c]!).replace(/[\u0000-\u0008\u000b\u000c\u000e-\u001f]/g, '');
-}
+import { counterexampleText, specLinksText, xmlText } from './text.js';
 
 function seeLine(reason: string): string {
   const see = specLinksText(reason);
@@ -26,15 +22,15 @@ export function junitReport(report: RunReport): string {
     const failures = checks.filter((c) => c.status === 'failed' && failing(c.level)).length;
     const skipped = checks.filter((c) => c.status === 'skipped' || c.status === 'not-run' || (c.status === 'failed' && !failing(c.level))).length;
     const time = checks.reduce((t, c) => t + c.durationMs, 0) / 1000;
-    out.push(`  <testsuite name="${esc(suite)}" tests="${checks.length}" failures="${failures}" skipped="${skipped}" time="${time.toFixed(3)}">`);
+    out.push(`  <testsuite name="${xmlText(suite)}" tests="${checks.length}" failures="${failures}" skipped="${skipped}" time="${time.toFixed(3)}">`);
     for (const c of checks) {
-      out.push(`    <testcase classname="${esc(`cnmkit.${suite}`)}" name="${esc(`${c.id} [${c.level}] ${c.title}`)}" time="${(c.durationMs / 1000).toFixed(3)}">`);
+      out.push(`    <testcase classname="${xmlText(`cnmkit.${suite}`)}" name="${xmlText(`${c.id} [${c.level}] ${c.title}`)}" time="${(c.durationMs / 1000).toFixed(3)}">`);
       if (c.status === 'failed' && failing(c.level)) {
-        out.push(`      <failure message="${esc(c.message)}" type="${c.level}">${esc(`${c.message}\nreason: ${c.reason}\n${seeLine(c.reason)}${counterexampleText(c)}`)}</failure>`);
+        out.push(`      <failure message="${xmlText(c.message)}" type="${c.level}">${xmlText(`${c.message}\nreason: ${c.reason}\n${seeLine(c.reason)}${counterexampleText(c)}`)}</failure>`);
       } else if (c.status === 'failed') {
-        out.push(`      <skipped message="${esc(`${c.level} difference (not failing at --level ${report.level}): ${c.message}`)}"/>`);
+        out.push(`      <skipped message="${xmlText(`${c.level} difference (not failing at --level ${report.level}): ${c.message}`)}"/>`);
       } else if (c.status === 'skipped' || c.status === 'not-run') {
-        out.push(`      <skipped message="${esc(c.message)}"/>`);
+        out.push(`      <skipped message="${xmlText(c.message)}"/>`);
       }
       out.push('    </testcase>');
     }

@@ -10,7 +10,7 @@ import { join } from 'node:path';
 import { type CampaignCommand, readShardReport, type SeedRange, type ShardReport, ShardReportError, shardSeeds } from '../shard.js';
 import { type CheckResult, type Level, levelFails, type RunReport } from '../types.js';
 import { checkJson } from './json.js';
-import { counterexampleText } from './text.js';
+import { counterexampleText, htmlText, paint, xmlText } from './text.js';
 import { specLinksHtml } from './html.js';
 
 export const CAMPAIGN_FORMAT = 'cnmkit-campaign/1';
@@ -155,8 +155,6 @@ export function campaignExitCode(c: Campaign): 0 | 1 {
   return campaignSummary(c).failing > 0 ? 1 : 0;
 }
 
-const paint = (on: boolean, code: number, s: string): string => (on ? `\u001b[${code}m${s}\u001b[0m` : s);
-
 function title(c: Campaign): string {
   return `cnmkit ${c.command} --seeds ${c.seeds.from}..${c.seeds.to} (${c.shards} shard${c.shards > 1 ? 's' : ''}, ${c.runs.length} run${c.runs.length === 1 ? '' : 's'}) on ${c.targets.join(', ') || 'no target'}`;
 }
@@ -223,15 +221,11 @@ export function campaignJson(c: Campaign): string {
   )}\n`;
 }
 
-function esc(s: string): string {
-  return s.replace(/[<>&"']/g, (ch) => ({ '<': '&lt;', '>': '&gt;', '&': '&amp;', '"': '&quot;', "'": '&apos;' })[ch]!).replace(/[\u0000-\u0008\u000b\u000c\u000e-\u001f]/g, '');
-}
-
 /** JUnit XML: one testsuite per (seed, suite); failures below a run's level are skipped with a note. */
 export function campaignJunit(c: Campaign): string {
   const s = campaignSummary(c);
   const out: string[] = ['<?xml version="1.0" encoding="UTF-8"?>'];
-  out.push(`<testsuites name="${esc(title(c))}" tests="${c.runs.reduce((t, r) => t + r.checks.length, 0)}" failures="${s.failing}" time="${s.seconds}">`);
+  out.push(`<testsuites name="${xmlText(title(c))}" tests="${c.runs.reduce((t, r) => t + r.checks.length, 0)}" failures="${s.failing}" time="${s.seconds}">`);
   for (const run of c.runs) {
     const suites = [...new Set(run.checks.map((k) => k.suite))];
     for (const suite of suites) {
@@ -239,12 +233,12 @@ export function campaignJunit(c: Campaign): string {
       const fails = (k: CheckResult): boolean => k.status === 'failed' && levelFails(k.level, run.level as Level);
       const skipped = checks.filter((k) => k.status === 'skipped' || k.status === 'not-run' || (k.status === 'failed' && !fails(k))).length;
       const time = checks.reduce((t, k) => t + k.durationMs, 0) / 1000;
-      out.push(`  <testsuite name="${esc(`seed ${run.seed} ${suite}`)}" tests="${checks.length}" failures="${checks.filter(fails).length}" skipped="${skipped}" time="${time.toFixed(3)}">`);
+      out.push(`  <testsuite name="${xmlText(`seed ${run.seed} ${suite}`)}" tests="${checks.length}" failures="${checks.filter(fails).length}" skipped="${skipped}" time="${time.toFixed(3)}">`);
       for (const k of checks) {
-        out.push(`    <testcase classname="${esc(`cnmkit.seed${run.seed}.${suite}`)}" name="${esc(`${k.id} [${k.level}] ${k.title} (seed ${run.seed})`)}" time="${(k.durationMs / 1000).toFixed(3)}">`);
-        if (fails(k)) out.push(`      <failure message="${esc(k.message)}" type="${k.level}">${esc(`${k.message}\nrun seed: ${run.seed}\nreason: ${k.reason}\n${counterexampleText(k)}${k.replayPath && !k.counterexample ? `\nreplay: ${k.replayPath}` : ''}`)}</failure>`);
-        else if (k.status === 'failed') out.push(`      <skipped message="${esc(`${k.level} difference (not failing at --level ${run.level}): ${k.message}`)}"/>`);
-        else if (k.status === 'skipped' || k.status === 'not-run') out.push(`      <skipped message="${esc(k.message)}"/>`);
+        out.push(`    <testcase classname="${xmlText(`cnmkit.seed${run.seed}.${suite}`)}" name="${xmlText(`${k.id} [${k.level}] ${k.title} (seed ${run.seed})`)}" time="${(k.durationMs / 1000).toFixed(3)}">`);
+        if (fails(k)) out.push(`      <failure message="${xmlText(k.message)}" type="${k.level}">${xmlText(`${k.message}\nrun seed: ${run.seed}\nreason: ${k.reason}\n${counterexampleText(k)}${k.replayPath && !k.counterexample ? `\nreplay: ${k.replayPath}` : ''}`)}</failure>`);
+        else if (k.status === 'failed') out.push(`      <skipped message="${xmlText(`${k.level} difference (not failing at --level ${run.level}): ${k.message}`)}"/>`);
+        else if (k.status === 'skipped' || k.status === 'not-run') out.push(`      <skipped message="${xmlText(k.message)}"/>`);
         out.push('    </testcase>');
       }
       out.push('  </testsuite>');
@@ -280,7 +274,6 @@ export function campaignTap(c: Campaign): string {
 
 /** One self-contained page (no scripts): a row per seed, then every failure with its counterexample and replay file. */
 export function campaignHtml(c: Campaign): string {
-  const h = (t: string): string => t.replace(/[<>&"']/g, (ch) => ({ '<': '&lt;', '>': '&gt;', '&': '&amp;', '"': '&quot;', "'": '&#39;' })[ch]!);
   const s = campaignSummary(c);
   const rows = c.runs.map((r) => {
     const v = r.summary.failing > 0 ? 'fail' : 'pass';
@@ -288,12 +281,12 @@ export function campaignHtml(c: Campaign): string {
   });
   const failures = campaignFailures(c).map(
     (f) =>
-      `<section class="${f.failing ? 'fail' : 'diff'}"><h3>seed ${f.runSeed}: ${h(f.check.id)} [${h(f.check.level)}] ${h(f.check.title)}</h3><p>${h(f.check.message)}</p><p class="rule">${h(f.check.reason)}</p>${specLinksHtml(f.check.reason)}${f.check.replayPath ? `<p>replay file: <code>${h(f.check.replayPath)}</code></p>` : ''}<pre>${h(counterexampleText(f.check))}</pre></section>`,
+      `<section class="${f.failing ? 'fail' : 'diff'}"><h3>seed ${f.runSeed}: ${htmlText(f.check.id)} [${htmlText(f.check.level)}] ${htmlText(f.check.title)}</h3><p>${htmlText(f.check.message)}</p><p class="rule">${htmlText(f.check.reason)}</p>${specLinksHtml(f.check.reason)}${f.check.replayPath ? `<p>replay file: <code>${htmlText(f.check.replayPath)}</code></p>` : ''}<pre>${htmlText(counterexampleText(f.check))}</pre></section>`,
   );
   return `<!doctype html>
-<html lang="en"><head><meta charset="utf-8"><title>${h(title(c))}</title>
+<html lang="en"><head><meta charset="utf-8"><title>${htmlText(title(c))}</title>
 <style>body{font:14px/1.4 system-ui,sans-serif;margin:2em}table{border-collapse:collapse}td,th{border:1px solid #ccc;padding:2px 8px;text-align:right}tr.fail td{background:#fdd}tr.pass td{background:#dfd}section{border-left:4px solid #c00;padding-left:1em;margin:1em 0}section.diff{border-color:#08a}pre{background:#f6f6f6;padding:8px;overflow:auto}.rule{color:#555}</style></head>
-<body><h1>${h(title(c))}</h1>
+<body><h1>${htmlText(title(c))}</h1>
 <p><strong>${s.failing > 0 ? 'FAILING' : 'PASSING'}</strong>: ${s.failingRuns} of ${s.runs} seeds failing; ${s.passed} passed, ${s.failed} failed (${s.failing} failing), ${s.skipped} skipped; ${s.calls} plugin calls, ${s.seconds} s over ${c.shards} shards</p>
 <table><tr><th>seed</th><th>verdict</th><th>passed</th><th>failed</th><th>skipped</th><th>calls</th><th>time</th></tr>
 ${rows.join('\n')}

@@ -1,4 +1,4 @@
-/** Plain-text rendering of a counterexample, shared by console, JUnit and TAP. */
+/** Rendering helpers shared by the reporters: a counterexample and spec links as plain text, colour, XML and HTML escaping. */
 import { citationLinks } from '../citations.js';
 import { clip } from '../counterexample.js';
 import type { CheckResult } from '../types.js';
@@ -8,6 +8,19 @@ export function specLinksText(reason: string, docsBase = 'docs/'): string {
   return citationLinks(reason, docsBase)
     .map((l) => l.href)
     .join('  ');
+}
+
+/** ANSI colour `code` around `s` when `on`. */
+export const paint = (on: boolean, code: number, s: string): string => (on ? `\u001b[${code}m${s}\u001b[0m` : s);
+
+/** Text for an XML attribute or element (JUnit): the five entities escaped, control characters XML forbids dropped. */
+export function xmlText(s: string): string {
+  return s.replace(/[<>&"']/g, (c) => ({ '<': '&lt;', '>': '&gt;', '&': '&amp;', '"': '&quot;', "'": '&apos;' })[c]!).replace(/[\u0000-\u0008\u000b\u000c\u000e-\u001f]/g, '');
+}
+
+/** Text for HTML (attribute or element). */
+export function htmlText(s: string): string {
+  return s.replace(/[<>&"']/g, (c) => ({ '<': '&lt;', '>': '&gt;', '&': '&amp;', '"': '&quot;', "'": '&#39;' })[c]!);
 }
 
 export function counterexampleText(c: CheckResult, indent = '  '): string {
