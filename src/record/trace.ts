@@ -294,11 +294,6 @@ export function readTrace(path: string): ParsedTrace {
   return parseTrace(text);
 }
 
-/** Every call of every session in file order (sessions of restarted recorders follow each other). */
-export function allCalls(trace: ParsedTrace): TraceCall[] {
-  return trace.sessions.flatMap((s) => s.calls);
-}
-
 /** cnmkit's version, for the trace header (from the sources or from dist/). */
 export function cnmkitVersion(): string {
   for (const rel of ['../../package.json', '../../../package.json']) {
