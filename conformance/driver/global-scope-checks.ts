@@ -259,5 +259,3 @@ export const globalSwarmLifecycle: Check = {
     }
   },
 };
-
-export const globalScopeChecks = [globalAllocate, globalCreateAllocated, globalReallocate, globalFree, globalSwarmLifecycle, globalFreeUnknownCompat] as const;
