@@ -242,9 +242,7 @@ export class Allocator {
 
   private createMaster(space: string, id: string, net: Net): void {
     const big = isBig(net);
-    // moby 23+ reserves nothing in IPv4 /31 and /32 (RFC 3021).
-    const reserveNone = net.family === 4 && this.profile === 'moby' && net.prefix >= 31;
-    const reserveLast = net.family === 4 && !reserveNone;
+    const { reserveFirst, reserveLast } = reservedEnds(net, this.profile);
     const master: Master = {
       id,
       net,
@@ -252,14 +250,14 @@ export class Allocator {
       small: big ? null : new SmallOrdinalSet(2 ** net.hostBits),
       large: big ? new BigOrdinalSet(1n << BigInt(net.hostBits)) : null,
       cursor: big ? 0n : 0,
-      reserveFirst: !reserveNone,
+      reserveFirst,
       reserveLast,
       gateways: new Set(),
       suffix: `/${net.prefix}`,
     };
     if (big) master.large!.add(0n);
     else {
-      if (!reserveNone) master.small!.add(0);
+      if (reserveFirst) master.small!.add(0);
       if (reserveLast) master.small!.add(2 ** net.hostBits - 1);
     }
     this.masters.set(id, master);
@@ -595,8 +593,15 @@ export function poolId(space: string, subnet: string, child: string): string {
   return child === '' ? `${space}/${subnet}` : `${space}/${subnet}/${child}`;
 }
 
+/** Which ends of a master pool are reserved at creation: the network address, and the IPv4 broadcast. */
+export function reservedEnds(net: Net, profile: IpamProfile): { reserveFirst: boolean; reserveLast: boolean } {
+  // moby 23+ reserves nothing in IPv4 /31 and /32 (RFC 3021).
+  const reserveNone = net.family === 4 && profile === 'moby' && net.prefix >= 31;
+  return { reserveFirst: !reserveNone, reserveLast: net.family === 4 && !reserveNone };
+}
+
 /** Ordinal sets switch to bigint above 2^52 addresses. */
-function isBig(net: Net): boolean {
+export function isBig(net: Net): boolean {
   return net.hostBits > 52;
 }
 

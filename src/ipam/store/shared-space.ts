@@ -18,7 +18,7 @@ import { randomBytes } from 'node:crypto';
 import { Options } from '../../protocol/constants.js';
 import type * as m from '../../protocol/messages.js';
 import { formatIPv4, formatIPv6, netContains, netEnd, parseCidr, type Net } from '../../net/index.js';
-import { Allocator, parseAddressFor, poolId, type StateSnapshot } from '../allocator.js';
+import { Allocator, isBig, parseAddressFor, poolId, reservedEnds, type StateSnapshot } from '../allocator.js';
 import { IpamError, IpamErrors, type IpamProfile } from '../errors.js';
 import type { AddressPoolSpec } from '../predefined.js';
 import { Chunk, CHUNK_BITS, CHUNK_BITS_N } from './chunk.js';
@@ -450,15 +450,13 @@ export class SharedSpace {
     const net = parseCidr(meta.net);
     if (net === null) throw new StoreError('E_STORE_CORRUPT', `stored master ${mid} has pool "${meta.net}"`);
     const size = 1n << BigInt(net.hostBits);
-    const reserveNone = net.family === 4 && this.opts.profile === 'moby' && net.prefix >= 31;
     return {
       id: mid,
       net,
       size,
       chunks: (size + CHUNK_BITS_N - 1n) / CHUNK_BITS_N,
-      big: net.hostBits > 52,
-      reserveFirst: !reserveNone,
-      reserveLast: net.family === 4 && !reserveNone,
+      big: isBig(net),
+      ...reservedEnds(net, this.opts.profile),
       suffix: `/${net.prefix}`,
     };
   }
