@@ -47,6 +47,14 @@ class Need extends Error {
 
 type Outcome = { ok: true; value: unknown } | { ok: false; error: IpamError };
 
+/** Calls waiting on one lane, and what every batch of it reads first and writes to name its attempt. */
+interface Lane {
+  readonly queue: Pending[];
+  readonly prefetch: string[];
+  readonly laneKey: string;
+  readonly max: number;
+}
+
 interface Pending {
   run(v: View): unknown;
   resolve(v: unknown): void;
@@ -178,7 +186,7 @@ const CURSOR_ENC = (o: { v: bigint }): Buffer => Buffer.from(o.v.toString());
 export class SharedSpace {
   private readonly errors: IpamErrors;
   private readonly cache = new Map<string, KvEntry>();
-  private readonly lanes = new Map<string, { queue: Pending[]; prefetch: string[]; laneKey: string; max: number }>();
+  private readonly lanes = new Map<string, Lane>();
   private closed = false;
   /** Names write attempts in lane keys: only this instance writes its lane keys, so a counter is unique. */
   private attemptSeq = 0;
@@ -273,8 +281,7 @@ export class SharedSpace {
   }
 
   private async fetch(keys: string[], deadline: number): Promise<void> {
-    const missing = keys.filter((k, i) => keys.indexOf(k) === i);
-    this.remember(await this.store.get(missing, this.callDeadline(deadline)));
+    this.remember(await this.store.get([...new Set(keys)], this.callDeadline(deadline)));
   }
 
   private callDeadline(deadline: number): number {
@@ -282,7 +289,7 @@ export class SharedSpace {
   }
 
   /** Computes the batch, commits it with compares on everything read, retries on conflicts and store errors until the deadline. */
-  private async commit(lane: { queue: Pending[]; prefetch: string[]; laneKey: string; max: number }, batch: Pending[]): Promise<void> {
+  private async commit(lane: Lane, batch: Pending[]): Promise<void> {
     const { prefetch, laneKey } = lane;
     const attempts = new Map<string, Outcome[]>();
     const deadline = Math.min(...batch.map((p) => p.deadline));
@@ -337,8 +344,8 @@ export class SharedSpace {
       const compares = [...view.reads].map(([key, rev]) => ({ key, rev }));
       let token = '';
       if (writing) {
-        const lane = this.cache.get(laneKey);
-        if (lane === undefined) {
+        const laneEntry = this.cache.get(laneKey);
+        if (laneEntry === undefined) {
           try {
             await this.fetch([laneKey], deadline);
           } catch (err) {
@@ -348,7 +355,7 @@ export class SharedSpace {
         }
         // The lane key names the attempt: after an unknown outcome, reading it tells whether this attempt applied.
         token = String(++this.attemptSeq);
-        compares.push({ key: laneKey, rev: lane.rev });
+        compares.push({ key: laneKey, rev: laneEntry.rev });
         puts.push({ key: laneKey, value: Buffer.from(token) });
         attempts.set(token, outcomes);
       }
