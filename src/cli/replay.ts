@@ -22,8 +22,7 @@ import {
   type TargetSpec,
 } from '../../conformance/index.js';
 import { atLevel, formatDivergence, loadReplayInput, replayJudge, replayTrace, traceLineOf, type Divergence, type ReplayInput } from '../../conformance/replay-trace/index.js';
-import { cnmkitVersion } from '../record/trace.js';
-import { headerValue, TRACE_FORMAT, TraceFormatError, TraceWriter, type ViolationLevel } from '../record/trace.js';
+import { cnmkitVersion, headerValue, TRACE_FORMAT, TraceFormatError, TraceWriter, type ViolationLevel } from '../record/trace.js';
 import { UsageError } from '../errors.js';
 import { MULTI_SUITE_ID, replayInstances } from '../../conformance/multi/index.js';
 import { listOf } from './check.js';
@@ -92,11 +91,8 @@ async function runReplay(a: ReplayArgs): Promise<number> {
   const file = input.file;
   if (file.suite === MULTI_SUITE_ID) throw new UsageError(`${a.file} is a failure of the multi suite: give every instance again (--socket A --socket B ..., in the order checked)`);
   let reference: ReferenceTarget | null = null;
-  let spec: TargetSpec;
-  if (a.socket !== undefined) spec = { socket: listOf(a.socket)[0]! };
-  else if (a.url !== undefined) spec = { url: listOf(a.url)[0]! };
-  else if (a.plugin !== undefined) spec = { plugin: a.plugin };
-  else {
+  let spec = targetSpec(a);
+  if (spec === null) {
     reference = await startReferenceTarget({ profile: file.config.profile === 'moby' ? 'moby' : 'docker-20.10' });
     spec = { socket: reference.socket };
   }
@@ -122,6 +118,7 @@ async function runReplay(a: ReplayArgs): Promise<number> {
   }
 }
 
+/** The one target given, or null for --reference. */
 function targetSpec(a: ReplayArgs): TargetSpec | null {
   if (a.socket !== undefined) return { socket: listOf(a.socket)[0]! };
   if (a.url !== undefined) return { url: listOf(a.url)[0]! };
