@@ -23,7 +23,7 @@ import { addressPart } from '../../src/net/index.js';
 import { methodByPath } from '../../src/protocol/methods.js';
 import { type TraceCall, type TraceSession, type ViolationLevel } from '../../src/record/trace.js';
 import type { RawResult, RawSender } from '../raw.js';
-import { headerRecord, readReply, type ReplyReading } from './outcome.js';
+import { headerRecord, isRecord, readReply, type ReplyReading } from './outcome.js';
 import { IdMap } from './remap.js';
 import { shapeDiff } from './shape.js';
 
@@ -107,10 +107,6 @@ export function goJson(v: unknown): string {
     .replace(/&/g, '\\u0026')
     .replace(/\u2028/g, '\\u2028')
     .replace(/\u2029/g, '\\u2029')}\n`;
-}
-
-function isRecord(v: unknown): v is Record<string, unknown> {
-  return typeof v === 'object' && v !== null && !Array.isArray(v);
 }
 
 const str = (v: unknown): string => (typeof v === 'string' ? v : '');

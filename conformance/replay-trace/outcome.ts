@@ -12,27 +12,23 @@ export type ReplyReading =
   | { readonly ok: true; readonly value: Record<string, unknown> }
   | { readonly ok: false; readonly error: string };
 
-function isRecord(v: unknown): v is Record<string, unknown> {
+export function isRecord(v: unknown): v is Record<string, unknown> {
   return typeof v === 'object' && v !== null && !Array.isArray(v);
-}
-
-function field(v: Record<string, unknown>, name: string): unknown {
-  return v[name];
 }
 
 /** The fields dockerd parses right after decoding; a failure there fails the call. */
 function afterDecode(spec: MethodSpec, v: Record<string, unknown>): string | null {
   if (spec.iface === 'IpamDriver' && spec.method === 'RequestPool') {
-    const pool = field(v, 'Pool');
+    const pool = v['Pool'];
     if (typeof pool !== 'string' || parseCidrWithAddress(pool) === null) return `invalid CIDR address: ${String(pool ?? '')}`;
   }
   if (spec.iface === 'IpamDriver' && spec.method === 'RequestAddress') {
-    const a = field(v, 'Address');
+    const a = v['Address'];
     if (typeof a !== 'string' || a === '') return 'no address returned';
     if (parseCidrWithAddress(a) === null) return `invalid CIDR address: ${a}`;
   }
   if (spec.iface === 'NetworkDriver' && spec.method === 'CreateEndpoint') {
-    const i = field(v, 'Interface');
+    const i = v['Interface'];
     if (isRecord(i)) {
       for (const k of ['Address', 'AddressIPv6']) {
         const a = i[k];
