@@ -1,3 +1,5 @@
+import { levelFails } from '../types.js';
+
 /** What the live checker reports per call (the `violations` of a trace line, docs/trace.md). */
 export type LiveLevel = 'must' | 'should' | 'compat';
 
@@ -10,9 +12,7 @@ export interface LiveViolation {
   readonly context?: readonly number[];
 }
 
-export const LEVEL_RANK: Readonly<Record<LiveLevel, number>> = { must: 3, should: 2, compat: 1 };
-
 /** True when `v` is at or above `threshold` (must > should > compat). */
 export function atOrAbove(v: LiveLevel, threshold: LiveLevel): boolean {
-  return LEVEL_RANK[v] >= LEVEL_RANK[threshold];
+  return levelFails(v, threshold);
 }

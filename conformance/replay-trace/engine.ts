@@ -23,6 +23,7 @@ import { addressPart } from '../../src/net/index.js';
 import { methodByPath } from '../../src/protocol/methods.js';
 import { type TraceCall, type TraceSession, type ViolationLevel } from '../../src/record/trace.js';
 import type { RawResult, RawSender } from '../raw.js';
+import { levelFails } from '../types.js';
 import { headerRecord, isRecord, readReply, type ReplyReading } from './outcome.js';
 import { IdMap } from './remap.js';
 import { shapeDiff } from './shape.js';
@@ -83,11 +84,9 @@ export interface ReplayTraceResult {
   readonly unjudged: number;
 }
 
-const LEVEL_RANK: Record<ViolationLevel, number> = { must: 0, should: 1, compat: 2 };
-
 /** Divergences at `level` or more severe. */
 export function atLevel(ds: readonly Divergence[], level: ViolationLevel): Divergence[] {
-  return ds.filter((d) => LEVEL_RANK[d.level] <= LEVEL_RANK[level]);
+  return ds.filter((d) => levelFails(d.level, level));
 }
 
 function parseJson(text: string): { ok: true; value: unknown } | { ok: false } {
