@@ -140,6 +140,11 @@ export function listOf(v: string | string[] | undefined): string[] {
   return v === undefined ? [] : Array.isArray(v) ? v : [v];
 }
 
+/** Every --socket then every --url, in the order given: the instances of one plugin on several hosts. */
+export function instanceSpecs(a: { socket?: string | string[]; url?: string | string[] }): TargetSpec[] {
+  return [...listOf(a.socket).map((socket) => ({ socket })), ...listOf(a.url).map((url) => ({ url }))];
+}
+
 export function targetCount(a: CheckArgs): number {
   return listOf(a.socket).length + listOf(a.url).length + [a.plugin, a.image, a.reference ? true : undefined].filter((x) => x !== undefined).length;
 }
@@ -204,7 +209,7 @@ function render(name: ReporterName, report: RunReport, color: boolean): string {
 
 /** Several --socket/--url: instances of one plugin on several hosts (sockets first, then URLs, in the order given). */
 function instancesOf(a: CheckArgs): { specs: TargetSpec[]; restartCmds: (string[] | null)[] } | null {
-  const specs: TargetSpec[] = [...listOf(a.socket).map((socket) => ({ socket })), ...listOf(a.url).map((url) => ({ url }))];
+  const specs = instanceSpecs(a);
   if (specs.length < 2) {
     if (listOf(a['restart-cmd']).length > 1) throw new UsageError(`--restart-cmd given ${listOf(a['restart-cmd']).length} times for one target`);
     return null;

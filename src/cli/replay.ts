@@ -25,7 +25,7 @@ import { atLevel, formatDivergence, loadReplayInput, replayJudge, replayTrace, t
 import { cnmkitVersion, headerValue, TRACE_FORMAT, TraceFormatError, TraceWriter, type ViolationLevel } from '../record/trace.js';
 import { UsageError } from '../errors.js';
 import { MULTI_SUITE_ID, replayInstances } from '../../conformance/multi/index.js';
-import { listOf } from './check.js';
+import { instanceSpecs, listOf } from './check.js';
 import type { Profile } from '../protocol/constants.js';
 import { startReferenceTarget, type ReferenceTarget } from './reference-target.js';
 
@@ -79,7 +79,7 @@ async function readInput(a: ReplayArgs): Promise<ReplayInput> {
 }
 
 async function runReplay(a: ReplayArgs): Promise<number> {
-  const instances: TargetSpec[] = [...listOf(a.socket).map((socket) => ({ socket })), ...listOf(a.url).map((url) => ({ url }))];
+  const instances = instanceSpecs(a);
   if (instances.length > 1) return replayOnInstances(a, instances);
   const given = [a.socket, a.url, a.plugin, a.reference ? true : undefined].filter((x) => x !== undefined).length;
   if (given !== 1) throw new UsageError('give exactly one target: --socket, --url, --plugin or --reference');
