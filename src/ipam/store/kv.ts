@@ -36,5 +36,3 @@ export interface KvTxnStore {
   txn(t: KvTxn, deadline: number): Promise<KvTxnResult>;
   close(): Promise<void>;
 }
-
-export const ABSENT: KvEntry = Object.freeze({ value: null, rev: '0' });
