@@ -140,6 +140,13 @@ export function listOf(v: string | string[] | undefined): string[] {
   return v === undefined ? [] : Array.isArray(v) ? v : [v];
 }
 
+/** A flag in seconds as milliseconds (undefined when not given); not a positive number is a usage error. */
+export function secondsFlagMs(flag: string, v: number | undefined): number | undefined {
+  if (v === undefined) return undefined;
+  if (!Number.isFinite(v) || v <= 0) throw new UsageError(`${flag} must be a positive number of seconds, got ${v}`);
+  return Math.ceil(v * 1000);
+}
+
 /** Every --socket then every --url, in the order given: the instances of one plugin on several hosts. */
 export function instanceSpecs(a: { socket?: string | string[]; url?: string | string[] }): TargetSpec[] {
   return [...listOf(a.socket).map((socket) => ({ socket })), ...listOf(a.url).map((url) => ({ url }))];
@@ -162,14 +169,10 @@ export function configFromArgs(a: CheckArgs): ConformanceConfig {
   };
   if (a.seed !== undefined) over.seed = integerFlag('--seed', a.seed, -(2 ** 31), 2 ** 31 - 1);
   if (a.runs !== undefined) over.runs = integerFlag('--runs', a.runs, 1, 1_000_000);
-  if (a.timeout !== undefined) {
-    if (!Number.isFinite(a.timeout) || a.timeout <= 0) throw new UsageError(`--timeout must be a positive number of seconds, got ${a.timeout}`);
-    over.timeoutMs = Math.ceil(a.timeout * 1000);
-  }
-  if (a['run-budget'] !== undefined) {
-    if (!Number.isFinite(a['run-budget']) || a['run-budget'] <= 0) throw new UsageError(`--run-budget must be a positive number of seconds, got ${a['run-budget']}`);
-    over.runBudgetMs = Math.ceil(a['run-budget'] * 1000);
-  }
+  const timeoutMs = secondsFlagMs('--timeout', a.timeout);
+  if (timeoutMs !== undefined) over.timeoutMs = timeoutMs;
+  const runBudgetMs = secondsFlagMs('--run-budget', a['run-budget']);
+  if (runBudgetMs !== undefined) over.runBudgetMs = runBudgetMs;
   if (a['plugin-kind'] !== undefined) over.pluginKind = a['plugin-kind'] as ConformanceConfig['pluginKind'];
   if (a['replay-dir'] !== undefined) over.replayDir = a['replay-dir'];
   if (a.netns !== undefined) over.netns = a.netns as ConformanceConfig['netns'];

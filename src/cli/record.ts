@@ -18,6 +18,7 @@ import { SocketInUseError } from '../sdk/errors.js';
 import { formatSummary } from '../record/summary.js';
 import type { TraceViolation, ViolationLevel } from '../record/trace.js';
 import { findManagedPlugin } from './managed-target.js';
+import { secondsFlagMs } from './check.js';
 
 interface RecordArgs {
   upstream?: string;
@@ -87,7 +88,7 @@ function kernelCheck(netns: RecordArgs['netns']): boolean {
 
 async function record(a: RecordArgs): Promise<number> {
   if (!/^[A-Za-z0-9][A-Za-z0-9_.-]*$/.test(a.name)) throw new UsageError(`--name ${JSON.stringify(a.name)} must be letters, digits, '.', '_' or '-' (it becomes a socket file name)`);
-  if (a.timeout !== undefined && (!Number.isFinite(a.timeout) || a.timeout <= 0)) throw new UsageError(`--timeout must be a positive number of seconds, got ${a.timeout}`);
+  const timeoutMs = secondsFlagMs('--timeout', a.timeout);
   const upstream = await resolveUpstream(a);
   const socket = resolve(a.socket ?? join(PLUGIN_SOCKET_DIR, `${a.name}.sock`));
   if ('path' in upstream.dial && resolve(upstream.dial.path) === socket) throw new UsageError(`the recorder would serve ${socket}, which is the plugin's own socket: give another --name or --socket`);
@@ -105,7 +106,7 @@ async function record(a: RecordArgs): Promise<number> {
     profile: a.profile,
     level: a.level,
     kernel: kernelCheck(a.netns),
-    ...(a.timeout !== undefined ? { timeoutMs: Math.ceil(a.timeout * 1000) } : {}),
+    ...(timeoutMs !== undefined ? { timeoutMs } : {}),
     onViolation(line: string, v: TraceViolation, call) {
       if (atOrAbove(v.level, a.level)) failing = true;
       if (json) process.stdout.write(`${JSON.stringify({ type: 'violation', seq: call.seq, method: call.call.method, ...v })}\n`);

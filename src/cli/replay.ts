@@ -25,7 +25,7 @@ import { atLevel, formatDivergence, loadReplayInput, replayJudge, replayTrace, t
 import { cnmkitVersion, headerValue, TRACE_FORMAT, TraceFormatError, TraceWriter, type ViolationLevel } from '../record/trace.js';
 import { UsageError } from '../errors.js';
 import { MULTI_SUITE_ID, replayInstances } from '../../conformance/multi/index.js';
-import { instanceSpecs, listOf } from './check.js';
+import { instanceSpecs, listOf, secondsFlagMs } from './check.js';
 import type { Profile } from '../protocol/constants.js';
 import { startReferenceTarget, type ReferenceTarget } from './reference-target.js';
 
@@ -69,7 +69,7 @@ export function registerReplay(cli: Argv): Argv {
 
 /** --timeout checked, then the replay file or trace read (a malformed one is a usage error). */
 async function readInput(a: ReplayArgs): Promise<ReplayInput> {
-  if (a.timeout !== undefined && (!Number.isFinite(a.timeout) || a.timeout <= 0)) throw new UsageError(`--timeout must be a positive number of seconds, got ${a.timeout}`);
+  secondsFlagMs('--timeout', a.timeout);
   try {
     return await loadReplayInput(a.file);
   } catch (e) {
@@ -96,7 +96,7 @@ async function runReplay(a: ReplayArgs): Promise<number> {
     reference = await startReferenceTarget({ profile: file.config.profile === 'moby' ? 'moby' : 'docker-20.10' });
     spec = { socket: reference.socket };
   }
-  const timeoutMs = a.timeout !== undefined ? Math.ceil(a.timeout * 1000) : file.config.timeoutMs;
+  const timeoutMs = secondsFlagMs('--timeout', a.timeout) ?? file.config.timeoutMs;
   try {
     process.stdout.write(`replaying ${file.check} [${file.level}] ${file.title}\n  recorded: ${file.message}\n`);
     if (a.raw) {
@@ -157,7 +157,7 @@ async function runTraceReplay(a: ReplayArgs, input: ReplayInput): Promise<number
   const first = input.sessions[0]!;
   // The Host header dockerd sent ('' up to 20.10.25, plugin.moby.localhost after).
   const host = first.calls.length > 0 ? headerValue(first.calls[0]!.request, 'host') : undefined;
-  const timeoutMs = a.timeout !== undefined ? Math.ceil(a.timeout * 1000) : input.kind === 'replay-file' ? input.file.config.timeoutMs : 30_000;
+  const timeoutMs = secondsFlagMs('--timeout', a.timeout) ?? (input.kind === 'replay-file' ? input.file.config.timeoutMs : 30_000);
   const lines = a.reporter === 'console';
   let out: TraceWriter | null = null;
   try {
@@ -235,7 +235,8 @@ async function replayOnInstances(a: ReplayArgs, instances: readonly TargetSpec[]
   if (input.kind !== 'replay-file' || input.file.suite !== MULTI_SUITE_ID) throw new UsageError(`several targets replay a failure of the multi suite only; ${a.file} is ${input.kind === 'trace' ? 'a trace' : `a failure of ${input.file.check}`}: give one target`);
   const file = input.file;
   process.stdout.write(`replaying ${file.check} [${file.level}] ${file.title}\n  recorded: ${file.message}\n`);
-  const outcome = await replayInstances(file, instances, a.timeout !== undefined ? { timeoutMs: Math.ceil(a.timeout * 1000) } : {});
+  const timeoutMs = secondsFlagMs('--timeout', a.timeout);
+  const outcome = await replayInstances(file, instances, timeoutMs !== undefined ? { timeoutMs } : {});
   process.stdout.write(consoleReport(outcome.report, { color: process.stdout.isTTY === true }));
   process.stdout.write(outcome.reproduced ? `still failing: ${file.check}\n` : `not reproduced: ${file.check} passes now\n`);
   return outcome.reproduced ? 1 : 0;
