@@ -84,7 +84,7 @@ export function shardSeeds(range: SeedRange, shard: ShardSpec): number[] {
   return Array.from({ length: size }, (_, k) => range.from + start + k);
 }
 
-export function shardFileName(shard: ShardSpec): string {
+function shardFileName(shard: ShardSpec): string {
   return `shard-${shard.index}-of-${shard.count}.json`;
 }
 
@@ -141,7 +141,7 @@ export async function writeShardReport(dir: string, r: ShardReport): Promise<str
 const isObject = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v);
 
 /** A run report back from the JSON reporter's format. */
-export function runReportFromJson(v: unknown, where: string): RunReport {
+function runReportFromJson(v: unknown, where: string): RunReport {
   if (!isObject(v) || !Array.isArray(v['checks']) || !isObject(v['summary']) || typeof v['seed'] !== 'number' || typeof v['target'] !== 'string') {
     throw new ShardReportError(`${where}: a run is not in the JSON report format (target, seed, summary, checks)`);
   }

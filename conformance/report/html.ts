@@ -20,7 +20,7 @@ export interface HtmlOptions {
 }
 
 /** The default base: this cnmkit's docs folder as a file URL, or the package-relative path. */
-export function defaultDocsBase(): string {
+function defaultDocsBase(): string {
   const dir = specDocsDir();
   return dir === null ? 'docs/' : `${pathToFileURL(dir).href}/`;
 }

@@ -30,7 +30,7 @@ export interface Campaign {
   readonly runs: readonly RunReport[];
 }
 
-export interface CampaignFailure {
+interface CampaignFailure {
   /** The run's seed (`--seed` of that run). */
   readonly runSeed: number;
   readonly check: CheckResult;
@@ -119,11 +119,11 @@ export async function readShardDir(dir: string): Promise<NamedShard[]> {
   return Promise.all(names.map(async (n) => ({ file: join(dir, n), report: await readShardReport(join(dir, n)) })));
 }
 
-export function campaignFailures(c: Campaign): CampaignFailure[] {
+function campaignFailures(c: Campaign): CampaignFailure[] {
   return c.runs.flatMap((run) => run.checks.filter((k) => k.status === 'failed').map((check) => ({ runSeed: run.seed, check, failing: levelFails(check.level, run.level) })));
 }
 
-export interface CampaignSummary {
+interface CampaignSummary {
   readonly runs: number;
   readonly failingRuns: number;
   readonly passed: number;
@@ -135,7 +135,7 @@ export interface CampaignSummary {
   readonly seconds: number;
 }
 
-export function campaignSummary(c: Campaign): CampaignSummary {
+function campaignSummary(c: Campaign): CampaignSummary {
   const sum = (f: (r: RunReport) => number): number => c.runs.reduce((t, r) => t + f(r), 0);
   return {
     runs: c.runs.length,
@@ -159,7 +159,7 @@ function title(c: Campaign): string {
   return `cnmkit ${c.command} --seeds ${c.seeds.from}..${c.seeds.to} (${c.shards} shard${c.shards > 1 ? 's' : ''}, ${c.runs.length} run${c.runs.length === 1 ? '' : 's'}) on ${c.targets.join(', ') || 'no target'}`;
 }
 
-export function campaignConsole(c: Campaign, opts: { color?: boolean } = {}): string {
+function campaignConsole(c: Campaign, opts: { color?: boolean } = {}): string {
   const color = opts.color ?? false;
   const out: string[] = [paint(color, 1, title(c))];
   for (const r of c.runs) {
@@ -184,7 +184,7 @@ export function campaignConsole(c: Campaign, opts: { color?: boolean } = {}): st
   return `${out.join('\n')}\n`;
 }
 
-export function campaignJson(c: Campaign): string {
+function campaignJson(c: Campaign): string {
   return `${JSON.stringify(
     {
       format: CAMPAIGN_FORMAT,
@@ -273,7 +273,7 @@ export function campaignTap(c: Campaign): string {
 }
 
 /** One self-contained page (no scripts): a row per seed, then every failure with its counterexample and replay file. */
-export function campaignHtml(c: Campaign): string {
+function campaignHtml(c: Campaign): string {
   const s = campaignSummary(c);
   const rows = c.runs.map((r) => {
     const v = r.summary.failing > 0 ? 'fail' : 'pass';
