@@ -46,6 +46,7 @@ export default defineConfig({
     testTimeout: 30_000,
     hookTimeout: 60_000,
     pool: 'forks',
+    setupFiles: ['test/helpers/fc-replay.ts'],
     // Many tests wait on sockets and timeouts rather than compute: one worker more than cores.
     maxWorkers: availableParallelism() + 1,
     projects: [

@@ -97,7 +97,11 @@ describe('virtual backend properties', () => {
         await b.setMtu(HOST_NAMESPACE, 'lo', lo.mtu);
         await b.setLinkUp(HOST_NAMESPACE, 'lo');
         const have = (await b.listAddresses(HOST_NAMESPACE, 'lo')).map((a) => a.cidr);
-        for (const c of have) if (!lo.addresses.includes(c)) await b.deleteAddress(HOST_NAMESPACE, 'lo', c);
+        for (const c of have) {
+          // Deleting a primary address also deletes its secondaries, as the kernel does.
+          const still = (await b.listAddresses(HOST_NAMESPACE, 'lo')).some((a) => a.cidr === c);
+          if (still && !lo.addresses.includes(c)) await b.deleteAddress(HOST_NAMESPACE, 'lo', c);
+        }
         for (const c of lo.addresses) if (!have.includes(c)) await b.addAddress(HOST_NAMESPACE, 'lo', c);
         for (const r of await b.listRoutes(HOST_NAMESPACE)) await b.deleteRoute(HOST_NAMESPACE, { destination: r.destination, dev: r.dev, metric: r.metric });
         // A MAC set on lo cannot be undone (00:00:00:00:00:00 is not a settable address).
