@@ -99,6 +99,50 @@ describe('broken IPAM plugins are caught by the right check', () => {
     });
   }
 
+  it('a leaked pool is caught on every seed (1..20), not only when a random slot comes back to it', async () => {
+    const missed: number[] = [];
+    for (let seed = 1; seed <= 20; seed++) {
+      const plugin = await startMiniIpam(dir.socket(`leak-${seed}`), ['pool-never-freed']);
+      try {
+        const report = await runOn(plugin.socketPath, quickConfig(dir, { seed, runs: 100, suites: ['ipam'], checks: [IpamIds.releasedPool] }));
+        if (result(report, IpamIds.releasedPool).status !== 'failed') missed.push(seed);
+      } finally {
+        await plugin.close();
+      }
+    }
+    expect(missed).toEqual([]);
+  });
+
+  it('a refused SubPool on a released subnet is asked again without it: no alarm for a plugin without --ip-range, an alarm when the pool leaked', async () => {
+    const noSubPool = (base: FixtureMethods): FixtureMethods =>
+      wrap(base, {
+        '/IpamDriver.RequestPool': (b) => (typeof b['SubPool'] === 'string' && b['SubPool'] !== '' ? refuse('SubPool is not supported') : base['/IpamDriver.RequestPool']!(b)),
+      });
+    for (const seed of [1, 2, 3, 4, 5]) {
+      const correct = await serveFixture(dir.socket(`nosub-${seed}`), noSubPool(statefulIpamMethods()), { implements: ['IpamDriver'] });
+      try {
+        const report = await runOn(correct.socketPath, quickConfig(dir, { seed, runs: 100, suites: ['ipam'], checks: [IpamIds.releasedPool] }));
+        const r = result(report, IpamIds.releasedPool);
+        expect(r.status, `seed ${seed}: ${r.message}`).toBe('passed');
+        expect(report.leaks).toEqual([]);
+      } finally {
+        await correct.close();
+      }
+      // FLAW: ReleasePool answers success and keeps the subnet.
+      const leaky = await serveFixture(dir.socket(`nosub-leaky-${seed}`), wrap(noSubPool(statefulIpamMethods()), { '/IpamDriver.ReleasePool': () => ({}) }), {
+        implements: ['IpamDriver'],
+      });
+      try {
+        const report = await runOn(leaky.socketPath, quickConfig(dir, { seed, runs: 100, suites: ['ipam'], checks: [IpamIds.releasedPool] }));
+        const r = result(report, IpamIds.releasedPool);
+        expect(r.status, `seed ${seed}: ${r.message}`).toBe('failed');
+        expect(r.message).toMatch(/refused.* after that pool was released/);
+      } finally {
+        await leaky.close();
+      }
+    }
+  });
+
   it('the leak report lists pools the plugin still holds after cleanup', async () => {
     const plugin = await startMiniIpam(dir.socket('leaky'), ['pool-never-freed']);
     try {

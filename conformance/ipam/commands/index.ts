@@ -31,7 +31,7 @@ export function ipamCommands(space: CommandSpace): fc.Arbitrary<Iterable<IpamCom
   const gateway = fc.oneof({ weight: 3, arbitrary: fc.constant(null) }, { weight: 1, arbitrary: offset });
   return fc.commands<IpamModel, IpamSystem, false>(
     [
-      fc.tuple(slot, fc.boolean(), gateway).map(([s, sub, gw]) => new RequestPoolCommand(s, sub, gw)),
+      fc.tuple(slot, fc.boolean(), gateway, fc.boolean()).map(([s, sub, gw, reuse]) => new RequestPoolCommand(s, sub, gw, reuse)),
       fc.tuple(pool, fc.constantFrom('inner' as const, 'outer' as const)).map(([p, shape]) => new RequestOverlappingPoolCommand(p, shape)),
       pool.map((p) => new ReleasePoolCommand(p)),
       pool.map((p) => new RequestAddressCommand(p)),

@@ -20,14 +20,29 @@ export class RequestPoolCommand implements AsyncCommand<IpamModel, IpamSystem> {
     readonly withSubPool: boolean,
     /** `--gateway`: offset of the preferred gateway in the pool; null = automatic gateway. */
     readonly gatewayOffset: number | null = null,
+    /**
+     * Aim at a subnet whose pool was released (a network created again after `docker
+     * network rm`), picked by slotIndex; any slot when none is. Random slots rarely hit
+     * one, and a flag (unlike a separate command) shrinks away to a plain request.
+     */
+    readonly reuseReleased = false,
   ) {}
 
+  /** The slot this command asks for in model state m. */
+  private target(m: Readonly<IpamModel>): number {
+    if (this.reuseReleased && !m.auto) {
+      const free = [...m.releasedSlots].filter((s) => !slotHeld(m, s)).sort((a, b) => a - b);
+      if (free.length > 0) return free[this.slotIndex % free.length]!;
+    }
+    return this.slotIndex;
+  }
+
   check(m: Readonly<IpamModel>): boolean {
-    return !slotHeld(m, this.slotIndex);
+    return !slotHeld(m, this.target(m));
   }
 
   async run(m: IpamModel, r: IpamSystem): Promise<void> {
-    const { cidr, key } = r.slot(this.slotIndex);
+    const { cidr, key } = r.slot(this.target(m));
     const auto = m.auto;
     const sub: Cidr | null = !auto && this.withSubPool ? subPoolOf(cidr) : null;
     r.steps.push(auto ? `RequestPool(automatic${cidr.family === 6 ? ', V6' : ''})` : `${this.toString()} -> ${formatCidr(cidr)}`);
@@ -38,6 +53,7 @@ export class RequestPoolCommand implements AsyncCommand<IpamModel, IpamSystem> {
       if (auto) {
         r.ctx.note(`${asked} refused: ${out.error.message}`);
       } else if (sub) {
+        if (m.releasedSlots.has(key) && !(await this.requestableWithoutSubPool(r, cidr, asked))) return;
         r.ctx.note(`${asked} refused (--ip-range unsupported?): ${out.error.message}`);
       } else if (m.releasedSlots.has(key)) {
         r.checked(IpamIds.releasedPool);
@@ -126,7 +142,26 @@ export class RequestPoolCommand implements AsyncCommand<IpamModel, IpamSystem> {
     await requestGateway(m, r, pool, preferred);
   }
 
+  /**
+   * A refused SubPool on a released subnet may be an unsupported --ip-range, or the
+   * released pool still holding the subnet: the same subnet is asked for without
+   * SubPool (and released again when granted). Refused too: the pool leaked.
+   */
+  private async requestableWithoutSubPool(r: IpamSystem, cidr: Cidr, asked: string): Promise<boolean> {
+    const req = r.poolRequest(cidr, null);
+    const plain = await r.call('RequestPool', req);
+    r.checked(IpamIds.releasedPool);
+    if (!plain.ok) {
+      r.violate(IpamIds.releasedPool, `${asked} refused, and RequestPool ${formatCidr(cidr)} without SubPool too, after that pool was released: ${plain.error.message}`);
+      return false;
+    }
+    r.resources.trackPool(r.caller, plain.value.PoolID, req);
+    await r.call('ReleasePool', { PoolID: plain.value.PoolID });
+    r.resources.forget('pool', plain.value.PoolID);
+    return true;
+  }
+
   toString(): string {
-    return `RequestPool(slot ${this.slotIndex}${this.withSubPool ? ', with SubPool' : ''}${this.gatewayOffset !== null ? `, --gateway offset ${this.gatewayOffset}` : ''})`;
+    return `RequestPool(${this.reuseReleased ? 'released ' : ''}slot ${this.slotIndex}${this.withSubPool ? ', with SubPool' : ''}${this.gatewayOffset !== null ? `, --gateway offset ${this.gatewayOffset}` : ''})`;
   }
 }
