@@ -9,6 +9,7 @@ import { IpamIds } from '../../conformance/ipam/ids.js';
 import { type FixtureMethods, refuse, serveFixture } from './designs/serve.js';
 import { parseNet, fmtNet } from './designs/shared-ipam.js';
 import { statefulIpamMethods } from './designs/stateful-ipam.js';
+import { ipamFlawCases } from './flaw-cases.js';
 import { startFreelistIpam } from './plugins/freelist-ipam.js';
 import { type Flaw, startMiniIpam } from './plugins/mini-ipam.js';
 import { quickConfig, result, runOn, tempDir, type TempDir } from './support.js';
@@ -21,20 +22,7 @@ afterAll(async () => {
   await dir.remove();
 });
 
-const cases: { flaw: Flaw; check: string; maxSteps?: number }[] = [
-  { flaw: 'accept-overlap', check: IpamIds.overlap, maxSteps: 2 },
-  { flaw: 'cursor-wrap-duplicate', check: IpamIds.noDuplicate, maxSteps: 3 },
-  { flaw: 'network-broadcast', check: IpamIds.noNetworkBroadcast, maxSteps: 2 },
-  { flaw: 'ignore-preferred', check: IpamIds.preferred, maxSteps: 3 },
-  { flaw: 'release-noop', check: IpamIds.releasedAddress, maxSteps: 4 },
-  { flaw: 'pool-never-freed', check: IpamIds.releasedPool, maxSteps: 3 },
-  { flaw: 'bare-ip', check: IpamIds.cidrReply, maxSteps: 2 },
-  { flaw: 'ignore-subpool', check: IpamIds.inSubPool, maxSteps: 2 },
-  { flaw: 'full-returns-duplicate', check: IpamIds.exhaustionError, maxSteps: 2 },
-  { flaw: 'race', check: 'ipam.concurrent-no-duplicate' },
-  { flaw: 'race', check: 'ipam.concurrent-preferred-exclusive' },
-  { flaw: 'release-wraps', check: 'ipam.release-unknown-harmless' },
-];
+const cases = ipamFlawCases;
 
 describe('broken IPAM plugins are caught by the right check', () => {
   for (const c of cases) {
