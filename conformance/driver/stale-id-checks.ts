@@ -21,7 +21,7 @@ import { type OpenEndpoint, type OpenNetwork, closeNetwork, join, openEndpoint, 
 import { findLink } from './kernel-links.js';
 import { netnsMode } from './netns-check.js';
 import { gatewayProblem, subnetOf } from './rules.js';
-import { IdSource, networkRequest } from './system.js';
+import { IdSource, networkRequest, sharingExactly } from './system.js';
 
 const short = (id: string): string => id.slice(0, 12);
 /** Twins share up to 12 characters: 16 tell them apart. */
@@ -70,7 +70,7 @@ async function twinRound(ctx: CheckContext, net: OpenNetwork, k: number, offset:
   if (typeof ja === 'string') ctx.skip(`precondition: Join refused (${ja}); see driver.lifecycle-accepted`);
   const srcA = ja.InterfaceName?.SrcName ?? '';
   steps.push(`CreateEndpoint A ${twin(a.id)} (${a.address || 'no address'}) on ${twin(net.id)} + Join -> SrcName ${srcA || '(none)'}`);
-  const twinId = a.id.slice(0, k) + net.ids.next('twin').slice(k);
+  const twinId = sharingExactly(a.id, net.ids.next('twin'), k);
   const twinNet: OpenNetwork = { ...net, ids: new ChosenIds(ctx.seed, twinId) };
   const b = await openEndpoint(ctx, twinNet, offset + 1);
   if (typeof b === 'string') {

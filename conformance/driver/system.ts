@@ -30,6 +30,18 @@ export class IdSource {
 }
 
 /**
+ * `fresh` with `id`'s first k characters and a different (k+1)-th, so the two ids
+ * share exactly k: one more by chance (1 in 16) would charge a driver that keys by
+ * k+1 characters in a round meant for k, and name the wrong length.
+ */
+export function sharingExactly(id: string, fresh: string, k: number): string {
+  const next = fresh[k];
+  if (next === undefined) return id.slice(0, k) + fresh.slice(k);
+  const differs = next === id[k] ? (next === '0' ? '1' : '0') : next;
+  return id.slice(0, k) + differs + fresh.slice(k + 1);
+}
+
+/**
  * The sandbox options dockerd sends with CreateEndpoint, Join and
  * ProgramExternalConnectivity: exposed ports and port mappings are always
  * there (arrays, `[]` without ports); `ports` gives the entries of Appendix B

@@ -20,8 +20,9 @@ import { startLinkLocalDriver } from './designs/linklocal-driver.js';
 import { startManagedPlugin } from './designs/managed-plugin.js';
 import { startRoutedL3Plugin } from './designs/routed-l3-plugin.js';
 import { startFlawedDriver } from './driver-plugins/flawed-driver.js';
-import { type RacyFlaw, startRacyDriver } from './driver-plugins/racy-driver.js';
+import { startRacyDriver } from './driver-plugins/racy-driver.js';
 import { startMiniDriver } from './plugins/mini-driver.js';
+import { racyDriverFlawCases } from './flaw-cases.js';
 import type { ListeningPlugin } from './plugins/listen.js';
 import { quickConfig, result, tempDir, type TempDir, runPlugin } from './support.js';
 
@@ -50,17 +51,7 @@ const SEEDS5 = [1, 2, 3, 4, 5];
 /** Seeds 1..10 were run once when the checks were written; CI keeps five (three for the kernel designs). */
 const SEEDS10 = [1, 2, 3, 4, 5];
 
-/** [flaw, the check that catches it, its message, most steps of the shrunk counterexample, what else may fail (compat)] */
-const flawCases: Array<[RacyFlaw, string, RegExp, number]> = [
-  ['shared-current-network', 'driver.concurrent-networks', /answered Gateway .* which belongs to network [0-9a-f]{12} \(pool .*created at the same time/, 6],
-  ['leave-counter-race', 'driver.interleaved-join-leave', /endpoints [0-9a-f]{12} \(.*\) and [0-9a-f]{12} \(.*\) are both joined with SrcName rc/, 5],
-  ['prefix-delete', 'driver.twin-delete-isolated', /deleting endpoint [0-9a-f]{16} \(ids share the first 7 characters\) removed what belongs to live, joined endpoint [0-9a-f]{16} \(10\./, 6],
-  ['links-by-12', 'driver.long-id-prefix-compat', /both joined with SrcName dh-[0-9a-f]{12}.*share the first 12 characters/, 2],
-  ['delete-network-keeps-state', 'driver.stale-ids', /on re-created network [0-9a-f]{12} answered Gateway .* on the deleted network's pool/, 5],
-  ['crash-aux-array', 'driver.option-shapes', /CreateNetwork on pool .* with AuxAddresses \{"host1": "10\.[0-9.]+\/28"\}: the plugin dropped the connection/, 1],
-  ['crash-portmap', 'driver.option-shapes', /ProgramExternalConnectivity of [0-9a-f]{12} with Options .*"HostPort":8080.*dropped the connection/, 4],
-  ['crash-no-gateway', 'driver.rare-option-shapes', /CreateNetwork [0-9a-f]{12} \(IPv4Data .* without Gateway\).*dropped the connection/, 2],
-];
+const flawCases = racyDriverFlawCases;
 
 describe('each broken driver is caught by the right new check, shrunk, on seeds 1..5', () => {
   for (const [flaw, id, text, maxSteps] of flawCases) {

@@ -11,7 +11,9 @@
 import { runSuites } from '../../conformance/runner.js';
 import type { ConformanceConfig } from '../../conformance/config.js';
 import { startFlawedDriver } from './driver-plugins/flawed-driver.js';
-import { driverFlawCases, ipamFlawCases } from './flaw-cases.js';
+import { startRacyDriver } from './driver-plugins/racy-driver.js';
+import { driverFlawCases, ipamBlindSpotFlawCases, ipamFlawCases, racyDriverFlawCases } from './flaw-cases.js';
+import { startFlawedIpam } from './plugins/ipam-flaws.js';
 import { startMiniIpam } from './plugins/mini-ipam.js';
 
 interface Case {
@@ -30,6 +32,14 @@ const cases: Case[] = [
     text,
     start: (s: string) => startFlawedDriver(s, { flaw }),
     // These drivers create no kernel links.
+    config: { suites: ['driver'], netns: 'none' as const },
+  })),
+  ...ipamBlindSpotFlawCases.map((c) => ({ flaw: c.flaw, check: c.id, text: c.mentions, start: (s: string) => startFlawedIpam(s, [c.flaw]), config: { suites: ['ipam'] } })),
+  ...racyDriverFlawCases.map(([flaw, check, text]) => ({
+    flaw,
+    check,
+    text,
+    start: (s: string) => startRacyDriver(s, { flaw }),
     config: { suites: ['driver'], netns: 'none' as const },
   })),
 ];

@@ -22,8 +22,9 @@ import { startPerAddressIpam } from './designs/per-address-ipam.js';
 import { startRandomIpam } from './designs/random-ipam.js';
 import { startStatelessIpam } from './designs/stateless-ipam.js';
 import { startDifferentIpam } from './plugins/different-ipam.js';
+import { ipamBlindSpotFlawCases } from './flaw-cases.js';
 import { startFreelistIpam } from './plugins/freelist-ipam.js';
-import { type IpamFlaw, startFlawedIpam } from './plugins/ipam-flaws.js';
+import { startFlawedIpam } from './plugins/ipam-flaws.js';
 import type { ListeningPlugin } from './plugins/listen.js';
 import { startLooseIpam } from './plugins/loose-ipam.js';
 import { startMiniIpam } from './plugins/mini-ipam.js';
@@ -48,18 +49,7 @@ async function run(socket: string, config: Partial<ConformanceConfig>, restart?:
 const alarms = (r: RunReport): string[] => r.checks.filter((c) => c.status === 'failed' && c.level !== 'compat').map((c) => `${c.id}: ${c.message}`);
 
 describe('each flaw is caught by its check with a short counterexample', () => {
-  const cases: { flaw: IpamFlaw; id: string; maxSteps: number; mentions: RegExp }[] = [
-    { flaw: 'js-number-offsets', id: 'ipam.ipv6-large-offsets', maxSteps: 2, mentions: /fd00:c0:[0-9a-f:]*\/64 \[PoolID ipf-\d+\]/ },
-    { flaw: 'js-number-keys', id: 'ipam.ipv6-large-offsets', maxSteps: 4, mentions: /never handed out.*still held/ },
-    { flaw: 'pool-race', id: 'ipam.concurrent-pool-requests', maxSteps: 4, mentions: /10\.199\.\d+\.\d+\/\d+ \[PoolID ipf-\d+\].*two networks share/ },
-    { flaw: 'pool-race-subnet-ids', id: 'ipam.concurrent-pool-requests', maxSteps: 7, mentions: /2 parallel RequestPool calls .* were all granted 10\.199\.\d+\.\d+\/28 \[PoolID FlawLocal\/10\.199\.\d+\.\d+\/28\], and after one ReleasePool the pool is gone/ },
-    { flaw: 'release-ignores-pool', id: 'ipam.foreign-pool-release-harmless', maxSteps: 5, mentions: /ReleaseAddress 10\.199\.\d+\.\d+ sent with the PoolID of 10\.199\.\d+\.\d+\/28 \[PoolID ipf-\d+\]/ },
-    { flaw: 'counter-restarts', id: 'ipam.pool-id-not-reissued', maxSteps: 9, mentions: /PoolID "ipf-1" of the released pool 10\.199\.\d+\.\d+\/28 was reissued for 10\.199\.\d+\.\d+\/27.*granted twice/ },
-    { flaw: 'keeps-old-allocations', id: 'ipam.released-pool-starts-empty', maxSteps: 10, mentions: /still holds 10\.199\.\d+\.\d+/ },
-    { flaw: 'echo-preferred', id: 'ipam.preferred-address-validated', maxSteps: 2, mentions: /RequestAddress "10\.199\.\d+" \(preferred gateway, malformed\) on 10\.199\.\d+\.\d+\/28 \[PoolID ipf-\d+\]/ },
-    { flaw: 'auto-v6-first-base', id: 'ipam.auto-pool-v6', maxSteps: 6, mentions: /Pool "fd00:f1::\/64" \[PoolID ipf-\d+\], overlapping the pool fd00:f1::\/64 \[PoolID ipf-\d+\] still held/ },
-    { flaw: 'auto-v6-ignores-flag', id: 'ipam.auto-pool-v6', maxSteps: 1, mentions: /V6=true\) answered Pool "10\.251\.0\.0\/24" \[PoolID ipf-\d+\]: an IPv4 pool/ },
-  ];
+  const cases = ipamBlindSpotFlawCases;
   for (const c of cases) {
     it(`${c.flaw} -> ${c.id}`, async () => {
       const plugin = await startFlawedIpam(dir.socket(`flaw-${c.flaw}`), [c.flaw]);

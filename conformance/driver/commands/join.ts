@@ -4,7 +4,7 @@ import { DriverIds } from '../ids.js';
 import { type DriverModel, type ModelEndpoint, type ModelNetwork, freeOffset, liveEndpoints } from '../model.js';
 import { createEndpoint, newEndpoint } from './endpoint.js';
 import { gatewayProblem, interfaceNameProblem, routeProblem, subnetOf } from '../rules.js';
-import { type DriverSystem, sandboxOptions } from '../system.js';
+import { type DriverSystem, sandboxOptions, sharingExactly } from '../system.js';
 import { EndpointCommand } from './endpoint-command.js';
 
 let sandboxCounter = 0;
@@ -89,7 +89,7 @@ export class TwinRunCommand extends EndpointCommand {
   protected async act(m: DriverModel, r: DriverSystem, net: ModelNetwork, twin: ModelEndpoint): Promise<void> {
     if (freeOffset(net) === null) return;
     const fresh = r.ids.next('ep');
-    const ep = await newEndpoint(r, net, twin.id.slice(0, this.shared) + fresh.slice(this.shared), 'plain');
+    const ep = await newEndpoint(r, net, sharingExactly(twin.id, fresh, this.shared), 'plain');
     if (ep === null) return;
     r.steps.push(`  CreateEndpoint + Join ${ep.id.slice(0, 12)} (shares ${this.shared} characters with ${twin.id.slice(0, 12)})`);
     if (await createEndpoint(m, r, net, ep, false)) await joinEndpoint(m, r, net, ep);
