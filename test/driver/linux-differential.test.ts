@@ -134,7 +134,10 @@ describe.skipIf(skip !== null)(`reference driver: Linux kernel vs virtual model$
       fc.asyncProperty(fc.array(calls, { minLength: 4, maxLength: 18 }), fc.integer({ min: 1, max: 1e9 }), async (seq, seed) => {
         const key = hostNetns();
         const linux = createLinuxBackend({ hostNetns: key });
-        const virtual = new VirtualBackend();
+        // Its own MAC stream (xorshift, seed 1 by default) must not be the drivers' stream
+        // (the same xorshift from the generated seed): at seed 1 a host veth end got the
+        // bridge's MAC. A seed outside the generated range keeps them apart.
+        const virtual = new VirtualBackend({ seed: 0xdeadbeef });
         const dl = createReferenceDriver({ backend: linux, randomBytes: seededRandom(seed) });
         const dv = createReferenceDriver({ backend: virtual, randomBytes: seededRandom(seed) });
         try {
