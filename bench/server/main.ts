@@ -426,6 +426,7 @@ export async function main(): Promise<void> {
         for (const server of ['candidate', 'ceiling']) {
           for (const c of [1, 16]) for (const of of ['rps', 'p99'] as const) push(`${server}@${c}:${of}`, ratio(rows, server, c, of));
         }
+        if (!yieldingGenerator && fractions.length === 0) continue;
         tools ??= await buildTools();
         const sockets: Record<string, string> = {
           'go-anchor': join(dir, 'anchor.sock'),

@@ -22,10 +22,8 @@ afterAll(async () => {
   await dir.remove();
 });
 
-const cases = ipamFlawCases;
-
 describe('broken IPAM plugins are caught by the right check', () => {
-  for (const c of cases) {
+  for (const c of ipamFlawCases) {
     it(`${c.flaw} -> ${c.check}`, async () => {
       const plugin = await startMiniIpam(dir.socket(`${c.flaw}-${c.check.length}`), [c.flaw]);
       try {

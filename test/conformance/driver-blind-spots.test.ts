@@ -51,10 +51,9 @@ const SEEDS5 = [1, 2, 3, 4, 5];
 /** Seeds 1..10 were run once when the checks were written; CI keeps five (three for the kernel designs). */
 const SEEDS10 = [1, 2, 3, 4, 5];
 
-const flawCases = racyDriverFlawCases;
 
 describe('each broken driver is caught by the right new check, shrunk, on seeds 1..5', () => {
-  for (const [flaw, id, text, maxSteps] of flawCases) {
+  for (const [flaw, id, text, maxSteps] of racyDriverFlawCases) {
     it.each(SEEDS5)(`${flaw} -> ${id}, seed %i`, async (seed) => {
       const report = await runMine((s) => startRacyDriver(s, { flaw }), { seed });
       const r = result(report, id);

@@ -50,10 +50,8 @@ describe('correct drivers pass', () => {
   });
 });
 
-const modelCases = driverFlawCases;
-
 describe('broken drivers are caught by the right model check, shrunk', () => {
-  it.each(modelCases)('%s -> %s', async (flaw, id, text) => {
+  it.each(driverFlawCases)('%s -> %s', async (flaw, id, text) => {
     const report = await runAgainst({ flaw }, { runs: 40 });
     expect(failing(report)).toEqual([id]);
     const r = result(report, id);

@@ -27,13 +27,11 @@ interface Case {
 const IPAM = { suites: ['ipam'] };
 // These drivers create no kernel links.
 const DRIVER = { suites: ['driver'], netns: 'none' as const };
-const start = <F>(fn: (socket: string, flaw: F) => Promise<{ close(): Promise<void> }>, flaw: F) => (socket: string) => fn(socket, flaw);
-
 const cases: Case[] = [
-  ...ipamFlawCases.map((c) => ({ flaw: c.flaw, check: c.check, start: start((s, f) => startMiniIpam(s, [f]), c.flaw), config: IPAM })),
-  ...ipamBlindSpotFlawCases.map((c) => ({ flaw: c.flaw, check: c.id, text: c.mentions, start: start((s, f) => startFlawedIpam(s, [f]), c.flaw), config: IPAM })),
-  ...driverFlawCases.map(([flaw, check, text]) => ({ flaw, check, text, start: start((s, f) => startFlawedDriver(s, { flaw: f }), flaw), config: DRIVER })),
-  ...racyDriverFlawCases.map(([flaw, check, text]) => ({ flaw, check, text, start: start((s, f) => startRacyDriver(s, { flaw: f }), flaw), config: DRIVER })),
+  ...ipamFlawCases.map((c) => ({ flaw: c.flaw, check: c.check, start: (s: string) => startMiniIpam(s, [c.flaw]), config: IPAM })),
+  ...ipamBlindSpotFlawCases.map((c) => ({ flaw: c.flaw, check: c.id, text: c.mentions, start: (s: string) => startFlawedIpam(s, [c.flaw]), config: IPAM })),
+  ...driverFlawCases.map(([flaw, check, text]) => ({ flaw, check, text, start: (s: string) => startFlawedDriver(s, { flaw }), config: DRIVER })),
+  ...racyDriverFlawCases.map(([flaw, check, text]) => ({ flaw, check, text, start: (s: string) => startRacyDriver(s, { flaw }), config: DRIVER })),
 ];
 
 const only = process.env.ONLY?.split(',');

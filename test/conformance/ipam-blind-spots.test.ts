@@ -49,8 +49,7 @@ async function run(socket: string, config: Partial<ConformanceConfig>, restart?:
 const alarms = (r: RunReport): string[] => r.checks.filter((c) => c.status === 'failed' && c.level !== 'compat').map((c) => `${c.id}: ${c.message}`);
 
 describe('each flaw is caught by its check with a short counterexample', () => {
-  const cases = ipamBlindSpotFlawCases;
-  for (const c of cases) {
+  for (const c of ipamBlindSpotFlawCases) {
     it(`${c.flaw} -> ${c.id}`, async () => {
       const plugin = await startFlawedIpam(dir.socket(`flaw-${c.flaw}`), [c.flaw]);
       try {
@@ -71,7 +70,7 @@ describe('each flaw is caught by its check with a short counterexample', () => {
 
   it('every flaw is caught by its check on seeds 1..10 (and only there among the new checks)', async () => {
     const missed: string[] = [];
-    for (const c of cases) {
+    for (const c of ipamBlindSpotFlawCases) {
       for (let seed = 1; seed <= 10; seed++) {
         const plugin = await startFlawedIpam(dir.socket(`seeds-${c.flaw}-${seed}`), [c.flaw]);
         try {

@@ -156,7 +156,12 @@ export class RequestPoolCommand implements AsyncCommand<IpamModel, IpamSystem> {
       return false;
     }
     r.resources.trackPool(r.caller, plain.value.PoolID, req);
-    await r.call('ReleasePool', { PoolID: plain.value.PoolID });
+    const out = await r.call('ReleasePool', { PoolID: plain.value.PoolID });
+    if (!out.ok) {
+      // Still tracked: the clean-up tries again and reports it if it stays.
+      r.violate(IpamIds.releasedPool, `ReleasePool of ${formatCidr(cidr)} [PoolID ${plain.value.PoolID}], granted without SubPool a moment before, failed: ${out.error.message}`);
+      return false;
+    }
     r.resources.forget('pool', plain.value.PoolID);
     return true;
   }
